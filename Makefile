@@ -1,0 +1,44 @@
+# musicnet-ldm: `make smoke` installs and runs the smoke preset; `make test` runs every test.
+# Both set themselves up idempotently in .venv (Debian/Ubuntu + Python >= 3.10).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PRESET ?= smoke
+# pinned first so that no later requirement pulls another torch (CPU wheel here, CUDA build on a GPU box)
+TORCH  ?= torch==2.13.0
+SOUNDFONT_PKGS := libfluidsynth3 timgm6mb-soundfont
+
+.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+# FluidSynth + a General MIDI SoundFont render the synthetic MusicNet fixture
+sysdeps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth || ! ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -q $(SOUNDFONT_PKGS) || (apt-get update -q && apt-get install -y -q $(SOUNDFONT_PKGS))) >/dev/null; \
+	  else echo "Install FluidSynth and a GM SoundFont: sudo apt-get install $(SOUNDFONT_PKGS)"; exit 1; fi; fi
+
+smoke reproduce: install sysdeps
+	HF_HUB_OFFLINE=$${HF_HUB_OFFLINE:-0} $(BIN)/python -m musicnet_ldm.reproduce --preset $(PRESET)
+
+# the notebooks must be exported and clean as committed (the notebooks are the source)
+sync-check: install
+	@before=$$(git status --porcelain); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$(git status --porcelain); \
+	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files:"; git status --short; exit 1; fi
+
+nbtest: install sysdeps
+	HF_HUB_OFFLINE=1 $(BIN)/nbdev_test --n_workers 2
+
+pytest: install sysdeps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests
+
+test: sync-check nbtest pytest
+
+bench: install sysdeps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m musicnet_ldm.bench
