@@ -15,7 +15,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,transcribe]"
+	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0   # its deps would pull TensorFlow and numpy<2; it runs on onnxruntime
 	@touch $@
 
 # FluidSynth + a General MIDI SoundFont render the synthetic MusicNet fixture

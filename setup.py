@@ -30,7 +30,9 @@ extras = {
     'dev': dev_requirements + nbdev2,
     # laion-clap pins numpy<2 and downloads at import: install it in its own environment if you can
     'clap': ['laion-clap'],
-    'transcribe': ['basic-pitch'],
+    # basic-pitch itself requires TensorFlow (numpy<2) on Linux/Python>=3.11, but runs its bundled ONNX model with
+    # onnxruntime: install these, then `pip install --no-deps basic-pitch==0.4.0` (the Makefile does both)
+    'transcribe': ['onnxruntime', 'resampy>=0.4.3', 'scikit-learn'],
     'track': ['tensorboard'],
 }
 extras['all'] = sorted({r for k, v in extras.items() if k != 'clap' for r in v})
