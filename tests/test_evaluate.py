@@ -16,7 +16,7 @@ def write_system(run, system, notes_per_clip, shift=0):
     d.mkdir(parents=True)
     for k, notes in enumerate(notes_per_clip):
         sf_write(d / f"p{k}_s0.wav", render_notes(transpose(notes, shift), 0, seconds=2.5))
-        (d / f"p{k}_s0.json").write_text(json.dumps({"prompt": f"piano piece {k}", "seed": 0, "notes": notes}))
+        (d / f"p{k}_s0.json").write_text(json.dumps({"prompt": f"piano piece {k}", "seed": 0, "notes": notes, "notes_timed": True}))
 
 
 def test_evaluate_notebook_smoke(tmp_path):
