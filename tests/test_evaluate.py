@@ -35,3 +35,4 @@ def test_evaluate_notebook_smoke(tmp_path):
     assert rows["finetuned"]["pitch_class_f1"] > rows["pretrained"]["pitch_class_f1"] + 0.5
     assert rows["finetuned"]["ovl"] is None and "not rated" in (run / "table1.md").read_text()
     assert (run / "listening" / "listening_test.html").is_file() and (run / "table1.tex").is_file()
+    assert (run / "figures" / "table1.png").is_file()
