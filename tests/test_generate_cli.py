@@ -53,7 +53,7 @@ def test_cli_bad_input(tmp_path):
     assert r.returncode == 2 and "huggingface-cli download cvssp/not-a-cached-model" in r.stderr
     (tmp_path / "empty").mkdir()
     r = cli("--model", tmp_path / "empty", "--prompts", prompts, "--out", tmp_path / "out")
-    assert r.returncode == 2 and "no model_index.json and no weight files" in r.stderr
+    assert r.returncode == 2 and "model_index.json is missing" in r.stderr
     r = cli("--model", "tiny", "--prompts", tmp_path / "missing.txt", "--out", tmp_path / "out")
     assert r.returncode == 2 and "missing.txt does not exist" in r.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
