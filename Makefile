@@ -33,11 +33,12 @@ sync-check: install
 	@before=$$(git status --porcelain); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$(git status --porcelain); \
 	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files:"; git status --short; exit 1; fi
 
+# one BLAS/torch thread per process: two workers × two threads on two cores runs the tiny models many times slower
 nbtest: install sysdeps
-	HF_HUB_OFFLINE=1 $(BIN)/nbdev_test --n_workers 2
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 pytest: install sysdeps
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q tests
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
 
 test: sync-check nbtest pytest
 
