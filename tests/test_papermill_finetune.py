@@ -22,3 +22,8 @@ def test_finetune_notebook_papermill(tmp_path):
     assert (run / "best" / "model_index.json").is_file()
     assert (run / "best" / "adapter" / "config.json").is_file()          # the smoke preset trains the adapter
     assert any(p.name.startswith("step_") for p in (run / "checkpoints").iterdir())
+    assert (run / "figures" / "loss_curve.png").is_file() and (run / "figures" / "loss_curve.pdf").is_file()
+    # the best folder is a plain AudioLDM2 folder too (the adapter is ignored there)
+    from diffusers import AudioLDM2Pipeline
+    plain = AudioLDM2Pipeline.from_pretrained(str(run / "best"))
+    assert type(plain) is AudioLDM2Pipeline and plain.unet.config.in_channels == 8
