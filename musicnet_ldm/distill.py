@@ -255,17 +255,8 @@ def ema_update(target, source, decay: float):
 # %% ../nbs/06_distill.ipynb #037f9c64
 def _collate(items: list[dict]) -> dict:
     "Stack cached items; T5 sequences of different lengths are right-padded and masked."
-    try:
-        from musicnet_ldm.cache import collate
-        return collate(items)
-    except ImportError: pass
-    L = max(it["prompt_embeds"].shape[0] for it in items)
-    pad = lambda x, n: F.pad(x, (0, 0) * (x.ndim - 1) + (0, n - x.shape[0]))
-    return {"latents": torch.stack([it["latents"] for it in items]),
-            "generated_prompt_embeds": torch.stack([it["generated_prompt_embeds"] for it in items]),
-            "prompt_embeds": torch.stack([pad(it["prompt_embeds"], L) for it in items]),
-            "attention_mask": torch.stack([pad(it["attention_mask"], L) for it in items]),
-            "prompt": [it.get("prompt", "") for it in items]}
+    from musicnet_ldm.cache import collate
+    return collate(items)
 
 # %% ../nbs/06_distill.ipynb #cc0bb616
 def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, scheduler, uncond: dict | None = None,

@@ -61,15 +61,9 @@ def discover_systems(run_dir, systems=None) -> list[str]:
 
 # %% ../nbs/05_evaluate.ipynb #d478708c
 def read_clip_16k(clip) -> np.ndarray:
-    "The clip's audio, mono at 16 kHz: `audio.load_clip_audio` when the audio module exists, else read and resampled here."
-    try: from musicnet_ldm.audio import load_clip_audio
-    except ImportError: load_clip_audio = None
-    if load_clip_audio is not None: return load_clip_audio(clip)
-    import librosa, soundfile as sf
-    sr = sf.info(str(clip.wav_path)).samplerate
-    wav, _ = sf.read(str(clip.wav_path), start=int(round(clip.start_s * sr)), frames=int(round(clip.duration_s * sr)),
-                     dtype="float32", always_2d=True)
-    return librosa.resample(wav.mean(1), orig_sr=sr, target_sr=SAMPLE_RATE).astype(np.float32)
+    "The clip's real audio, mono at 16 kHz, 10.24 s — not normalised and not silence-trimmed: the reference as recorded."
+    from musicnet_ldm.audio import load_clip_audio
+    return load_clip_audio(clip, top_db=None, normalize_peak=None)
 
 def write_reference_clips(cfg: dict, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
     """Write `samples/reference/*.wav+json` (real audio, prompt, notes) for the MusicNet clips generation prompted

@@ -275,6 +275,7 @@ def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, output_dir, empty: dict 
     window, t0 = [], time.time()
     while progress.step < total:
         epoch, skip = divmod(progress.step, steps_per_epoch)
+        if hasattr(train_set, "set_epoch"): train_set.set_epoch(epoch)     # fresh augmentations each epoch
         for batch in epoch_batches(train_set, epoch, o["seed"], o["batch_size"], acc.process_index, world, skip, collate):
             g = torch.Generator().manual_seed(o["seed"] * 1_000_003 + progress.step * world + acc.process_index)
             with acc.accumulate(model), acc.autocast():

@@ -303,16 +303,8 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
 # %% ../nbs/04_generate.ipynb #18c87f4c
 def log_mel(wav) -> np.ndarray:
     "AudioLDM2's log-mel spectrogram of 16 kHz audio: [frames, N_MELS], natural log of the mel magnitude (floor 1e-5)."
-    try: from musicnet_ldm.audio import log_mel as project_log_mel
-    except ImportError: project_log_mel = None
-    if project_log_mel is not None: return np.asarray(torch.as_tensor(project_log_mel(np.asarray(wav, np.float32))).cpu())
-    import librosa
-    wav = np.asarray(wav, np.float32)
-    pad = (N_FFT - HOP_LENGTH) // 2
-    spec = np.abs(librosa.stft(np.pad(wav, (pad, pad), mode="reflect"), n_fft=N_FFT, hop_length=HOP_LENGTH,
-                               win_length=WIN_LENGTH, window="hann", center=False))
-    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX) @ spec
-    return np.log(np.clip(mel, 1e-5, None)).T
+    from musicnet_ldm.audio import log_mel as audio_log_mel
+    return audio_log_mel(np.asarray(wav, np.float32), frames=None).numpy()
 
 # %% ../nbs/04_generate.ipynb #f1b3bea3
 def _peak(w): return w / max(np.abs(w).max(), 1e-30)
