@@ -1,0 +1,64 @@
+"The README's main command on its default: `python -m musicnet_ldm.reproduce --preset smoke`, end to end, and its artefacts."
+import json, math, os, subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import PYTHON, ROOT
+
+FIGURES = ("fig2_log_mels", "fig4_pretrained", "fig5_finetuned", "fig4_5_side_by_side", "loss_curve", "table1")
+SYSTEMS = ("reference", "pretrained", "finetuned", "student")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUSICNET_LDM_OUTPUTS": str(out)}
+    cmd = [PYTHON, "-m", "musicnet_ldm.reproduce", "--preset", "smoke", "--run-id", "ci-smoke"]
+    first = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    again = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return out/"ci-smoke", first.stdout, again
+
+
+def test_every_stage_ran_and_a_rerun_skips_them(smoke_run):
+    run, log, again = smoke_run
+    stages = {p.stem: json.loads(p.read_text()) for p in (run/"stages").glob("*.json")}
+    assert set(stages) == {"data", "audio", "cache", "finetune", "generate", "distill", "evaluate"}
+    assert all(s["status"] == "done" for s in stages.values())
+    assert again.returncode == 0 and again.stdout.count("skipped") == len(stages)
+
+
+def test_figures_exist_and_are_not_blank(smoke_run):
+    import matplotlib.image as mpimg
+    run = smoke_run[0]
+    for name in FIGURES:
+        png, pdf = run/"figures"/f"{name}.png", run/"figures"/f"{name}.pdf"
+        assert png.is_file() and pdf.is_file(), name
+        img = mpimg.imread(png)
+        assert min(img.shape[:2]) > 200 and img[..., :3].std() > 0.05, name      # a real plot, not an empty canvas
+
+
+def test_table1_has_every_system_with_finite_numbers(smoke_run):
+    run = smoke_run[0]
+    table = json.loads((run/"table1.json").read_text())
+    rows = {r["system"]: r for r in table["rows"]}
+    assert set(SYSTEMS) <= set(rows)
+    for name in SYSTEMS:
+        r = rows[name]
+        assert math.isfinite(r["clap"]) and r["clap_n"] > 0, name
+        assert r["ovl"] is None and r["rel"] is None, name          # shown as "not rated"
+        if name != "reference": assert math.isfinite(r["fad_tiny"]) and r["fad_tiny"] >= 0, name
+    assert "not rated" in (run/"table1.md").read_text()
+    assert table["paper_row"]
+
+
+def test_metrics_json_follows_its_schema(smoke_run):
+    from musicnet_ldm.reproduce import check_metrics_schema
+    run = smoke_run[0]
+    m = json.loads((run/"metrics.json").read_text())
+    check_metrics_schema(m)
+    assert m["preset"] == "smoke" and {"table1", "distill", "train"} <= set(m["results"])
+    assert np.isfinite(m["results"]["train"]["best_eval_loss"])
+    report = (run/"report.md").read_text()
+    assert all(f"figures/{name}.png" in report for name in FIGURES)
