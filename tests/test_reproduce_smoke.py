@@ -7,7 +7,7 @@ import pytest
 from conftest import PYTHON, ROOT
 
 FIGURES = ("fig2_log_mels", "fig4_pretrained", "fig5_finetuned", "fig4_5_side_by_side", "loss_curve", "table1")
-SYSTEMS = ("reference", "pretrained", "finetuned", "student")
+SYSTEMS = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
 
 
 @pytest.fixture(scope="module")
