@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #3d3fa84b
 from __future__ import annotations
-import copy, hashlib, json, os, platform, random, string, subprocess, time
+import copy, functools, hashlib, json, os, platform, random, re, string, subprocess, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,10 +14,12 @@ import yaml
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
-           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'repo_root', 'params_dir', 'outputs_dir', 'merge_config',
-           'load_config', 'config_hash', 'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text',
-           'seed_everything', 'pick_device', 'pick_mixed_precision', 'pick_dtype', 'ModelNotAvailableError',
-           'resolve_model_path', 'load_pretrained', 'check_tokenizer', 'tiny_audioldm2']
+           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
+           'HUB_TOKENIZER_CLASSES', 'repo_root', 'params_dir', 'outputs_dir', 'merge_config', 'load_config',
+           'config_hash', 'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything',
+           'pick_device', 'pick_mixed_precision', 'pick_dtype', 'ModelNotAvailableError', 'resolve_model_path',
+           'load_pretrained', 'CheckpointError', 'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder',
+           'prompt_corpus', 'roberta_tokenizer', 't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2']
 
 # %% ../nbs/00_core.ipynb #7af9f806
 SAMPLE_RATE = 16_000      # AudioLDM2's sampling rate
@@ -159,89 +161,218 @@ def resolve_model_path(model_id: str) -> str:
 # %% ../nbs/00_core.ipynb #1214b9d5
 def load_pretrained(model: str = DEFAULT_MODEL, device: str | torch.device | None = "auto",
                     dtype: torch.dtype | None = None, **kwargs):
-    "Load an `AudioLDM2Pipeline` from a hub id, a local folder, or `'tiny'` (see `tiny_audioldm2`)."
-    from diffusers import AudioLDM2Pipeline
+    "An `AudioLDM2Pipeline` from a hub id, a local folder, or `'tiny'` (`tiny_audioldm2`), all through `load_audioldm2_folder`."
     device = pick_device(device)
-    if model == "tiny": pipe = tiny_audioldm2(**kwargs)
-    else:
-        pipe = AudioLDM2Pipeline.from_pretrained(resolve_model_path(model), torch_dtype=dtype or pick_dtype(device), **kwargs)
-        check_tokenizer(pipe.tokenizer, pipe.text_encoder.config.text_config.vocab_size, "tokenizer")
-        check_tokenizer(pipe.tokenizer_2, pipe.text_encoder_2.config.vocab_size, "tokenizer_2")
+    if model == "tiny": pipe = tiny_audioldm2(dtype=dtype or torch.float32, **kwargs)
+    else: pipe = load_audioldm2_folder(resolve_model_path(model), dtype=dtype or pick_dtype(device), **kwargs)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
+# %% ../nbs/00_core.ipynb #a1d00002
+AUDIOLDM2_COMPONENTS = {  # component → the classes the loader accepts (the hub's first); schedulers: any diffusers scheduler
+    "vae": ("AutoencoderKL",), "text_encoder": ("ClapModel",), "text_encoder_2": ("T5EncoderModel",),
+    "projection_model": ("AudioLDM2ProjectionModel",), "language_model": ("GPT2Model", "GPT2LMHeadModel"),
+    "tokenizer": ("RobertaTokenizerFast", "RobertaTokenizer"), "tokenizer_2": ("T5TokenizerFast", "T5Tokenizer"),
+    "feature_extractor": ("ClapFeatureExtractor",), "unet": ("AudioLDM2UNet2DConditionModel",),
+    "scheduler": ("DDIMScheduler",), "vocoder": ("SpeechT5HifiGan",)}
+_COMPONENT_FILES = {  # component → (files that must all exist, files of which one must exist)
+    "tokenizer": ((), ("tokenizer.json", "vocab.json")), "tokenizer_2": ((), ("tokenizer.json", "spiece.model")),
+    "feature_extractor": (("preprocessor_config.json",), ()), "scheduler": (("scheduler_config.json",), ())}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
+
+class CheckpointError(ValueError):
+    "A folder that is not a loadable AudioLDM2 pipeline; the message names the folder and the component."
+
+# %% ../nbs/00_core.ipynb #a1d00003
+def _is_scheduler(name: str) -> bool:
+    import diffusers
+    return name.endswith("Scheduler") and isinstance(getattr(diffusers, name, None), type)
+
+def _check_component(folder: Path, name: str, entry) -> None:
+    "Raise `CheckpointError` unless `folder/name` is a component of a known class with its files."
+    cls = entry[1] if isinstance(entry, (list, tuple)) and len(entry) == 2 else None
+    if cls is None: raise CheckpointError(f"{folder}: component {name!r} is missing from model_index.json")
+    if cls not in AUDIOLDM2_COMPONENTS[name] and not (name == "scheduler" and _is_scheduler(cls)):
+        raise CheckpointError(f"{folder}: component {name!r} has class {cls!r}, which the loader does not know "
+                              f"(expected one of {AUDIOLDM2_COMPONENTS[name]})")
+    sub = folder/name
+    if not sub.is_dir(): raise CheckpointError(f"{folder}: component {name!r}: the folder {sub} is missing")
+    files = [p.name for p in sub.iterdir()]
+    required, one_of = _COMPONENT_FILES.get(name, (("config.json",), ()))
+    missing = [f for f in required if f not in files]
+    if name not in _COMPONENT_FILES and not any(f.endswith(_WEIGHT_SUFFIXES) for f in files): missing.append("weights (*.safetensors or *.bin)")
+    if one_of and not set(one_of) & set(files): missing.append(" or ".join(one_of))
+    if missing: raise CheckpointError(f"{folder}: component {name!r}: {sub} lacks {', '.join(missing)}")
+
+def check_audioldm2_folder(folder) -> dict:
+    "The folder's `model_index.json`, after checking every component's class and files (`CheckpointError` otherwise)."
+    folder = Path(folder)
+    index_file = folder/"model_index.json"
+    if not index_file.is_file(): raise CheckpointError(f"{folder}: model_index.json is missing — not a pipeline folder")
+    index = json.loads(index_file.read_text())
+    if index.get("_class_name") not in ("AudioLDM2Pipeline", "MusicNetLDMPipeline"):
+        raise CheckpointError(f"{folder}: model_index.json names pipeline {index.get('_class_name')!r}, not AudioLDM2Pipeline")
+    for name in AUDIOLDM2_COMPONENTS: _check_component(folder, name, index.get(name))
+    return index
+
 # %% ../nbs/00_core.ipynb #5fbdffee
 def check_tokenizer(tokenizer, embedding_rows: int, name: str = "tokenizer", min_fraction: float = 0.5):
-    "Raise if `tokenizer`'s vocabulary is far smaller than the `embedding_rows` of its encoder, or it maps text to unknowns."
+    "Raise unless `tokenizer`'s vocabulary fits, and is comparable to, the `embedding_rows` of its encoder and reads English."
     n = len(tokenizer)
-    if n < min_fraction * embedding_rows or n > embedding_rows + 1_000:
+    if n < min_fraction * embedding_rows or n > embedding_rows:
         raise ValueError(f"{name} has {n} tokens but its encoder has {embedding_rows} embeddings: "
-                         "the tokenizer files were not loaded correctly (a known silent failure of offline loading).")
+                         "the tokenizer does not belong to this encoder or its files were not loaded correctly "
+                         "(a known silent failure of offline loading).")
     ids = tokenizer("a solo piano piece by Bach", add_special_tokens=False).input_ids
     if tokenizer.unk_token_id is not None and ids and sum(i == tokenizer.unk_token_id for i in ids) > len(ids) // 2:
         raise ValueError(f"{name} maps ordinary English text to unknown tokens: it is broken.")
     return n
 
-# %% ../nbs/00_core.ipynb #3bd17cee
-def _tiny_tokenizers():
-    "A byte-level Roberta tokenizer (for CLAP) and a character-level T5 tokenizer, built in memory."
-    from transformers import RobertaTokenizer, T5Tokenizer
-    from tokenizers.pre_tokenizers import ByteLevel
-    specials = ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
-    clap_tok = RobertaTokenizer(vocab={t: i for i, t in enumerate(specials + sorted(ByteLevel.alphabet()))},
-                                merges=[], model_max_length=77)
-    chars = string.ascii_letters + string.digits + string.punctuation
-    pieces = ([("<pad>", 0.), ("</s>", 0.), ("<unk>", 0.), ("▁", -2.)] + [(c, -5.) for c in chars]
-              + [("▁" + c, -4.) for c in string.ascii_lowercase])
-    t5_tok = T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=77)
-    return clap_tok, t5_tok
+# %% ../nbs/00_core.ipynb #a1d00004
+def _checked_tokenizers(folder: Path, index: dict):
+    "The two tokenizers, checked against the vocabulary sizes in the encoders' configs (no weights read)."
+    import transformers
+    from transformers import ClapConfig, T5Config
+    rows = {"tokenizer": ClapConfig.from_pretrained(folder/"text_encoder").text_config.vocab_size,
+            "tokenizer_2": T5Config.from_pretrained(folder/"text_encoder_2").vocab_size}
+    out = {}
+    for name, n_rows in rows.items():
+        out[name] = getattr(transformers, index[name][1]).from_pretrained(folder/name)
+        try: check_tokenizer(out[name], n_rows, name)
+        except ValueError as e: raise CheckpointError(f"{folder}: component {name!r}: {e}") from e
+    return out
+
+def load_audioldm2_folder(folder, dtype: torch.dtype = torch.float32, **kwargs):
+    "An `AudioLDM2Pipeline` from a checked pipeline folder; a `GPT2Model` language model is loaded as `GPT2LMHeadModel`."
+    from diffusers import AudioLDM2Pipeline
+    from transformers import GPT2LMHeadModel
+    folder = Path(folder)
+    index = check_audioldm2_folder(folder)
+    parts = _checked_tokenizers(folder, index)
+    # the hub's GPT2Model weights are GPT2LMHeadModel's transformer; its head is tied to the input embeddings
+    parts["language_model"] = GPT2LMHeadModel.from_pretrained(folder/"language_model", dtype=dtype)
+    return AudioLDM2Pipeline.from_pretrained(folder, dtype=dtype, **parts, **kwargs)
+
+# %% ../nbs/00_core.ipynb #a1d00006
+def _package_file(*parts) -> Path: return Path(__file__).resolve().parent.joinpath(*parts) if "__file__" in globals() else repo_root()/"musicnet_ldm"/Path(*parts)
+
+def prompt_corpus() -> list[str]:
+    "The lines of `configs/prompt_corpus.txt` (comments dropped)."
+    text = _package_file("configs", "prompt_corpus.txt").read_text()
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+@functools.lru_cache(maxsize=None)
+def _trained_bpe(vocab_size: int) -> tuple:
+    "A byte-level BPE trained on `prompt_corpus` (deterministic): `(vocab, merges)`."
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]           # RoBERTa's ids 0-4
+    tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    merges = json.loads(tok.to_str())["model"]["merges"]
+    return tok.get_vocab(), tuple(tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges)
+
+def roberta_tokenizer(vocab_size: int = 1_000, pad_to: int | None = None, max_length: int = 77):
+    "A `RobertaTokenizerFast` (byte-level BPE) trained on the prompt corpus; `pad_to` pads the vocabulary with unused tokens."
+    from transformers import RobertaTokenizerFast
+    vocab, merges = _trained_bpe(vocab_size)
+    vocab = dict(vocab)
+    if pad_to: vocab.update({f"<unused{i}>": i for i in range(len(vocab), pad_to)})
+    return RobertaTokenizerFast(vocab=vocab, merges=list(merges), model_max_length=max_length)
+
+def t5_tokenizer(pad_to: int | None = None, max_length: int = 128):
+    "A `T5TokenizerFast` (unigram, ▁-words) of the prompt corpus' words plus single characters; `pad_to` counts T5's 100 extra ids."
+    from transformers import T5TokenizerFast
+    words = sorted({w for line in prompt_corpus() for w in re.findall(r"\w+|[^\w\s]", line)})
+    pieces = {"<pad>": 0., "</s>": 0., "<unk>": 0., "▁": -3.}        # T5's ids 0-2
+    pieces.update({"▁" + w: -1. for w in words})
+    pieces.update({w: -2. for w in words})
+    pieces.update({c: -6. for c in string.printable.strip() if c not in pieces})
+    extra = 100 if pad_to else 0
+    if pad_to: pieces.update({f"<unused{i}>": -100. for i in range(len(pieces), pad_to - extra)})
+    return T5TokenizerFast(vocab=list(pieces.items()), extra_ids=extra, model_max_length=max_length)
+
+# %% ../nbs/00_core.ipynb #a1d00009
+TINY_PEAK_DBFS = -20.0    # the stand-in's audio level
+
+def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -> dict:
+    from transformers import ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig, GPT2Config, GPT2Model, T5Config, T5EncoderModel
+    clap = ClapModel(ClapConfig(
+        text_config=ClapTextConfig(vocab_size=len(clap_tok), hidden_size=clap_dim, intermediate_size=32, num_attention_heads=2,
+                                   num_hidden_layers=1, projection_dim=clap_dim, max_position_embeddings=80,
+                                   pad_token_id=1, bos_token_id=0, eos_token_id=2).to_dict(),
+        # HTSAT folds the (time, 64 mel) input into a spec_size² image: spec_size 64 with hop 7680 keeps it tiny
+        audio_config=ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=N_MELS, patch_size=4, patch_stride=4,
+                                     patch_embed_input_channels=4, patch_embeds_hidden_size=8, hidden_size=16,
+                                     depths=[1, 1], num_attention_heads=[1, 1], intermediate_size=32,
+                                     projection_dim=clap_dim).to_dict(),
+        projection_dim=clap_dim))
+    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=t5_dim, d_ff=64, d_kv=8, num_heads=2, num_layers=1))
+    # the hub's class and config key: GPT2Model, max_new_tokens = 8 ("language of audio" length)
+    gpt = GPT2Model(GPT2Config(n_embd=gpt_dim, n_head=2, n_layer=1, vocab_size=8, n_positions=256, bos_token_id=0, eos_token_id=0))
+    gpt.config.max_new_tokens = 8
+    return {"text_encoder": clap, "text_encoder_2": t5, "language_model": gpt}
+
+def _tiny_audio_models(gpt_dim: int, t5_dim: int) -> dict:
+    from diffusers import AudioLDM2UNet2DConditionModel, AutoencoderKL
+    from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+    # per block: self-attention, cross-attention to GPT-2's sequence, cross-attention to T5's sequence
+    unet = AudioLDM2UNet2DConditionModel(
+        sample_size=MEL_FRAMES // 4, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
+        block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=([None, gpt_dim, t5_dim], [None, gpt_dim, t5_dim]))
+    # three blocks = two ×2 down-samplings: (1024, 64) mel ↔ (256, 16) latent, as in AudioLDM2
+    vae = AutoencoderKL(in_channels=1, out_channels=1, latent_channels=LATENT_CHANNELS, block_out_channels=(8, 8, 16),
+                        norm_num_groups=4, layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * 3,
+                        up_block_types=("UpDecoderBlock2D",) * 3)
+    vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(  # upsample rates multiply to the hop, 160
+        model_in_dim=N_MELS, sampling_rate=SAMPLE_RATE, upsample_initial_channel=16, upsample_rates=[5, 4, 4, 2],
+        upsample_kernel_sizes=[10, 8, 8, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+        normalize_before=False))
+    return {"unet": unet, "vae": vae, "vocoder": vocoder}
+
+# %% ../nbs/00_core.ipynb #a1d0000a
+@torch.no_grad()
+def _set_vocoder_level(vae, vocoder, peak_dbfs: float = TINY_PEAK_DBFS):
+    "Scale the vocoder's last convolution (bias zeroed: no DC) so a decoded random latent peaks at `peak_dbfs`."
+    mel = vae.decode(torch.randn(1, LATENT_CHANNELS, MEL_FRAMES // 4, N_MELS // 4)).sample
+    vocoder.conv_post.bias.zero_()
+    peak = vocoder(mel[:, 0]).abs().max().clamp_min(1e-30)
+    vocoder.conv_post.weight.mul_(10 ** (peak_dbfs / 20) / peak)
 
 # %% ../nbs/00_core.ipynb #3f9c9141
-def tiny_audioldm2(seed: int = 0):
-    "A real `AudioLDM2Pipeline` of tiny random components with AudioLDM2's audio geometry (offline, ~0.5 M parameters)."
-    from diffusers import AudioLDM2Pipeline, AudioLDM2UNet2DConditionModel, AutoencoderKL, DDIMScheduler
+def _tiny_components(seed: int = 0) -> dict:
+    "The tiny pipeline's components, the hub's classes (random weights, eval mode)."
+    from diffusers import DDIMScheduler
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
-    from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig, GPT2Config,
-                              GPT2LMHeadModel, SpeechT5HifiGan, SpeechT5HifiGanConfig, T5Config, T5EncoderModel)
-    clap_tok, t5_tok = _tiny_tokenizers()
+    from transformers import ClapFeatureExtractor
+    clap_tok, t5_tok = roberta_tokenizer(), t5_tokenizer()
     gpt_dim, t5_dim, clap_dim = 16, 32, 16
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        clap = ClapModel(ClapConfig(
-            text_config=ClapTextConfig(vocab_size=len(clap_tok), hidden_size=clap_dim, intermediate_size=32, num_attention_heads=2,
-                                       num_hidden_layers=1, projection_dim=clap_dim, max_position_embeddings=80,
-                                       pad_token_id=0, bos_token_id=2, eos_token_id=3).to_dict(),
-            # HTSAT folds the (time, 64 mel) input into a spec_size² image: spec_size 64 with hop 7680 keeps it tiny
-            audio_config=ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=N_MELS, patch_size=4, patch_stride=4,
-                                         patch_embed_input_channels=4, patch_embeds_hidden_size=8, hidden_size=16,
-                                         depths=[1, 1], num_attention_heads=[1, 1], intermediate_size=32,
-                                         projection_dim=clap_dim).to_dict(),
-            projection_dim=clap_dim))
-        t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=t5_dim, d_ff=64, d_kv=8, num_heads=2, num_layers=1))
-        # AudioLDM2 generates its "language of audio" with GPT2LMHeadModel.generate; GPT2Model has no generate
-        gpt = GPT2LMHeadModel(GPT2Config(n_embd=gpt_dim, n_head=2, n_layer=1, vocab_size=8, n_positions=128))
-        gpt.config.max_new_tokens = 8
-        projection = AudioLDM2ProjectionModel(text_encoder_dim=clap_dim, text_encoder_1_dim=t5_dim, langauge_model_dim=gpt_dim)
-        # per block: self-attention, cross-attention to GPT-2's sequence, cross-attention to T5's sequence
-        unet = AudioLDM2UNet2DConditionModel(
-            sample_size=MEL_FRAMES // 4, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
-            block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=([None, gpt_dim, t5_dim], [None, gpt_dim, t5_dim]))
-        # three blocks = two ×2 down-samplings: (1024, 64) mel ↔ (256, 16) latent, as in AudioLDM2
-        vae = AutoencoderKL(in_channels=1, out_channels=1, latent_channels=LATENT_CHANNELS, block_out_channels=(8, 8, 16),
-                            norm_num_groups=4, layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * 3,
-                            up_block_types=("UpDecoderBlock2D",) * 3)
-        vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(  # upsample rates multiply to the hop, 160
-            model_in_dim=N_MELS, sampling_rate=SAMPLE_RATE, upsample_initial_channel=16, upsample_rates=[5, 4, 4, 2],
-            upsample_kernel_sizes=[10, 8, 8, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-            normalize_before=False))
-    scheduler = DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)  # AudioLDM2's schedule
-    pipe = AudioLDM2Pipeline(vae=vae, text_encoder=clap, text_encoder_2=t5, projection_model=projection, language_model=gpt,
-                             tokenizer=clap_tok, tokenizer_2=t5_tok, feature_extractor=ClapFeatureExtractor(hop_length=7680),
-                             unet=unet, scheduler=scheduler, vocoder=vocoder)
-    for m in (vae, clap, t5, gpt, projection, unet, vocoder): m.eval()   # as from_pretrained leaves them: no dropout
-    check_tokenizer(pipe.tokenizer, clap.config.text_config.vocab_size, "tokenizer")
-    check_tokenizer(pipe.tokenizer_2, t5.config.vocab_size, "tokenizer_2")
-    return pipe
+        parts = {**_tiny_encoders(clap_tok, t5_tok, gpt_dim, t5_dim, clap_dim), **_tiny_audio_models(gpt_dim, t5_dim)}
+        parts["projection_model"] = AudioLDM2ProjectionModel(text_encoder_dim=clap_dim, text_encoder_1_dim=t5_dim, langauge_model_dim=gpt_dim)
+        _set_vocoder_level(parts["vae"], parts["vocoder"])
+    for m in parts.values(): m.eval()              # as from_pretrained leaves them: no dropout
+    parts["scheduler"] = DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear", clip_sample=False,
+                                       set_alpha_to_one=False, steps_offset=1)   # AudioLDM2's schedule
+    return {**parts, "tokenizer": clap_tok, "tokenizer_2": t5_tok, "feature_extractor": ClapFeatureExtractor(hop_length=7680)}
+
+HUB_TOKENIZER_CLASSES = {"tokenizer": "RobertaTokenizerFast", "tokenizer_2": "T5TokenizerFast"}  # transformers 5 writes the slow names
+
+def save_tiny_audioldm2(folder, seed: int = 0) -> Path:
+    "Write the tiny pipeline to `folder` in the hub's layout (`GPT2Model`, the hub's tokenizer class names)."
+    from diffusers import AudioLDM2Pipeline
+    folder = Path(folder)
+    AudioLDM2Pipeline(**_tiny_components(seed)).save_pretrained(folder)
+    index = json.loads((folder/"model_index.json").read_text())
+    for name, cls in HUB_TOKENIZER_CLASSES.items(): index[name] = ["transformers", cls]
+    atomic_write_text(folder/"model_index.json", json.dumps(index, indent=2, sort_keys=True) + "\n")
+    return folder
+
+def tiny_audioldm2(seed: int = 0, dtype: torch.dtype = torch.float32, **kwargs):
+    "A real `AudioLDM2Pipeline` of tiny random components (~0.5 M parameters), saved in the hub's layout and loaded back by `load_audioldm2_folder`."
+    with tempfile.TemporaryDirectory(prefix="tiny-audioldm2-") as d:
+        return load_audioldm2_folder(save_tiny_audioldm2(d, seed), dtype=dtype, **kwargs)

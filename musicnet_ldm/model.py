@@ -14,7 +14,7 @@ from diffusers.configuration_utils import register_to_config
 from .core import DEFAULT_MODEL, load_pretrained, pick_device
 
 # %% auto #0
-__all__ = ['residual_mlp', 'ConditioningAdapter', 'MusicNetLDMPipeline', 'load_pipeline']
+__all__ = ['residual_mlp', 'ConditioningAdapter', 'generate_language_of_audio', 'MusicNetLDMPipeline', 'load_pipeline']
 
 # %% ../nbs/02_model.ipynb #61e44552
 def residual_mlp(dim: int, hidden: int, n_layers: int) -> nn.Sequential:
@@ -49,6 +49,17 @@ class ConditioningAdapter(ModelMixin, ConfigMixin):
         return cls(loa_dim=pipe.language_model.config.n_embd,
                    t5_dim=pipe.text_encoder_2.config.d_model if adapt_t5 else None, **kwargs)
 
+# %% ../nbs/02_model.ipynb #b2d00002
+def generate_language_of_audio(language_model, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                               max_new_tokens: int = 8) -> torch.Tensor:
+    "AudioLDM2's LOA: `max_new_tokens` last hidden states that GPT-2 appends to `inputs_embeds`, one at a time (no cache)."
+    gpt2 = getattr(language_model, "transformer", language_model)    # GPT2LMHeadModel → its GPT2Model
+    for _ in range(max_new_tokens):
+        hidden = gpt2(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        inputs_embeds = torch.cat([inputs_embeds, hidden[:, -1:]], dim=1)
+        if attention_mask is not None: attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(attention_mask), 1)], dim=1)
+    return inputs_embeds[:, -max_new_tokens:]
+
 # %% ../nbs/02_model.ipynb #e702c871
 class MusicNetLDMPipeline(AudioLDM2Pipeline):
     "`AudioLDM2Pipeline` whose text conditioning passes through an optional `ConditioningAdapter`."
@@ -61,6 +72,11 @@ class MusicNetLDMPipeline(AudioLDM2Pipeline):
         out.adapter = adapter
         if adapter is not None: adapter.to(pipe.unet.device)
         return out
+
+    def generate_language_model(self, inputs_embeds: torch.Tensor = None, max_new_tokens: int = 8, **model_kwargs):
+        "The LOA by `generate_language_of_audio` (diffusers' loop needs GPT2LMHeadModel's private generation helpers)."
+        n = max_new_tokens if max_new_tokens is not None else self.language_model.config.max_new_tokens
+        return generate_language_of_audio(self.language_model, inputs_embeds, model_kwargs.get("attention_mask"), n)
 
     def encode_prompt(self, *args, **kwargs):
         prompt_embeds, attention_mask, generated_prompt_embeds = super().encode_prompt(*args, **kwargs)
