@@ -4,16 +4,22 @@
 
 # %% ../nbs/08_bench.ipynb #3a419e49
 from __future__ import annotations
-import argparse, json, platform, sys, tempfile, time
+import argparse, contextlib, json, math, platform, statistics, sys, tempfile, time
 from pathlib import Path
 
 import torch
 
-from .core import atomic_write_text, outputs_dir, package_versions, pick_device
+from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text, audioldm2_architecture,
+                               outputs_dir, package_versions, pick_device, repo_root)
+from .finetune import enable_gradient_checkpointing
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation', 'bench_distill',
-           'bench_frechet', 'run_benchmarks', 'format_bench', 'main']
+__all__ = ['BENCHMARKS', 'GPU_PEAK_BF16', 'TRAIN_MFU', 'INFERENCE_MFU', 'MUSICNET_TRAIN_HOURS', 'T5_TOKENS', 'README_MARKERS',
+           'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation', 'bench_distill', 'bench_frechet',
+           'repeat_benchmark', 'run_benchmarks', 'format_bench', 'musicnet_training_clips', 'count_flops',
+           'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops', 'peak_memory',
+           'measure_train_memory', 'extrapolate_memory', 'project_costs', 'projection', 'projection_table',
+           'write_readme_table', 'main', 'write_projection']
 
 # %% ../nbs/08_bench.ipynb #3bae3fb0
 def bench_preprocessing(model: str = "tiny") -> dict:
@@ -60,8 +66,26 @@ def bench_frechet(model: str = "tiny") -> list[dict]:
 BENCHMARKS = {"preprocessing": bench_preprocessing, "cache": bench_cache, "training": bench_training,
               "generation": bench_generation, "distill": bench_distill, "frechet": bench_frechet}
 
+# %% ../nbs/08_bench.ipynb #d8d00002
+def _aggregate(samples: list):
+    "Median of each numeric figure over `samples` (dicts, or lists of dicts row by row), with `_min` and `_max`."
+    if isinstance(samples[0], list): return [_aggregate([s[i] for s in samples]) for i in range(len(samples[0]))]
+    out = {}
+    for k, v in samples[0].items():
+        values = [s[k] for s in samples]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and len(set(values)) > 1:
+            out.update({k: statistics.median(values), f"{k}_min": min(values), f"{k}_max": max(values)})
+        else: out[k] = v
+    out["repeats"] = len(samples)
+    return out
+
+def repeat_benchmark(fn, model: str = "tiny", repeats: int = 3):
+    "Run `fn(model)` once to warm up, then `repeats` times; figures as median with min and max."
+    fn(model)
+    return _aggregate([fn(model) for _ in range(repeats)])
+
 # %% ../nbs/08_bench.ipynb #42d10165
-def run_benchmarks(names=None, model: str = "tiny", out: Path | None = None, log=print) -> dict:
+def run_benchmarks(names=None, model: str = "tiny", out: Path | None = None, log=print, repeats: int = 3) -> dict:
     "Run the named benchmarks (default: all) and write them with machine facts to `out` (default `outputs/bench.json`)."
     names = list(names or BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -69,13 +93,14 @@ def run_benchmarks(names=None, model: str = "tiny", out: Path | None = None, log
     device = pick_device("auto")
     record = {"model": model, "device": str(device), "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
               "cpu_threads": torch.get_num_threads(), "platform": platform.platform(), "versions": package_versions(),
-              "results": {}, "seconds": {}}
+              "repeats": repeats, "results": {}, "seconds": {}}
     for name in names:
         log(f"[bench] {name} …")
         t0 = time.perf_counter()
-        record["results"][name] = BENCHMARKS[name](model)
+        record["results"][name] = repeat_benchmark(BENCHMARKS[name], model, repeats)
         record["seconds"][name] = round(time.perf_counter() - t0, 2)
     out = Path(out or outputs_dir()/"bench.json"); out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_file() and "projection" in (old := json.loads(out.read_text())): record["projection"] = old["projection"]
     atomic_write_text(out, json.dumps(record, indent=2, default=float))
     log(format_bench(record))
     return record
@@ -89,14 +114,201 @@ def format_bench(record: dict) -> str:
             lines.append(f"  {name:<14} {figs}")
     return "\n".join(lines)
 
+# %% ../nbs/08_bench.ipynb #d8d00011
+GPU_PEAK_BF16 = {"A100": 312e12, "H100": 989e12}   # dense bf16 tensor-core FLOP/s (SXM, no sparsity), from the datasheets
+TRAIN_MFU = 0.30           # assumed model-FLOP utilisation of a bf16 UNet training step at batch 16 (stated, not measured)
+INFERENCE_MFU = 0.05       # assumed for generation: batch 2 on a 256×16 latent is launch-bound, far from the peak
+MUSICNET_TRAIN_HOURS = 33.3  # MusicNet: 34 h in 330 recordings, 10 of them the test split (~0.7 h)
+T5_TOKENS = 128            # the T5 sequence the UNet attends to: AudioLDM2's maximum, an upper bound per clip
+
+def musicnet_training_clips(eval_fraction: float = 0.1, clip_seconds: float = 10.24) -> int:
+    "Estimated training clips of MusicNet's train split after holding out `eval_fraction` (no overlap, none dropped)."
+    return int(MUSICNET_TRAIN_HOURS * 3600 / clip_seconds * (1 - eval_fraction))
+
+def count_flops(fn) -> int:
+    "FLOPs of `fn()` counted by `torch.utils.flop_counter` (works on meta tensors: no compute)."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter: fn()
+    return int(counter.get_total_flops())
+
+# %% ../nbs/08_bench.ipynb #d8d00013
+def _unet_inputs(unet, batch: int, device="meta") -> dict:
+    "Cached-style UNet inputs at the real geometry: latents, timesteps, GPT-2 (8) and T5 (`T5_TOKENS`) sequences."
+    cross = unet.config.cross_attention_dim[0]
+    gpt_dim, t5_dim = [d for d in cross if d is not None][:2]
+    return {"sample": torch.randn(batch, unet.config.in_channels, MEL_FRAMES // 4, N_MELS // 4, device=device),
+            "timestep": torch.randint(0, 1000, (batch,), device=device),
+            "encoder_hidden_states": torch.randn(batch, 8, gpt_dim, device=device),
+            "encoder_hidden_states_1": torch.randn(batch, T5_TOKENS, t5_dim, device=device),
+            "encoder_attention_mask_1": torch.ones(batch, T5_TOKENS, dtype=torch.long, device=device)}
+
+def train_step_flops(unet, batch: int = 16, gradient_checkpointing: bool = True) -> int:
+    "Counted FLOPs of one UNet training step (forward + backward, + recomputation when checkpointing)."
+    if gradient_checkpointing: enable_gradient_checkpointing(unet)
+    def step():
+        loss = unet(**_unet_inputs(unet, batch)).sample.float().pow(2).mean()
+        loss.backward()
+    unet.train()
+    return count_flops(step)
+
+def dense_params(module) -> int:
+    "Parameters that multiply activations (all but embedding tables)."
+    embeddings = {id(p) for m in module.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    return sum(p.numel() for p in module.parameters() if id(p) not in embeddings)
+
+def prompt_encoding_flops(pipe, clap_tokens: int = 77, t5_tokens: int = T5_TOKENS, loa_tokens: int = 8) -> int:
+    "Estimated FLOPs of encoding one prompt (2 × dense parameters × tokens): CLAP, FLAN-T5, and GPT-2's LOA loop (no cache)."
+    gpt_context = 1 + t5_tokens + 4                                  # CLAP vector, T5 sequence, their sos/eos embeddings
+    gpt = sum(2 * dense_params(pipe.language_model) * (gpt_context + i) for i in range(loa_tokens))
+    return 2 * dense_params(pipe.text_encoder.text_model) * clap_tokens + 2 * dense_params(pipe.text_encoder_2) * t5_tokens + gpt
+
+def generation_flops(pipe) -> dict:
+    "FLOPs of one denoising step (UNet at batch 2: guidance) and of what each clip costs once, counted on meta (the text encoders: estimated)."
+    latent = lambda: torch.randn(1, LATENT_CHANNELS, MEL_FRAMES // 4, N_MELS // 4, device="meta")
+    with torch.no_grad():
+        denoise = count_flops(lambda: pipe.unet(**_unet_inputs(pipe.unet, 2)))
+        decode = count_flops(lambda: pipe.vocoder(pipe.vae.decode(latent()).sample[:, 0]))
+        vae_encode = count_flops(lambda: pipe.vae.encode(torch.randn(1, 1, MEL_FRAMES, N_MELS, device="meta")))
+    prompt = prompt_encoding_flops(pipe)
+    return {"denoise_step": denoise, "decode_and_vocoder": decode, "estimated_prompt_encoding": prompt,
+            "per_clip_once": decode + 2 * prompt, "encode_training_clip": vae_encode + prompt}
+
+# %% ../nbs/08_bench.ipynb #d8d00014
+@contextlib.contextmanager
+def peak_memory(device):
+    "Peak memory in GiB over the block: CUDA's allocator peak, or on a CPU the sampled RSS (`box['gib']`)."
+    import psutil, threading
+    box = {"gib": 0.0}
+    if device.type == "cuda":
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(device)
+        yield box
+        torch.cuda.synchronize(); box["gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        return
+    proc, stop = psutil.Process(), threading.Event()
+    def sample():
+        while not stop.is_set(): box["gib"] = max(box["gib"], proc.memory_info().rss / 2**30); stop.wait(0.005)
+    thread = threading.Thread(target=sample, daemon=True); thread.start()
+    try: yield box
+    finally: stop.set(); thread.join()
+
+def measure_train_memory(unet, batches=(1, 2), device="cpu") -> list[dict]:
+    "Peak memory and time of one AdamW training step of `unet` per batch size, with and without gradient checkpointing."
+    import gc
+    from diffusers.models.resnet import ResnetBlock2D
+    rows = []
+    for ckpt in (False, True):
+        if ckpt: enable_gradient_checkpointing(unet)
+        for b in batches:
+            unet.train(); inputs = _unet_inputs(unet, b, device)
+            opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
+            with peak_memory(torch.device(device)) as mem:
+                t0 = time.perf_counter()
+                unet(**inputs).sample.float().pow(2).mean().backward(); opt.step()
+                if torch.device(device).type == "cuda": torch.cuda.synchronize()
+                seconds = time.perf_counter() - t0
+            opt.zero_grad(set_to_none=True); del opt, inputs; gc.collect()
+            rows.append({"batch": b, "gradient_checkpointing": ckpt, "measured_peak_gib": round(mem["gib"], 2),
+                         "measured_step_s": round(seconds, 1), "device": str(device)})
+    return rows
+
+def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
+    "Linear extrapolation of measured peak memory (fixed + batch × per-sample) to `batch`, per checkpointing setting."
+    out = {}
+    for ckpt in (False, True):
+        (b1, m1), (b2, m2) = sorted((r["batch"], r["measured_peak_gib"]) for r in rows if r["gradient_checkpointing"] == ckpt)[:2]
+        per_sample = (m2 - m1) / (b2 - b1)
+        out["with_checkpointing" if ckpt else "without_checkpointing"] = {
+            "per_sample_gib": round(per_sample, 3), f"projected_peak_gib_batch{batch}": round(m1 + (batch - b1) * per_sample, 1)}
+    return out
+
+# %% ../nbs/08_bench.ipynb #d8d00015
+def project_costs(flops: dict, n_clips: int, epochs: int = 30, batch: int = 16, steps: int = 200) -> dict:
+    "GPU hours of the paper's recipe and seconds per generated clip, on each GPU at the stated utilisations (projected)."
+    n_steps = epochs * math.ceil(n_clips / batch)
+    clip_flops = steps * flops["denoise_step"] + flops["per_clip_once"]
+    per_sample = flops["train_step_batch16"] / batch
+    out = {"training_steps": n_steps, "train_mfu": TRAIN_MFU, "inference_mfu": INFERENCE_MFU,
+           "projected_cache_speedup": round((per_sample + flops["encode_training_clip"]) / per_sample, 3)}
+    for gpu, peak in GPU_PEAK_BF16.items():
+        out[f"projected_gpu_hours_{gpu}"] = round(n_steps * flops["train_step_batch16"] / (peak * TRAIN_MFU) / 3600, 2)
+        out[f"projected_s_per_clip_{gpu}"] = round(clip_flops / (peak * INFERENCE_MFU), 2)
+    return out
+
+def projection(name: str = DEFAULT_MODEL, measure_device: str = "auto", log=print) -> dict:
+    "FLOPs counted on meta, training-step memory measured on `measure_device`, and the projected GPU costs of the paper's recipe."
+    meta = audioldm2_architecture(name, device="meta")
+    flops = {**generation_flops(meta), "train_step_batch16_no_checkpointing": train_step_flops(meta.unet, 16, False)}
+    flops["train_step_batch16"] = train_step_flops(meta.unet, 16, True)     # checkpointing wraps the blocks in place: last
+    log(f"[projection] counted FLOPs: { {k: f'{v / 1e12:.2f} T' for k, v in flops.items()} }")
+    device = pick_device(measure_device)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        unet = type(meta.unet).from_config(meta.unet.config).to(device)      # random weights, the real shapes
+    memory = measure_train_memory(unet, (1, 2), device)
+    log(f"[projection] measured memory: {memory}")
+    n_clips = musicnet_training_clips()
+    return {"model": name, "counted_flops": flops, "training_clips_estimate": n_clips, "measured_memory": memory,
+            "projected_memory": extrapolate_memory(memory), **project_costs(flops, n_clips)}
+
+# %% ../nbs/08_bench.ipynb #d8d00016
+def projection_table(p: dict) -> str:
+    "The projection as a markdown table (for the README)."
+    f = p["counted_flops"]
+    mem = {(r["batch"], r["gradient_checkpointing"]): r["measured_peak_gib"] for r in p["measured_memory"]}
+    dev = p["measured_memory"][0]["device"]
+    rows = [("UNet training step, batch 16, with checkpointing (counted)", f"{f['train_step_batch16'] / 1e12:.1f} TFLOP"),
+            ("UNet training step, batch 16, no checkpointing (counted)", f"{f['train_step_batch16_no_checkpointing'] / 1e12:.1f} TFLOP"),
+            ("Denoising step, batch 2 (guidance) (counted)", f"{f['denoise_step'] / 1e12:.2f} TFLOP"),
+            ("Per clip once: VAE decode + vocoder (counted)", f"{f['decode_and_vocoder'] / 1e12:.2f} TFLOP"),
+            ("Per prompt: CLAP + FLAN-T5 + GPT-2 (estimated, 2·params·tokens)", f"{f['estimated_prompt_encoding'] / 1e12:.2f} TFLOP"),
+            ("Encoding one training clip, saved by the cache (VAE counted + prompt estimated)", f"{f['encode_training_clip'] / 1e12:.2f} TFLOP"),
+            ("Training speed-up from the cache (projected)", f"{p['projected_cache_speedup']:.2f}×")]
+    for ckpt in (False, True):
+        label = "with" if ckpt else "without"
+        rows.append((f"Peak memory, training step batch 1 / 2, {label} checkpointing (measured, {dev})",
+                     f"{mem[(1, ckpt)]:.1f} / {mem[(2, ckpt)]:.1f} GiB"))
+        key = "with_checkpointing" if ckpt else "without_checkpointing"
+        rows.append((f"Peak memory at batch 16, {label} checkpointing (projected)", f"{p['projected_memory'][key]['projected_peak_gib_batch16']:.0f} GiB"))
+    for gpu in GPU_PEAK_BF16:
+        rows.append((f"Paper's recipe, 30 epochs × {p['training_clips_estimate']} clips, {gpu} at {TRAIN_MFU:.0%} MFU (projected)",
+                     f"{p[f'projected_gpu_hours_{gpu}']:.1f} GPU-hours"))
+        rows.append((f"200-step generation, {gpu} at {INFERENCE_MFU:.0%} MFU (projected)", f"{p[f'projected_s_per_clip_{gpu}']:.1f} s/clip"))
+    return "\n".join(["| quantity | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
+
+README_MARKERS = ("<!-- projection:start -->", "<!-- projection:end -->")
+
+def write_readme_table(table: str, readme: Path) -> bool:
+    "Replace the text between `README_MARKERS` in `readme` with `table`; False when the markers are missing."
+    text = readme.read_text()
+    start, end = README_MARKERS
+    if start not in text or end not in text: return False
+    head, rest = text.split(start, 1)
+    atomic_write_text(readme, head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
+    return True
+
 # %% ../nbs/08_bench.ipynb #57375555
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m musicnet_ldm.bench", description="Run musicnet-ldm's benchmarks.")
     p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {list(BENCHMARKS)})")
     p.add_argument("--model", default="tiny", help="tiny (default) or a model id / checkpoint folder, e.g. on a GPU box")
     p.add_argument("--out", default=None, help="output JSON (default: outputs/bench.json)")
+    p.add_argument("--repeats", type=int, default=3, help="runs after the warm-up; figures are medians with min and max")
+    p.add_argument("--projection", action="store_true", help="the real geometry's counted FLOPs, measured memory and projected "
+                   "GPU costs into bench.json's `projection` and the README table")
     a = p.parse_args(argv)
-    run_benchmarks(a.names or None, model=a.model, out=a.out)
+    if a.projection: return write_projection(Path(a.out) if a.out else None)
+    run_benchmarks(a.names or None, model=a.model, out=a.out, repeats=a.repeats)
+    return 0
+
+def write_projection(out: Path | None = None, readme: Path | None = None, log=print) -> int:
+    "Run `projection` and store it in `out` (default outputs/bench.json, other results kept) and the README's table."
+    out = Path(out or outputs_dir()/"bench.json")
+    record = json.loads(out.read_text()) if out.is_file() else {}
+    record["projection"] = projection(log=log)
+    out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(record, indent=2, default=float))
+    table = projection_table(record["projection"])
+    log(table)
+    if not write_readme_table(table, Path(readme or repo_root()/"README.md")): log("README has no projection markers: table not written")
     return 0
 
 # %% ../nbs/08_bench.ipynb #ae850d32

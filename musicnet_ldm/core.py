@@ -15,11 +15,13 @@ import yaml
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
            'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
-           'HUB_TOKENIZER_CLASSES', 'repo_root', 'params_dir', 'outputs_dir', 'merge_config', 'load_config',
-           'config_hash', 'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything',
-           'pick_device', 'pick_mixed_precision', 'pick_dtype', 'ModelNotAvailableError', 'resolve_model_path',
-           'load_pretrained', 'CheckpointError', 'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder',
-           'prompt_corpus', 'roberta_tokenizer', 't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2']
+           'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'repo_root', 'params_dir', 'outputs_dir',
+           'merge_config', 'load_config', 'config_hash', 'git_sha', 'package_versions', 'make_run_dir',
+           'atomic_write_text', 'seed_everything', 'pick_device', 'pick_mixed_precision', 'pick_dtype',
+           'ModelNotAvailableError', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
+           'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder', 'prompt_corpus', 'roberta_tokenizer',
+           't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2', 'architecture_folder', 'audioldm2_architecture',
+           'parameter_table', 'check_published_sizes']
 
 # %% ../nbs/00_core.ipynb #7af9f806
 SAMPLE_RATE = 16_000      # AudioLDM2's sampling rate
@@ -376,3 +378,61 @@ def tiny_audioldm2(seed: int = 0, dtype: torch.dtype = torch.float32, **kwargs):
     "A real `AudioLDM2Pipeline` of tiny random components (~0.5 M parameters), saved in the hub's layout and loaded back by `load_audioldm2_folder`."
     with tempfile.TemporaryDirectory(prefix="tiny-audioldm2-") as d:
         return load_audioldm2_folder(save_tiny_audioldm2(d, seed), dtype=dtype, **kwargs)
+
+# %% ../nbs/00_core.ipynb #a1d00011
+ARCHITECTURES = ("cvssp/audioldm2", "cvssp/audioldm2-music", "cvssp/audioldm2-large")
+
+def architecture_folder(name: str = DEFAULT_MODEL) -> Path:
+    "The config-only hub folder kept for `name` (one of `ARCHITECTURES`)."
+    if name not in ARCHITECTURES: raise ValueError(f"no architecture kept for {name!r}; known: {ARCHITECTURES}")
+    return _package_file("configs", name.split("/")[-1])
+
+def _random_models(folder: Path) -> dict:
+    "Each model component of `folder`, randomly initialised from its config (on the current default device)."
+    from diffusers import AudioLDM2UNet2DConditionModel, AutoencoderKL
+    from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
+    from transformers import (ClapConfig, ClapModel, GPT2Config, GPT2LMHeadModel, SpeechT5HifiGan, SpeechT5HifiGanConfig,
+                              T5Config, T5EncoderModel)
+    diffusers_models = {"unet": AudioLDM2UNet2DConditionModel, "vae": AutoencoderKL, "projection_model": AudioLDM2ProjectionModel}
+    out = {name: cls.from_config(cls.load_config(folder/name)) for name, cls in diffusers_models.items()}
+    out["text_encoder"] = ClapModel(ClapConfig.from_pretrained(folder/"text_encoder"))
+    out["text_encoder_2"] = T5EncoderModel(T5Config.from_pretrained(folder/"text_encoder_2"))
+    out["language_model"] = GPT2LMHeadModel(GPT2Config.from_pretrained(folder/"language_model"))   # as load_audioldm2_folder loads it
+    out["vocoder"] = SpeechT5HifiGan(SpeechT5HifiGanConfig.from_pretrained(folder/"vocoder"))
+    return out
+
+def audioldm2_architecture(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32, seed: int = 0):
+    "The full-size `AudioLDM2Pipeline` of `name` with random weights, from the configs kept in the repo (`device`: cpu, cuda or meta)."
+    from diffusers import AudioLDM2Pipeline, DDIMScheduler
+    from transformers import ClapFeatureExtractor
+    folder = architecture_folder(name)
+    with torch.random.fork_rng(), torch.device(device):
+        torch.manual_seed(seed)
+        models = _random_models(folder)
+    for m in models.values(): (m.to(dtype) if dtype != torch.float32 else m).eval()
+    tokenizers = {"tokenizer": roberta_tokenizer(pad_to=models["text_encoder"].config.text_config.vocab_size),
+                  "tokenizer_2": t5_tokenizer(pad_to=32_100)}    # FLAN-T5's 32,100 tokens; its encoder has 32,128 rows
+    pipe = AudioLDM2Pipeline(**models, **tokenizers, scheduler=DDIMScheduler.from_pretrained(folder/"scheduler"),
+                             feature_extractor=ClapFeatureExtractor.from_pretrained(folder/"feature_extractor"))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+# %% ../nbs/00_core.ipynb #a1d00014
+PUBLISHED_SIZES = {  # parameters: model card (UNet, all); audioldm2-large's UNet from its 2.87 GB fp32 checkpoint file
+    "cvssp/audioldm2": {"unet": 350e6, "total": 1.1e9}, "cvssp/audioldm2-music": {"unet": 350e6, "total": 1.1e9},
+    "cvssp/audioldm2-large": {"unet": 2.87e9 / 4, "total": 1.5e9}}
+
+def parameter_table(pipe) -> "pd.DataFrame":
+    "Parameters per model component of `pipe` (millions), with its class, and the total."
+    import pandas as pd
+    rows = [{"component": name, "class": type(m).__name__, "params_M": sum(p.numel() for p in m.parameters()) / 1e6}
+            for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)]
+    rows.append({"component": "total", "class": "", "params_M": sum(r["params_M"] for r in rows)})
+    return pd.DataFrame(rows).set_index("component")
+
+def check_published_sizes(table, name: str, tolerance: float = 0.03) -> dict:
+    "Relative error of the UNet's and the total's parameter count against `PUBLISHED_SIZES[name]`; raise beyond `tolerance`."
+    errors = {k: table.loc[k, "params_M"] * 1e6 / v - 1 for k, v in PUBLISHED_SIZES[name].items()}
+    bad = {k: f"{e:+.1%}" for k, e in errors.items() if abs(e) > tolerance}
+    if bad: raise AssertionError(f"{name}: parameter counts off the published sizes by {bad}")
+    return errors

@@ -12,8 +12,9 @@ from .core import (atomic_write_text, config_hash, git_sha, load_config, make_ru
                                package_versions, repo_root)
 
 # %% auto #0
-__all__ = ['STAGES', 'METRICS_SCHEMA', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage', 'select_stages',
-           'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'check_environment', 'main']
+__all__ = ['STAGES', 'METRICS_SCHEMA', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage',
+           'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'check_environment',
+           'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -182,6 +183,99 @@ def check_environment(cfg: dict) -> dict:
     report["ok"] = not report["problems"]
     return report
 
+# %% ../nbs/07_reproduce.ipynb #c7d00002
+import numpy as np
+import torch
+from .core import audioldm2_architecture, pick_device, pick_dtype, pick_mixed_precision
+
+DRY_RUN_STAGES = ("data", "cache", "finetune", "distill", "generate")
+
+def _peak_rss_gib() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20     # Linux: KiB
+
+def _dry_data(cfg: dict, n_clips: int, work: Path) -> dict:
+    from musicnet_ldm.audio import load_clip_audio
+    from musicnet_ldm.fixture import make_fixture
+    from musicnet_ldm.musicnet import build_clip_index, build_prompt
+    d = cfg["data"]
+    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=12, seed=cfg.get("seed", 0)),
+                             clip_seconds=d["clip_seconds"], min_note_coverage=0.0).split("train")[:n_clips]
+    wavs = [load_clip_audio(c, top_db=d.get("top_db", 60), normalize_peak=d.get("normalize_peak", 0.5)) for c in clips]
+    return {"wavs": wavs, "prompts": [build_prompt(c, style=d.get("prompt_style", "clip")) for c in clips]}
+
+def _dry_cache(pipe, data: dict) -> list[dict]:
+    from musicnet_ldm.cache import encode_audio, encode_text
+    latents = encode_audio(pipe, data["wavs"])
+    return [{"latents": z, **cond, "prompt": p} for z, cond, p in zip(latents, encode_text(pipe, data["prompts"]), data["prompts"])]
+
+# %% ../nbs/07_reproduce.ipynb #c7d00003
+def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
+    "One training step as `finetune.fit` takes it: accelerate, AdamW, checkpointing and dropout as the preset says."
+    from accelerate import Accelerator
+    from musicnet_ldm.cache import collate, encode_text
+    from musicnet_ldm.finetune import ConditionedUNet, diffusion_loss, enable_gradient_checkpointing
+    t = cfg["train"]
+    acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg.get("mixed_precision")), cpu=device.type == "cpu")
+    if t.get("gradient_checkpointing"): enable_gradient_checkpointing(pipe.unet)
+    model = ConditionedUNet(pipe.unet, pipe.adapter).train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"], weight_decay=t["weight_decay"])
+    model, opt = acc.prepare(model, opt)
+    batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t["batch_size"]]).items()}
+    empty = {k: v.to(acc.device) for k, v in encode_text(pipe, [""])[0].items()}
+    with acc.autocast():
+        loss = diffusion_loss(model, batch, pipe.scheduler, torch.Generator().manual_seed(0), empty, t.get("cond_dropout", 0.0))
+    acc.backward(loss); opt.step(); opt.zero_grad(set_to_none=True)
+    model.eval()
+    if not torch.isfinite(loss): raise FloatingPointError(f"dry run: training loss is {loss.item()}")
+    return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision}
+
+def _dry_generate(pipe, prompt: str, cfg: dict, steps: int) -> dict:
+    g = cfg["generate"]
+    audio = pipe(prompt, num_inference_steps=steps, guidance_scale=g["guidance_scale"], negative_prompt=g.get("negative_prompt"),
+                 audio_length_in_s=g["audio_length_s"], generator=torch.Generator().manual_seed(0)).audios
+    if not np.isfinite(audio).all(): raise FloatingPointError("dry run: generated audio is not finite")
+    return {"samples": int(audio.shape[-1]), "steps": steps}
+
+def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
+    from musicnet_ldm.cache import collate
+    from musicnet_ldm.distill import kd_loss, make_student
+    d = cfg["distill"]
+    student = make_student(pipe.unet, d.get("layers_per_block"), d.get("transformer_layers_per_block"), d.get("channel_mult", 1.0))
+    batch = {k: v.to(pipe.unet.device) if torch.is_tensor(v) else v for k, v in collate(items[:1]).items()}
+    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"].get("weights"), generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    return {**parts, "student_params_M": student.init_report["size"]["params_m"]}
+
+# %% ../nbs/07_reproduce.ipynb #c7d00004
+def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps: int = 2, device="auto",
+            model: str | None = None, log=print) -> dict:
+    "Run `stages` of `preset` on fixture clips with the full-size architecture (random weights); time and peak memory per stage."
+    from musicnet_ldm.model import ConditioningAdapter, MusicNetLDMPipeline
+    cfg, device = load_config(preset), pick_device(device)
+    name = model or cfg["model"]
+    report = {"preset": preset, "model": name, "device": str(device), "stages": {}}
+    def timed(stage, fn):
+        t0 = time.perf_counter(); out = fn()
+        figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str))}     # not the data it hands on
+        report["stages"][stage] = {**figures, "seconds": round(time.perf_counter() - t0, 1), "peak_rss_gib": round(_peak_rss_gib(), 2)}
+        log(f"dry run: {stage}: {report['stages'][stage]}")
+        return out
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="dry-run-") as work:
+        pipe = timed("build", lambda: {"pipe": MusicNetLDMPipeline.from_audioldm2(audioldm2_architecture(name, device="cpu"))}).pop("pipe")
+        if cfg["train"].get("adapter"): pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
+        pipe.to(device)
+        data = timed("data", lambda: _dry_data(cfg, n_clips, Path(work)))
+        items = timed("cache", lambda: {"items": _dry_cache(pipe, data)})["items"]
+        if "finetune" in stages: timed("finetune", lambda: _dry_finetune(pipe, items, cfg, device))
+        if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
+        if "generate" in stages:     # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
+            pipe.to(dtype=pick_dtype(device, cfg.get("mixed_precision")))
+            timed("generate", lambda: _dry_generate(pipe, data["prompts"][0], cfg, steps))
+    report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)
+    return report
+
 # %% ../nbs/07_reproduce.ipynb #03a5d799
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m musicnet_ldm.reproduce", description=__doc__ or "Reproduce the paper's figures and Table 1.")
@@ -191,7 +285,15 @@ def main(argv=None):
     p.add_argument("--only", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--force", action="store_true", help="re-run stages even if already done")
     p.add_argument("--check", action="store_true", help="only check data, weights and hardware, and estimate cost")
+    p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights (no download)")
+    p.add_argument("--dry-run-out", default=None, help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
     a = p.parse_args(argv)
+    if a.dry_run:
+        rep = dry_run(a.preset)
+        out = Path(a.dry_run_out or outputs_dir()/f"dry_run_{Path(a.preset).stem}.json")
+        out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(rep, indent=2))
+        print(json.dumps(rep, indent=2))
+        return 0
     if a.check:
         rep = check_environment(load_config(a.preset))
         print(json.dumps(rep, indent=2))
