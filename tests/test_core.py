@@ -82,3 +82,18 @@ def test_package_data_covers_configs():
     files = [p.relative_to(ROOT / "musicnet_ldm").as_posix() for p in (ROOT / "musicnet_ldm" / "configs").rglob("*") if p.is_file()]
     assert files and all(any(fnmatch.fnmatchcase(f, pat) and f.count("/") == pat.count("/") for pat in patterns) for f in files), files
     assert "recursive-include musicnet_ldm/configs *" in (ROOT / "MANIFEST.in").read_text()
+
+
+def test_clip_prompts_fit_the_stand_in_tokenizers(tmp_path):
+    "Every clip prompt of a fixture (01a_musicnet.build_prompt) fits in CLAP's 77 and T5's 128 tokens, nothing unknown."
+    from musicnet_ldm.core import roberta_tokenizer, t5_tokenizer
+    from musicnet_ldm.fixture import make_fixture
+    from musicnet_ldm.musicnet import build_clip_index, build_prompt
+    clips = build_clip_index(make_fixture(tmp_path / "musicnet", recordings=4, seconds=24, test_recordings=2)).clips
+    prompts = [build_prompt(c, style="clip") for c in clips]
+    assert len(prompts) >= 4
+    for tok in (roberta_tokenizer(), t5_tokenizer()):
+        for p in prompts:
+            ids = tok(p).input_ids
+            assert len(ids) < tok.model_max_length, (len(ids), p)          # not truncated
+            assert tok.unk_token_id not in ids and tok.decode(ids, skip_special_tokens=True) == p
