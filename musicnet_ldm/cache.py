@@ -16,7 +16,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .audio import load_clip_audio, log_mel
+from .audio import load_clip_audio, log_mel, warm_up
 from .core import atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
 from .musicnet import build_prompt
 
@@ -169,6 +169,7 @@ def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: i
         return path.is_file() and meta.is_file() and json.loads(meta.read_text()) == records[i:i + shard_size]
     todo = [(k, i) for k, i in enumerate(range(0, len(clips), shard_size)) if not done(k, i)]
     batches = [list(range(i, min(i + shard_size, len(clips)))) for _, i in todo]
+    if workers and todo: warm_up()                          # forked workers inherit librosa's loaded modules
     loader = torch.utils.data.DataLoader(mels, batch_sampler=batches, num_workers=workers, collate_fn=torch.stack)
     for (k, i), batch in zip(todo, tqdm(loader, total=len(todo), desc="encoding clips", disable=log is None)):
         mean, std = encode_mels(pipe, batch)
