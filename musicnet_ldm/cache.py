@@ -76,6 +76,7 @@ CACHE_FORMAT = 2            # 2: the posterior's mean and std (1: its mean only)
 
 def cache_settings(cfg: dict) -> dict:
     "What a cache's content depends on: the model and the data settings (preprocessing, prompts, clip index)."
+    if not cfg.get("model"): raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
     return {"model": str(cfg["model"]),
             "data": {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "augment", "latents", "workers")},
             "format": CACHE_FORMAT}

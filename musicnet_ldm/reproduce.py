@@ -356,6 +356,9 @@ def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Che
 # %% ../nbs/07_reproduce.ipynb #8351c49a
 def check_environment(cfg: dict, kernel: str = "python3") -> dict:
     "Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems, estimate}`."
+    if not cfg.get("model"):       # never a silent fallback to the tiny model
+        return {"ok": False, "checks": [vars(Check("model", False, "the preset has no `model:` key", "add `model: <hub id or folder>`"))],
+                "problems": ["model: the preset has no `model:` key"], "estimate": None}
     checks, data_seconds = _data_checks(cfg)
     need = None
     if cfg["model"] != "tiny":
