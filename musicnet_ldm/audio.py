@@ -17,7 +17,7 @@ from .core import (CLIP_SAMPLES, HOP_LENGTH, MEL_FMAX, MEL_FMIN, MEL_FRAMES, N_F
 
 # %% auto #0
 __all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'augment', 'preprocess',
-           'load_clip_audio', 'mel_basis', 'log_mel', 'plot_log_mels', 'bench_preprocessing']
+           'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'bench_preprocessing']
 
 # %% ../nbs/01c_audio.ipynb #045970a1
 class AudioError(ValueError):
@@ -108,6 +108,12 @@ def log_mel(wav_16k, frames: int | None = MEL_FRAMES) -> torch.Tensor:
     if frames is None: return mel
     return torch.nn.functional.pad(mel, (0, 0, 0, max(0, frames - mel.shape[0])))[:frames]
 
+# %% ../nbs/01c_audio.ipynb #fd27d2df
+def warm_up():
+    "Run the whole chain once on a second of noise, so that librosa's lazy imports and numba kernels are loaded."
+    noise = np.random.default_rng(0).normal(0, 0.1, 44_100).astype(np.float32)
+    log_mel(preprocess(noise, 44_100)[0])
+
 # %% ../nbs/01c_audio.ipynb #a4c0b566
 def plot_log_mels(wavs, prompts, path_stem=None, sr: int = SAMPLE_RATE, wrap: int = 90):
     "Log-mel spectrograms (dB) of up to four clips with their prompts, one colour scale; saved as PNG and PDF."
@@ -128,17 +134,39 @@ def plot_log_mels(wavs, prompts, path_stem=None, sr: int = SAMPLE_RATE, wrap: in
     return fig
 
 # %% ../nbs/01c_audio.ipynb #7bbceac6
-def bench_preprocessing(root, max_clips: int = 8, **preprocess_kwargs) -> dict:
-    "× real time of `load_clip_audio` + `log_mel` per core on the clips of a MusicNet-format `root`."
+def _step_seconds(clip, top_db: float | None = 60.0, normalize_peak: float | None = 0.5) -> dict:
+    "Seconds spent in each step of `load_clip_audio` + `log_mel` for one clip (the chain of `preprocess`, unaugmented)."
+    import time
+    t, last = {}, [time.perf_counter()]
+    def lap(name):
+        now = time.perf_counter(); t[name] = now - last[0]; last[0] = now
+    wav, sr = load_audio(clip.wav_path, clip.start_s, clip.duration_s); lap("load")
+    wav = resample(wav, sr); lap("resample")
+    if normalize_peak: wav = normalize(wav, normalize_peak)
+    lap("normalize")
+    if top_db is not None: wav = remove_silence(wav, top_db)
+    lap("remove_silence")
+    log_mel(fix_length(wav)); lap("fix_length+log_mel")
+    return t
+
+def bench_preprocessing(root, max_clips: int = 16, repeats: int = 10, **preprocess_kwargs) -> dict:
+    "× real time per core of `load_clip_audio` + `log_mel` on a MusicNet-format `root`: the cold first pass, then warm passes."
     import time
     from musicnet_ldm.musicnet import build_clip_index
     clips = build_clip_index(root).clips[:max_clips]
     if not clips: raise ValueError(f"no clips in {root}")
+    audio_s = sum(c.duration_s for c in clips)
     threads = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        t0 = time.perf_counter()
-        for c in clips: log_mel(load_clip_audio(c, **preprocess_kwargs))
-        dt = time.perf_counter() - t0
+        passes = []
+        for _ in range(1 + repeats):                     # the first pass is the cold one (in a fresh process)
+            t0 = time.perf_counter()
+            for c in clips: log_mel(load_clip_audio(c, **preprocess_kwargs))
+            passes.append(time.perf_counter() - t0)
+        steps = [_step_seconds(c, **preprocess_kwargs) for c in clips for _ in range(3)]
     finally: torch.set_num_threads(threads)
-    audio_s = sum(c.duration_s for c in clips)
-    return {"clips": len(clips), "audio_s": audio_s, "seconds": dt, "x_realtime_per_core": audio_s / dt}
+    x = np.array([audio_s / s for s in passes[1:]])
+    return {"clips": len(clips), "audio_s": audio_s, "repeats": repeats, "cold_seconds": passes[0],
+            "cold_x_realtime_per_core": audio_s / passes[0], "x_realtime_per_core": float(np.median(x)),
+            "x_realtime_min": float(x.min()), "x_realtime_max": float(x.max()),
+            **{f"ms_per_clip_{k}": 1000 * float(np.median([s[k] for s in steps])) for k in steps[0]}}

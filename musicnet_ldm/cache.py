@@ -5,6 +5,7 @@
 # %% ../nbs/01d_cache.ipynb #d92585ef
 from __future__ import annotations
 import json, os, time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +16,49 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .audio import load_clip_audio, log_mel
-from .core import atomic_write_text, config_hash, repo_root
+from .audio import load_clip_audio, log_mel, warm_up
+from .core import atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
 from .musicnet import build_prompt
 
 # %% auto #0
-__all__ = ['COND_KEYS', 'encode_text', 'encode_audio', 'collate', 'cache_settings', 'cache_dir_for', 'build_cache',
-           'CachedClipDataset', 'OnTheFlyClipDataset', 'training_data', 'bench_cache']
+__all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'encode_text', 'encode_mels', 'encode_audio', 'posterior_sample', 'collate',
+           'cache_settings', 'cache_dir_for', 'latents_mode', 'data_workers', 'encode_device', 'encoders_on',
+           'folder_lock', 'count_long_prompts', 'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset',
+           'training_data', 'bench_cache']
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
+ENCODERS = ("vae", "text_encoder", "text_encoder_2", "projection_model", "language_model")   # frozen; the cache runs them
+
+def _device_of(module) -> torch.device: return next(module.parameters()).device
 
 @torch.no_grad()
 def encode_text(pipe, prompts) -> list[dict]:
-    "Raw AudioLDM2 conditioning per prompt (no adapter), each T5 sequence cut to its own length."
-    out = []
+    "Raw AudioLDM2 conditioning per prompt (no adapter) on the text encoders' device, each T5 sequence cut to its own length."
+    out, device = [], _device_of(pipe.text_encoder_2)
     for p in prompts:
-        pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [p], pipe.unet.device, 1, False)
+        pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [p], device, 1, False)
         n = int(am[0].sum())
         out.append({"prompt_embeds": pe[0, :n].float().cpu(), "attention_mask": am[0, :n].cpu(),
                     "generated_prompt_embeds": gpe[0].float().cpu()})
     return out
 
 @torch.no_grad()
-def encode_audio(pipe, wavs) -> torch.Tensor:
-    "VAE posterior means of 16 kHz clips, × the VAE's scaling factor: [n, 8, 256, 16]."
+def encode_mels(pipe, mels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "The VAE posterior's mean and std for log-mels [n, frames, 64], both × the VAE's scaling factor: two [n, 8, frames/4, 16]."
     vae = pipe.vae
-    mels = torch.stack([log_mel(w) for w in wavs])[:, None].to(vae.device, vae.dtype)
-    return (vae.encode(mels).latent_dist.mean * vae.config.scaling_factor).float().cpu()
+    post = vae.encode(mels[:, None].to(vae.device, vae.dtype)).latent_dist
+    s = vae.config.scaling_factor
+    return (post.mean * s).float().cpu(), (post.std * s).float().cpu()
+
+def encode_audio(pipe, wavs) -> tuple[torch.Tensor, torch.Tensor]:
+    "`encode_mels` of 16 kHz clips: the scaled posterior (mean, std), each [n, 8, 256, 16]."
+    return encode_mels(pipe, torch.stack([log_mel(w) for w in wavs]))
+
+def posterior_sample(mean: torch.Tensor, std: torch.Tensor, seed: int, epoch: int, idx: int) -> torch.Tensor:
+    "`mean + std · ε`, ε ~ N(0, 1) seeded by (seed, epoch, idx): a fresh posterior sample per item and epoch, reproducible."
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, idx]).generate_state(1, np.uint64)[0] >> np.uint64(1)))
+    return mean + std * torch.randn(mean.shape, generator=g, dtype=mean.dtype)
 
 def collate(items: list[dict]) -> dict:
     "Stack items; T5 sequences and masks are right-padded to the longest in the batch."
@@ -56,10 +72,14 @@ def collate(items: list[dict]) -> dict:
     return out
 
 # %% ../nbs/01d_cache.ipynb #1f472301
+CACHE_FORMAT = 2            # 2: the posterior's mean and std (1: its mean only)
+
 def cache_settings(cfg: dict) -> dict:
     "What a cache's content depends on: the model and the data settings (preprocessing, prompts, clip index)."
-    return {"model": str(cfg["model"]), "data": {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "augment")},
-            "format": 1}
+    if not cfg.get("model"): raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
+    return {"model": str(cfg["model"]),
+            "data": {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "augment", "latents", "workers")},
+            "format": CACHE_FORMAT}
 
 def cache_dir_for(cfg: dict) -> Path:
     "`<data.cache_dir>/<hash of cache_settings>` (data.cache_dir defaults to outputs/cache)."
@@ -67,55 +87,155 @@ def cache_dir_for(cfg: dict) -> Path:
     if not root.is_absolute(): root = repo_root()/root
     return root/config_hash(cache_settings(cfg))
 
+def latents_mode(data: dict) -> str:
+    "`data.latents`: 'sample' (default, AudioLDM2's training: a fresh posterior sample per epoch) or 'mean'."
+    mode = data.get("latents") or "sample"
+    if mode not in ("sample", "mean"): raise ValueError(f"data.latents must be 'sample' or 'mean', got {mode!r}")
+    return mode
+
+def data_workers(data: dict) -> int:
+    "`data.workers` audio-preprocessing processes for the build: an int, or 'auto' (CPUs − 1, at most 8)."
+    w = data.get("workers", 0)
+    return min(8, max(0, (os.cpu_count() or 1) - 1)) if w == "auto" else int(w or 0)
+
+# %% ../nbs/01d_cache.ipynb #fc91b4dd
+def encode_device(cfg: dict | None = None) -> torch.device:
+    "This process's accelerator for the build: `cuda:LOCAL_RANK` under accelerate/torchrun, else mps, else the CPU."
+    device = pick_device((cfg or {}).get("device", "auto"))
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+    return device
+
+@contextmanager
+def encoders_on(pipe, device, dtype: torch.dtype = torch.float32):
+    "Run the block with the frozen encoders on `device`, under autocast to `dtype` on CUDA (weights keep their dtype); then put them back."
+    device = torch.device(device)
+    before = {n: _device_of(getattr(pipe, n)) for n in ENCODERS if getattr(pipe, n, None) is not None}
+    for n in before: getattr(pipe, n).to(device)
+    amp = torch.autocast("cuda", dtype=dtype) if device.type == "cuda" and dtype != torch.float32 else nullcontext()
+    try:
+        with amp: yield pipe
+    finally:
+        for n, d in before.items(): getattr(pipe, n).to(d)
+
+@contextmanager
+def folder_lock(folder, log=print):
+    "An exclusive lock on `folder` shared by every process of the machine (`flock` on `folder/.lock`); waiters say so."
+    import fcntl
+    with open(Path(folder)/".lock", "a+") as fh:
+        try: fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if log: log(f"cache: another process is building {folder}; waiting for it")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(fh, fcntl.LOCK_UN)
+
+# %% ../nbs/01d_cache.ipynb #9ec6e83e
+def count_long_prompts(pipe, prompts, log=print, examples: int = 3) -> dict:
+    "Per tokenizer: how many `prompts` exceed its `model_max_length` (and are cut by `encode_prompt`); logged with examples."
+    report, prompts = {}, list(prompts)
+    for name in ("tokenizer", "tokenizer_2"):
+        tok = getattr(pipe, name, None)
+        if tok is None or not prompts: continue
+        limit = int(tok.model_max_length)
+        lengths = [len(ids) for ids in tok(prompts, truncation=False, verbose=False)["input_ids"]]
+        long = [(n, p) for n, p in zip(lengths, prompts) if n > limit]
+        report[name] = {"tokenizer": type(tok).__name__, "limit": limit, "n_prompts": len(prompts), "n_long": len(long),
+                        "max_tokens": max(lengths)}
+        if long and log:
+            shown = "; ".join(f"{n} tokens: {p[:100]!r}…" for n, p in long[:examples])
+            log(f"prompts: {len(long)} of {len(prompts)} exceed {type(tok).__name__}'s {limit} tokens (longest {max(lengths)}) "
+                f"and are cut to {limit} by encode_prompt; e.g. {shown}")
+    return report
+
+# %% ../nbs/01d_cache.ipynb #f50b96dc
+class ClipMels(torch.utils.data.Dataset):
+    "Log-mels [1024, 64] of preprocessed clips, what the VAE encodes; for DataLoader workers."
+    def __init__(self, clips, top_db: float | None = 60.0, normalize_peak: float | None = 0.5):
+        self.clips, self.top_db, self.normalize_peak = list(clips), top_db, normalize_peak
+    def __len__(self): return len(self.clips)
+    def __getitem__(self, i): return log_mel(load_clip_audio(self.clips[i], top_db=self.top_db, normalize_peak=self.normalize_peak))
+
 def _clip_record(clip, prompt: str) -> dict:
     return {"recording_id": int(clip.recording_id), "split": clip.split, "start_s": float(clip.start_s),
             "duration_s": float(clip.duration_s), "prompt": prompt}
 
+def _shard_paths(cache_dir: Path, k: int) -> tuple[Path, Path]:
+    return cache_dir/f"shard_{k:05d}.safetensors", cache_dir/f"shard_{k:05d}.json"
+
+def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: int, mels: ClipMels, workers: int, log) -> int:
+    "Encode the shards not yet on disk (audio in `workers` processes, encoders here); return how many were encoded."
+    def done(k, i):
+        path, meta = _shard_paths(cache_dir, k)
+        return path.is_file() and meta.is_file() and json.loads(meta.read_text()) == records[i:i + shard_size]
+    todo = [(k, i) for k, i in enumerate(range(0, len(clips), shard_size)) if not done(k, i)]
+    batches = [list(range(i, min(i + shard_size, len(clips)))) for _, i in todo]
+    if workers and todo: warm_up()                          # forked workers inherit librosa's loaded modules
+    loader = torch.utils.data.DataLoader(mels, batch_sampler=batches, num_workers=workers, collate_fn=torch.stack)
+    for (k, i), batch in zip(todo, tqdm(loader, total=len(todo), desc="encoding clips", disable=log is None)):
+        mean, std = encode_mels(pipe, batch)
+        tensors = {"latents_mean": mean.contiguous(), "latents_std": std.contiguous()}
+        for j, c in enumerate(encode_text(pipe, prompts[i:i + shard_size])):
+            for name in COND_KEYS: tensors[f"{name}.{j}"] = c[name].contiguous()
+        path, meta = _shard_paths(cache_dir, k)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")           # unique per process
+        save_file(tensors, str(tmp)); os.replace(tmp, path)
+        atomic_write_text(meta, json.dumps(records[i:i + shard_size]))
+    return len(todo)
+
 def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "clip", top_db: float | None = 60.0,
-                normalize_peak: float | None = 0.5, shard_size: int = 32, log=print) -> Path:
-    "Encode `clips` into `cache_dir`, resuming finished shards; the settings and the clip list are checked against the manifest."
+                normalize_peak: float | None = 0.5, shard_size: int = 32, log=print, workers: int = 0,
+                device=None, dtype: torch.dtype = torch.float32) -> Path:
+    "Encode `clips` into `cache_dir` on `device` (default: where the VAE is), once per machine; resumable, checked against the manifest."
     cache_dir = Path(cache_dir); cache_dir.mkdir(parents=True, exist_ok=True)
     prompts = [build_prompt(c, style=prompt_style) for c in clips]
     records = [_clip_record(c, p) for c, p in zip(clips, prompts)]
     key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size})
     manifest_path = cache_dir/"manifest.json"
-    if manifest_path.is_file():
-        m = json.loads(manifest_path.read_text())
-        if m["key"] != key:
-            raise RuntimeError(f"{cache_dir} holds a cache of other settings or other clips (key {m['key']}, expected {key}); "
-                               "refusing to mix them: delete the folder, or use cache_dir_for(cfg) for a folder per setting")
-        if m.get("complete"): return cache_dir
-    manifest = {"key": key, "settings": settings, "n_items": len(clips), "complete": False}
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))   # claims the folder before any shard
-    starts = range(0, len(clips), shard_size)
-    for k, i in enumerate(tqdm(starts, desc="encoding clips", disable=log is None)):
-        path, meta = cache_dir/f"shard_{k:05d}.safetensors", cache_dir/f"shard_{k:05d}.json"
-        if path.is_file() and meta.is_file() and json.loads(meta.read_text()) == records[i:i + shard_size]: continue   # resumed
-        shard = clips[i:i + shard_size]
-        latents = encode_audio(pipe, [load_clip_audio(c, top_db=top_db, normalize_peak=normalize_peak) for c in shard])
-        tensors = {"latents": latents.contiguous()}
-        for j, c in enumerate(encode_text(pipe, prompts[i:i + shard_size])):
-            for name in COND_KEYS: tensors[f"{name}.{j}"] = c[name].contiguous()
-        tmp = path.with_name(f".{path.name}.tmp"); save_file(tensors, str(tmp)); os.replace(tmp, path)
-        atomic_write_text(meta, json.dumps(records[i:i + shard_size]))
-    save_file({k: v.contiguous() for k, v in encode_text(pipe, [""])[0].items()}, str(cache_dir/"empty.safetensors"))
-    manifest.update(complete=True, n_shards=len(starts), created=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))
+    with folder_lock(cache_dir, log):
+        if manifest_path.is_file():
+            m = json.loads(manifest_path.read_text())
+            if m["key"] != key:
+                raise RuntimeError(f"{cache_dir} holds a cache of other settings or other clips (key {m['key']}, expected {key}); "
+                                   "refusing to mix them: delete the folder, or use cache_dir_for(cfg) for a folder per setting")
+            if m.get("complete"):
+                long = {k: v["n_long"] for k, v in m.get("long_prompts", {}).items()}
+                if log: log(f"cache: {cache_dir} is complete ({m['n_items']} items; prompts over a tokenizer's limit: {long}): reused")
+                return cache_dir
+        manifest = {"key": key, "format": CACHE_FORMAT, "settings": settings, "n_items": len(clips), "complete": False,
+                    "long_prompts": count_long_prompts(pipe, prompts, log)}
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))   # claims the folder before any shard
+        device = _device_of(pipe.vae) if device is None else torch.device(device)
+        t0 = time.time()
+        with encoders_on(pipe, device, dtype):
+            n = _encode_shards(pipe, clips, prompts, records, cache_dir, shard_size, ClipMels(clips, top_db, normalize_peak), workers, log)
+            save_file({k: v.contiguous() for k, v in encode_text(pipe, [""])[0].items()}, str(cache_dir/f".empty.{os.getpid()}.tmp"))
+        os.replace(cache_dir/f".empty.{os.getpid()}.tmp", cache_dir/"empty.safetensors")
+        manifest.update(complete=True, n_shards=-(-len(clips) // shard_size), created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        built_on={"device": str(device), "dtype": str(dtype).replace("torch.", ""), "pid": os.getpid(),
+                                  "host": os.uname().nodename, "workers": workers, "seconds": round(time.time() - t0, 1)})
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))
+        if log: log(f"cache: encoded {n} shards of {len(clips)} clips on {device} ({manifest['built_on']['dtype']}) into {cache_dir}")
     return cache_dir
 
 # %% ../nbs/01d_cache.ipynb #281da728
 class CachedClipDataset(torch.utils.data.Dataset):
     "Items {latents, prompt_embeds, attention_mask, generated_prompt_embeds, prompt} of one split of a built cache."
-    def __init__(self, cache_dir, split: str | None = None):
+    def __init__(self, cache_dir, split: str | None = None, latents: str = "sample", seed: int = 0):
         self.dir = Path(cache_dir)
         m = self.dir/"manifest.json"
-        if not m.is_file() or not json.loads(m.read_text()).get("complete"):
+        manifest = json.loads(m.read_text()) if m.is_file() else {}
+        if not manifest.get("complete"):
             raise FileNotFoundError(f"{self.dir} is not a complete cache (no complete manifest.json): run build_cache")
+        if manifest.get("format", 1) != CACHE_FORMAT:
+            raise ValueError(f"{self.dir} is a cache of format {manifest.get('format', 1)} (posterior means only); this version "
+                             f"reads format {CACHE_FORMAT} (mean and std): delete the folder to rebuild it")
         self.items = [(path.with_suffix(".safetensors"), i, rec) for path in sorted(self.dir.glob("shard_*.json"))
                       for i, rec in enumerate(json.loads(path.read_text())) if split is None or rec["split"] == split]
-        self._open = {}
+        self.latents, self.seed, self.epoch, self._open = latents_mode({"latents": latents}), int(seed), 0, {}
 
     def __len__(self): return len(self.items)
+    def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: fresh posterior samples each epoch
 
     def _file(self, path):
         if path not in self._open: self._open[path] = safe_open(str(path), framework="pt")
@@ -124,7 +244,9 @@ class CachedClipDataset(torch.utils.data.Dataset):
     def __getitem__(self, idx):
         path, i, rec = self.items[idx]
         f = self._file(path)
-        return {"latents": f.get_slice("latents")[i], **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS}, "prompt": rec["prompt"]}
+        mean = f.get_slice("latents_mean")[i]
+        lat = mean if self.latents == "mean" else posterior_sample(mean, f.get_slice("latents_std")[i], self.seed, self.epoch, idx)
+        return {"latents": lat, **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS}, "prompt": rec["prompt"]}
 
     def __getstate__(self): return {**self.__dict__, "_open": {}}     # file handles do not pickle (DataLoader workers)
 
@@ -135,9 +257,9 @@ class CachedClipDataset(torch.utils.data.Dataset):
 class OnTheFlyClipDataset(torch.utils.data.Dataset):
     "The same items, encoded when asked; with `augmentation`, a pitch shift transposes the prompt's notes too."
     def __init__(self, pipe, clips, prompt_style: str = "clip", top_db: float | None = 60.0,
-                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5):
+                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5, latents: str = "sample"):
         self.pipe, self.clips, self.style, self.top_db, self.aug, self.seed = pipe, list(clips), prompt_style, top_db, augmentation, seed
-        self.normalize_peak, self.epoch = normalize_peak, 0
+        self.normalize_peak, self.latents, self.epoch = normalize_peak, latents_mode({"latents": latents}), 0
 
     def __len__(self): return len(self.clips)
     def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: new augmentations each epoch
@@ -148,25 +270,29 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
         wav, semitones = load_clip_audio(clip, top_db=self.top_db, normalize_peak=self.normalize_peak, augmentation=self.aug,
                                          rng=rng, return_semitones=True)
         prompt = build_prompt(clip.transposed(semitones) if semitones else clip, style=self.style)
-        return {"latents": encode_audio(self.pipe, [wav])[0], **encode_text(self.pipe, [prompt])[0], "prompt": prompt}
+        mean, std = (x[0] for x in encode_audio(self.pipe, [wav]))
+        lat = mean if self.latents == "mean" else posterior_sample(mean, std, self.seed, self.epoch, idx)
+        return {"latents": lat, **encode_text(self.pipe, [prompt])[0], "prompt": prompt}
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
-def training_data(cfg: dict, pipe, log=print):
-    "(train set, eval set, raw empty-prompt conditioning, collate) for the preset's data."
+def training_data(cfg: dict, pipe, log=print, device=None):
+    "(train set, eval set, raw empty-prompt conditioning, collate); the cache is built on `device` (default `encode_device(cfg)`)."
     from musicnet_ldm.musicnet import clip_index_from_config
     index = clip_index_from_config(cfg)
     log(index.summary())
-    d = cfg["data"]
+    d, seed, style = cfg["data"], int(cfg.get("seed", 0)), cfg["data"].get("prompt_style", "clip")
+    mode = latents_mode(d)
     if d.get("augment"):
-        mk = lambda split, aug: OnTheFlyClipDataset(pipe, index.split(split), d.get("prompt_style", "clip"), d.get("top_db", 60), aug,
-                                                    cfg.get("seed", 0), d.get("normalize_peak", 0.5))
-        train = mk("train", d["augment"])
-        return train, mk("eval", None), {k: v for k, v in encode_text(pipe, [""])[0].items()}, collate
-    cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), d.get("prompt_style", "clip"), d.get("top_db", 60),
-                       d.get("normalize_peak", 0.5), log=log)
-    log(f"cache: {cdir}")
-    train, ev = CachedClipDataset(cdir, "train"), CachedClipDataset(cdir, "eval")
-    return train, ev, train.empty_conditioning(), collate
+        count_long_prompts(pipe, [build_prompt(c, style=style) for c in index.clips], log)
+        mk = lambda split, aug, m: OnTheFlyClipDataset(pipe, index.split(split), style, d.get("top_db", 60), aug, seed,
+                                                       d.get("normalize_peak", 0.5), latents=m)
+        return mk("train", d["augment"], mode), mk("eval", None, "mean"), encode_text(pipe, [""])[0], collate
+    device = encode_device(cfg) if device is None else torch.device(device)
+    cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), style, d.get("top_db", 60),
+                       d.get("normalize_peak", 0.5), log=log, workers=data_workers(d), device=device,
+                       dtype=pick_dtype(device, cfg.get("mixed_precision")))
+    train = CachedClipDataset(cdir, "train", latents=mode, seed=seed)
+    return train, CachedClipDataset(cdir, "eval", latents="mean"), train.empty_conditioning(), collate
 
 # %% ../nbs/01d_cache.ipynb #421a3a90
 def bench_cache(pipe, clips, repeats: int = 2) -> dict:

@@ -12,9 +12,11 @@ from .core import (atomic_write_text, config_hash, git_sha, load_config, make_ru
                                package_versions, repo_root)
 
 # %% auto #0
-__all__ = ['STAGES', 'METRICS_SCHEMA', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage',
-           'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'check_environment',
-           'dry_run', 'main']
+__all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'FETCH', 'MUSICNET_SECONDS', 'MUSICNET_ARCHIVE_GIB',
+           'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage', 'select_stages',
+           'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout',
+           'check_weights', 'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel',
+           'safetensors_params', 'project_needs', 'check_environment', 'format_check', 'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -143,45 +145,249 @@ def write_report(run_dir: Path) -> Path:
     atomic_write_text(path, "\n".join(lines))
     return path
 
-# %% ../nbs/07_reproduce.ipynb #d4f0b878
-def check_environment(cfg: dict) -> dict:
-    "Report whether data, weights and hardware for `cfg` are present, with rough time/disk estimates."
-    import torch
-    from musicnet_ldm.core import ModelNotAvailableError, resolve_model_path
-    report = {"ok": True, "problems": []}
-    root = Path(cfg["data"]["root"])
-    if not root.is_absolute(): root = repo_root()/root
-    if cfg["data"].get("synthetic"): report["data"] = f"synthetic fixture at {root} (made on demand)"
-    else:
-        try:
-            from musicnet_ldm.musicnet import find_musicnet
-            report["data"] = str(find_musicnet(root))
-        except Exception as e: report["problems"].append(f"data: {e}")
-    if cfg["model"] != "tiny":
+# %% ../nbs/07_reproduce.ipynb #462ad6e0
+@dataclass
+class Check:
+    what: str                     # what was looked at, e.g. "embedder clap-laion-music: package laion_clap"
+    ok: bool
+    detail: str = ""              # what was found, or why it is missing
+    fix: str = ""                 # the command that fetches or installs it
+    required: bool = True         # False: reported, but the check still passes
+
+def _check(what: str, probe, fix: str = "", required: bool = True) -> Check:
+    "Run `probe()` (returns a description, raises when missing) into a `Check`."
+    try: return Check(what, True, str(probe() or "present"))
+    except Exception as e: return Check(what, False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", fix, required)
+
+class _offline:
+    "HF_HUB_OFFLINE=1 inside the block: look in the caches, never download."
+    def __enter__(self):
         import os
-        old = os.environ.get("HF_HUB_OFFLINE"); os.environ["HF_HUB_OFFLINE"] = "1"   # look, never download
-        try: report["weights"] = resolve_model_path(cfg["model"])
-        except ModelNotAvailableError as e: report["problems"].append(f"weights: {e}")
-        finally:
-            if old is None: os.environ.pop("HF_HUB_OFFLINE", None)
-            else: os.environ["HF_HUB_OFFLINE"] = old
-    if torch.cuda.is_available():
-        p = torch.cuda.get_device_properties(0)
-        report["gpu"] = f"{torch.cuda.device_count()} × {p.name}, {p.total_memory / 2**30:.0f} GiB"
-    else:
-        report["gpu"] = None
-        if cfg["model"] != "tiny": report["problems"].append("no CUDA GPU: the full preset needs one (≥ 24 GB)")
+        self.old = os.environ.get("HF_HUB_OFFLINE"); os.environ["HF_HUB_OFFLINE"] = "1"
+    def __exit__(self, *exc):
+        import os
+        if self.old is None: os.environ.pop("HF_HUB_OFFLINE", None)
+        else: os.environ["HF_HUB_OFFLINE"] = self.old
+
+def _hub_model(model_id: str) -> str:
+    "The local folder of a hub id or path, offline; raises when it is not on this machine."
+    from musicnet_ldm.core import resolve_model_path
+    with _offline(): return resolve_model_path(model_id)
+
+def _importable(module: str, python: str | None = None, timeout: int = 300) -> str:
+    "Import `module` in a fresh interpreter (import-time dependencies included); raise with its last error line."
+    import importlib.util, subprocess
+    if python is None and importlib.util.find_spec(module) is None: raise ModuleNotFoundError(f"no module named {module!r}")
+    r = subprocess.run([python or sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=timeout,
+                       cwd=str(repo_root()))
+    if r.returncode: raise ImportError(f"import {module} fails: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    return f"imports ({python or sys.executable})"
+
+# %% ../nbs/07_reproduce.ipynb #7a18c110
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pt")
+CONFIG_FILES = ("config.json", "scheduler_config.json", "preprocessor_config.json", "tokenizer_config.json")
+
+def pipeline_layout(folder) -> str:
+    "Raise unless every component `model_index.json` names has its folder, a config, and (for models) weights."
+    folder = Path(folder)
+    index = json.loads((folder/"model_index.json").read_text())        # FileNotFoundError names the file
+    comps = {k: v for k, v in index.items() if not k.startswith("_") and isinstance(v, list) and v[0] is not None}
+    missing = []
+    for name, (_, cls) in comps.items():
+        sub = folder/name
+        if not any((sub/c).is_file() for c in CONFIG_FILES): missing.append(f"{name}/ (no config)"); continue
+        is_model = (sub/"config.json").is_file() and "Tokenizer" not in cls and "FeatureExtractor" not in cls
+        if is_model and not any(next(sub.glob(p), None) for p in WEIGHT_FILES): missing.append(f"{name}/ (no weights)")
+    if missing: raise FileNotFoundError(f"{folder}: incomplete pipeline: {', '.join(missing)}")
+    return f"{folder}: {len(comps)} components ({', '.join(comps)})"
+
+def check_weights(model_id: str) -> list[Check]:
+    "The model's weights on this machine and their layout."
+    fix = f"huggingface-cli download {model_id}"
+    c = _check(f"weights {model_id}", lambda: _hub_model(model_id), fix)
+    if not c.ok: return [c]
+    return [c, _check(f"weights {model_id}: layout", lambda: pipeline_layout(c.detail), f"{fix}  (re-download: a file is missing)")]
+
+# %% ../nbs/07_reproduce.ipynb #29d3db94
+# how to fetch each piece (the single place to change when an install route changes)
+FETCH = {
+    "vggish": "python -c \"import torch; torch.hub.load('harritaylor/torchvggish', 'vggish')\"   (with internet; or copy torch hub's folder here)",
+    "resampy": "pip install 'resampy>=0.4.3'",
+    "laion_clap": "make install EXTRAS=full   (laion-clap without its stale numpy<2 pins: pip install --no-deps laion-clap, plus its import-time packages)",
+    "laion_clap_ckpt": "huggingface-cli download lukewys/laion_clap music_audioset_epoch_15_esc_90.14.pt   (or set LAION_CLAP_CKPT=/path/to/it)",
+    "basic-pitch": "pip install onnxruntime 'resampy>=0.4.3' scikit-learn && pip install --no-deps basic-pitch==0.4.0   (make install does both)",
+    "papermill": "pip install papermill ipykernel",
+    "kernel": "python -m ipykernel install --user --name {kernel}",
+}
+
+def preset_embedders(cfg: dict) -> list[str]:
+    "Every embedder the preset's evaluation and distillation stages load."
+    e, d = cfg.get("evaluate") or {}, cfg.get("distill") or {}
+    names = list(e.get("fad_embedders") or []) + [e.get("clap_backend"), d.get("fad_embedding"), d.get("clap_embedding")]
+    return list(dict.fromkeys(n for n in names if n))
+
+def _vggish_files() -> str:
+    import torch
+    from musicnet_ldm.embeddings import VGGISH_FILES
+    hub = Path(torch.hub.get_dir())
+    missing = [str(p) for p in (hub/"harritaylor_torchvggish_master", hub/"checkpoints"/VGGISH_FILES[0]) if not p.exists()]
+    if missing: raise FileNotFoundError(f"not in torch hub's cache: {', '.join(missing)}")
+    return str(hub)
+
+def _laion_clap_ckpt() -> str:
+    from musicnet_ldm.embeddings import find_laion_clap_checkpoint
+    return str(find_laion_clap_checkpoint())
+
+def check_embedder(name: str) -> list[Check]:
+    "An embedder's weights and packages, by registry name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`) or CLAP id."
+    w = f"embedder {name}"
+    if name == "tiny": return [Check(w, True, "built in (random, offline)")]
+    if name == "vggish":
+        return [_check(f"{w}: weights", _vggish_files, FETCH["vggish"]), _check(f"{w}: package resampy", lambda: _importable("resampy"), FETCH["resampy"])]
+    if name == "clap-laion-music":
+        return [_check(f"{w}: package laion_clap", lambda: _importable("laion_clap"), FETCH["laion_clap"]),
+                _check(f"{w}: checkpoint", _laion_clap_ckpt, FETCH["laion_clap_ckpt"]),
+                _check(f"{w}: text branch roberta-base", lambda: _hub_model("roberta-base"), "huggingface-cli download roberta-base")]
+    model_id = "laion/larger_clap_music" if name == "clap-hf-music" else name
+    return [_check(f"{w}: weights {model_id}", lambda: _hub_model(model_id), f"huggingface-cli download {model_id}")]
+
+def check_transcriber(name: str) -> list[Check]:
+    "basic-pitch (its package, onnxruntime and bundled model), when the preset asks for it; `auto` only reports."
+    if name == "cqt-peaks": return [Check(f"transcriber {name}", True, "built in")]
+    from musicnet_ldm.adherence import get_transcriber
+    return [_check("transcriber basic-pitch", lambda: type(get_transcriber("basic-pitch")).__name__, FETCH["basic-pitch"],
+                   required=name == "basic-pitch")]
+
+def check_kernel(kernel: str = "python3") -> list[Check]:
+    "papermill, the kernel the stages run in, and that the kernel's Python imports this package."
+    out = [_check("papermill", lambda: _importable("papermill"), FETCH["papermill"])]
+    def spec():
+        from jupyter_client.kernelspec import KernelSpecManager
+        argv0 = KernelSpecManager().get_kernel_spec(kernel).argv[0]
+        return shutil.which(argv0) or argv0
+    k = _check(f"papermill kernel {kernel!r}", spec, FETCH["kernel"].format(kernel=kernel))
+    out.append(k)
+    if k.ok: out.append(_check(f"kernel {kernel!r} imports musicnet_ldm", lambda: _importable("musicnet_ldm", python=k.detail),
+                               "pip install -e . in the kernel's environment (or install the kernel from this .venv)"))
+    return out
+
+# %% ../nbs/07_reproduce.ipynb #f6782619
+def safetensors_params(folder) -> int:
+    "Number of parameters in the `*.safetensors` files of `folder`, from their headers."
+    import struct
+    n = 0
+    for f in Path(folder).glob("*.safetensors"):
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
+        for k, v in header.items():
+            if k != "__metadata__":
+                size = 1
+                for s in v["shape"]: size *= s
+                n += size
+    return n
+
+def _folder_bytes(folder) -> int: return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+def _cfg_value(folder: Path, file: str, key: str, default):
+    try: return json.loads((folder/file).read_text()).get(key, default)
+    except (OSError, ValueError): return default
+
+def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dict:
+    "Projected GPU memory (GiB, a floor) and disk (GiB per item) of a run of `cfg` with the pipeline folder `weights`."
+    t, g = cfg.get("train") or {}, cfg.get("generate") or {}
+    unet = safetensors_params(weights/"unet")
+    frozen = sum(safetensors_params(weights/c) for c in ("vae", "text_encoder", "text_encoder_2", "language_model", "projection_model"))
+    per_param = (10 if t.get("use_8bit_adam") else 16) + (4 if t.get("ema") else 0)
+    gpu = max(unet * per_param, (unet + frozen) * 4) / 2**30
+    t5_len = int(_cfg_value(weights/"tokenizer_2", "tokenizer_config.json", "model_max_length", 128))
+    t5_dim = int(_cfg_value(weights/"text_encoder_2", "config.json", "d_model", 1024))
+    gpt_dim = int(_cfg_value(weights/"language_model", "config.json", "n_embd", 768))
+    per_clip = 2 * 8 * 256 * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
+    pipeline = _folder_bytes(weights) - _folder_bytes(weights/"unet") + unet * 4
+    ckpt = unet * (12 + (4 if t.get("ema") else 0))
+    n_wavs = 5 * n_prompts * len(g.get("seeds") or [0]) * int(g.get("num_waveforms_per_prompt") or 1)   # 5 systems
+    disk = {"cache": n_clips * per_clip, "checkpoints": (int(t.get("keep_checkpoints", 2)) + 1) * ckpt,
+            "best": pipeline + (unet * 4 if t.get("ema") else 0), "student": pipeline,         # EMA: the raw UNet beside it
+            "samples": n_wavs * float(g.get("audio_length_s", 10.24)) * 16_000 * 4}
+    return {"gpu_gib_floor": round(gpu, 1), "unet_params": unet, "frozen_params": frozen,
+            "disk_bytes": {k: int(v) for k, v in disk.items()},
+            "disk_gib": {k: round(v / 2**30, 2) for k, v in disk.items()}}
+
+# %% ../nbs/07_reproduce.ipynb #119e4a2e
+MUSICNET_SECONDS = 34 * 3600            # MusicNet's 330 recordings; 10 of them are the test split
+MUSICNET_ARCHIVE_GIB = 11               # Zenodo's musicnet.tar.gz, kept beside its extraction
+
+def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
+    "The data check and the seconds of audio it found (None: absent or synthetic)."
+    root = Path(cfg["data"]["root"]).expanduser()
+    if not root.is_absolute(): root = repo_root()/root
+    if cfg["data"].get("synthetic"): return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], None
+    from musicnet_ldm.musicnet import find_musicnet
+    c = _check("data MusicNet", lambda: find_musicnet(root), f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
+               f"download_musicnet({str(root)!r})\"   (or point data.root at a copy)")
+    if not c.ok: return [c], None
+    import soundfile as sf
+    return [c], sum(sf.info(str(w)).duration for w in root.rglob("*.wav"))
+
+def _gpu_checks(cfg: dict, need: dict | None) -> list[Check]:
+    "GPU count and memory against the projected floor."
+    import torch
+    if cfg["model"] == "tiny": return [Check("gpu", True, "not needed (tiny model)")]
+    if not torch.cuda.is_available():
+        return [Check("gpu", False, "no CUDA GPU visible", "run on a machine with a CUDA GPU (and the CUDA build of torch)")]
+    props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+    found = f"{len(props)} × {props[0].name}, {min(p.total_memory for p in props) / 2**30:.0f} GiB"
+    if need is None: return [Check("gpu", True, found + " (need unknown: weights missing)")]
+    ok = min(p.total_memory for p in props) / 2**30 > need["gpu_gib_floor"]
+    return [Check("gpu memory", ok, f"{found}; projected floor {need['gpu_gib_floor']} GiB per GPU (activations not included)",
+                  "" if ok else "a GPU with more memory, train.use_8bit_adam: true, or train.lora: true")]
+
+def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Check:
+    "Free disk where outputs go against the projected outputs (and MusicNet's download when it is missing)."
     free = shutil.disk_usage(outputs_dir() if outputs_dir().exists() else repo_root()).free / 2**30
-    report["disk_free_gib"] = round(free, 1)
+    if need is None: return Check("disk", True, f"{free:.0f} GiB free (need unknown: weights missing)", required=False)
+    parts = dict(need["disk_gib"])
+    if data_seconds is None and not cfg["data"].get("synthetic"):
+        parts["musicnet"] = MUSICNET_ARCHIVE_GIB + round(MUSICNET_SECONDS * 44_100 * 2 / 2**30, 1)   # archive + 16-bit PCM
+    total = sum(parts.values())
+    return Check("disk", free > total, f"{free:.0f} GiB free; projected {total:.0f} GiB: " + ", ".join(f"{k} {v:g}" for k, v in parts.items()),
+                 "" if free > total else f"free {total - free:.0f} GiB or set data.cache_dir / MUSICNET_LDM_OUTPUTS to a larger disk")
+
+# %% ../nbs/07_reproduce.ipynb #8351c49a
+def check_environment(cfg: dict, kernel: str = "python3") -> dict:
+    "Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems, estimate}`."
+    if not cfg.get("model"):       # never a silent fallback to the tiny model
+        return {"ok": False, "checks": [vars(Check("model", False, "the preset has no `model:` key", "add `model: <hub id or folder>`"))],
+                "problems": ["model: the preset has no `model:` key"], "estimate": None}
+    checks, data_seconds = _data_checks(cfg)
+    need = None
     if cfg["model"] != "tiny":
-        # rough, unmeasured: MusicNet ~34 h → ~12k clips of 10.24 s; ~0.7 MB of cached latents + conditioning per clip;
-        # a full-precision UNet checkpoint with optimizer state ~3 GB, `keep_checkpoints` + best kept
-        keep = int((cfg.get("train") or {}).get("keep_checkpoints", 2)) + 1
-        report["estimate"] = {"disk_gib": round(11 + 12_000 * 0.7 / 1024 + 3 * keep), "note": "rough, not measured: "
-                              "time depends on the GPU; run `python -m musicnet_ldm.bench --model <id>` for step times"}
-        if free < 30: report["problems"].append(f"only {free:.0f} GiB free; the full run needs ≈ 30 GiB")
-    report["ok"] = not report["problems"]
-    return report
+        checks += check_weights(cfg["model"])
+        teacher = (cfg.get("distill") or {}).get("teacher")
+        if teacher: checks += check_weights(teacher)
+        if all(c.ok for c in checks if c.what.startswith(f"weights {cfg['model']}")):
+            clip_s, seconds = float(cfg["data"].get("clip_seconds", 10.24)), data_seconds or MUSICNET_SECONDS
+            g = cfg.get("generate") or {}
+            prompts_file = repo_root()/g.get("prompts_file", "prompts/table1.txt")
+            n_prompts = (len(prompts_file.read_text().splitlines()) if prompts_file.is_file() else 0) + \
+                        (int(g.get("max_test_prompts") or seconds * 10 / 330 / clip_s) if g.get("test_prompts") else 0)
+            need = project_needs(cfg, Path(_hub_model(cfg["model"])), int(seconds / clip_s), n_prompts)
+    for name in preset_embedders(cfg): checks += check_embedder(name)
+    checks += check_transcriber((cfg.get("evaluate") or {}).get("transcriber", "auto"))
+    checks += check_kernel(kernel) + _gpu_checks(cfg, need) + [_disk_check(need, data_seconds, cfg)]
+    problems = [f"{c.what}: {c.detail}" + (f"\n    fetch: {c.fix}" if c.fix else "") for c in checks if not c.ok and c.required]
+    return {"ok": not problems, "checks": [vars(c) for c in checks], "problems": problems, "estimate": need}
+
+def format_check(report: dict) -> str:
+    "The check as lines: ✓/✗/! per item, and the command that fetches each missing piece."
+    lines = []
+    for c in report["checks"]:
+        mark = "ok  " if c["ok"] else ("MISS" if c["required"] else "warn")
+        lines.append(f"[{mark}] {c['what']}: {c['detail']}")
+        if not c["ok"] and c["fix"]: lines.append(f"         fetch: {c['fix']}")
+    bad = len(report["problems"])
+    lines.append("all present: ready for the run" if not bad else f"{bad} missing: fix them, then run --check again")
+    return "\n".join(lines)
 
 # %% ../nbs/07_reproduce.ipynb #c7d00002
 import numpy as np
@@ -284,7 +490,7 @@ def main(argv=None):
     p.add_argument("--from", dest="from_stage", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--only", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--force", action="store_true", help="re-run stages even if already done")
-    p.add_argument("--check", action="store_true", help="only check data, weights and hardware, and estimate cost")
+    p.add_argument("--check", action="store_true", help="only check what the preset will touch (data, weights, embedders, kernel, GPU, disk); exit 1 naming what is missing")
     p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights (no download)")
     p.add_argument("--dry-run-out", default=None, help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
     a = p.parse_args(argv)
@@ -296,7 +502,7 @@ def main(argv=None):
         return 0
     if a.check:
         rep = check_environment(load_config(a.preset))
-        print(json.dumps(rep, indent=2))
+        print(format_check(rep))
         return 0 if rep["ok"] else 1
     try: run_dir = reproduce(a.preset, run_id=a.run_id, from_stage=a.from_stage, only=a.only, force=a.force)
     except StageFailed as e:
