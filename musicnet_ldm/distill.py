@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_distill.ipynb #1469ce7c
 from __future__ import annotations
-import copy, json, math, re, time
+import copy, json, math, os, re, time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,13 +16,16 @@ from .core import (CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text
                                pick_device, pick_mixed_precision, seed_everything)
 
 # %% auto #0
-__all__ = ['DEFAULT_WEIGHTS', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'DEFAULT_PROMPTS', 'student_config', 'teacher_key',
-           'copy_teacher_weights', 'model_size', 'make_student', 'unet_inputs', 'encode_conditioning', 'block_names',
-           'block_outputs', 'FeatureProjections', 'task_target', 'x0_and_eps', 'kd_loss', 'lcm_loss', 'ema_update',
-           'train_distill', 'teacher_gap', 'student_pipeline', 'generate_few_step', 'save_student', 'student_settings',
-           'load_student', 'unet_evaluations', 'timed_generate', 'bench_distill', 'speed_quality_table',
-           'table_markdown', 'write_distill_results', 'write_student_samples', 'prompt_set', 'teacher_sample_items',
-           'load_teacher']
+__all__ = ['DEFAULT_WEIGHTS', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL_PROMPTS', 'student_config', 'kept_layers',
+           'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size', 'make_student',
+           'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections', 'task_target',
+           'x0_and_eps', 'kd_loss', 'lcm_loss', 'ema_update', 'train_distill', 'teacher_gap', 'student_pipeline',
+           'generate_few_step', 'save_student', 'student_settings', 'load_student', 'unet_evaluations',
+           'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill', 'speed_quality_systems',
+           'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown', 'write_distill_results',
+           'bench_distill_goal', 'write_student_samples', 'teacher_system_name', 'paired_with_teacher',
+           'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
+           'DistillDataset', 'load_teacher', 'adapted']
 
 # %% ../nbs/06_distill.ipynb #a575c306
 def _per_block(value, n: int, name: str) -> list:
@@ -54,61 +57,88 @@ def student_config(teacher_config, layers_per_block=None, transformer_layers_per
         cfg["block_out_channels"] = tuple(chans)
     return cfg
 
-# %% ../nbs/06_distill.ipynb #16742483
+# %% ../nbs/06_distill.ipynb #86e8ede0
 _LAYER_RE = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.(resnets|attentions)\.(\d+)\.")
 
+def kept_layers(n_teacher: int, n_student: int, up: bool) -> list[int]:
+    "BK-SDM's rule: the teacher layers a block with `n_student` of `n_teacher` layers keeps (down: the first; up: the first and the last)."
+    if n_student > n_teacher: raise ValueError(f"a student block with {n_student} layers cannot be initialised from a teacher block with {n_teacher}")
+    if n_student == n_teacher or not up: return list(range(n_student))
+    return list(range(n_student - 1)) + [n_teacher - 1]
+
+def attentions_per_layer(block) -> int:
+    "Attentions per ResNet layer of an AudioLDM2 UNet block (self, GPT-2 cross, T5 cross: 3; 0 in a block without attention)."
+    return len(getattr(block, "attentions", None) or []) // len(block.resnets)
+
 def _layer_maps(teacher, student) -> dict:
-    "(block kind, block index) → list mapping each student layer index to the teacher layer it is initialised from."
+    "(block kind, index) → the kept teacher layers and the attentions per layer (the same in teacher and student)."
     maps = {}
-    for kind, keep_last in (("down_blocks", False), ("up_blocks", True)):
+    for kind in ("down_blocks", "up_blocks"):
         for i, (tb, sb) in enumerate(zip(getattr(teacher, kind), getattr(student, kind))):
-            nt, ns = len(tb.resnets), len(sb.resnets)
-            if ns >= nt: maps[(kind, i)] = list(range(ns))
-            else: maps[(kind, i)] = list(range(ns - 1)) + [nt - 1] if keep_last else list(range(ns))
+            per = attentions_per_layer(tb)
+            if attentions_per_layer(sb) != per:
+                raise ValueError(f"{kind}.{i}: the student has {attentions_per_layer(sb)} attentions per layer, the teacher {per}")
+            maps[(kind, i)] = {"layers": kept_layers(len(tb.resnets), len(sb.resnets), kind == "up_blocks"), "per_layer": per}
     return maps
 
 def teacher_key(student_key: str, maps: dict) -> str:
-    "The teacher parameter a student parameter is initialised from."
+    "The teacher tensor a student tensor is initialised from: the same role (resnet, or attention k of its layer) in the kept layer."
     m = _LAYER_RE.match(student_key)
-    if not m: return student_key
+    if not m: return student_key          # stem, mid block, samplers, time embedding, output: the same modules
     kind, i, sub, j = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
-    mapping = maps.get((kind, i), [])
-    if sub == "attentions" and len(mapping) <= j: return student_key
-    tj = mapping[j] if j < len(mapping) else j
+    block = maps[(kind, i)]
+    if sub == "resnets": tj = block["layers"][j]
+    else:                                 # diffusers indexes attentions layer-major: attentions[layer * per_layer + role]
+        layer, role = divmod(j, block["per_layer"])
+        tj = block["layers"][layer] * block["per_layer"] + role
     return f"{kind}.{i}.{sub}.{tj}." + student_key[m.end():]
 
+# %% ../nbs/06_distill.ipynb #14a4665d
 @torch.no_grad()
-def copy_teacher_weights(teacher, student, select: bool = True) -> dict:
-    "Initialise `student` from `teacher` (exact name+shape matches, else weight selection if `select`); return a report."
+def copy_teacher_weights(teacher, student, width_reduction: bool = False) -> dict:
+    """Initialise every tensor of `student` from the teacher tensor of the same role (`teacher_key`); return a report.
+    Shapes must match exactly, unless `width_reduction` (a narrower student, asked for): then the teacher tensor's leading
+    slice is taken (weight selection) where the student's is smaller. Anything else is an error, never a silent cut."""
     maps, t_state = _layer_maps(teacher, student), teacher.state_dict()
-    report = {"copied": [], "selected": [], "fresh": []}
-    new_state = {}
+    report, new_state, sources = {"copied": [], "selected": []}, {}, {}
     for key, s_val in student.state_dict().items():
-        t_val = t_state.get(teacher_key(key, maps))
-        if t_val is not None and t_val.shape == s_val.shape:
-            new_state[key] = t_val.clone(); report["copied"].append(key)
-        elif (select and t_val is not None and t_val.ndim == s_val.ndim
-              and all(s <= t for s, t in zip(s_val.shape, t_val.shape))):
+        src = teacher_key(key, maps)
+        if src not in t_state: raise KeyError(f"student tensor {key}: the teacher has no {src}")
+        t_val = t_state[src]
+        if t_val.shape == s_val.shape: new_state[key] = t_val.clone(); report["copied"].append(key)
+        elif width_reduction and t_val.ndim == s_val.ndim and all(s <= t for s, t in zip(s_val.shape, t_val.shape)):
             new_state[key] = t_val[tuple(slice(0, s) for s in s_val.shape)].clone(); report["selected"].append(key)
-        else: report["fresh"].append(key)
-    student.load_state_dict(new_state, strict=False)
+        else:
+            raise ValueError(f"student {key} {tuple(s_val.shape)} ← teacher {src} {tuple(t_val.shape)}: shapes differ"
+                             + ("" if width_reduction else " (a narrower student needs width_reduction=True)"))
+        sources[key] = src
+    student.load_state_dict(new_state, strict=True)
     numel = {k: v.numel() for k, v in student.state_dict().items()}
     total = sum(numel.values())
-    for k in ("copied", "selected", "fresh"):
+    for k in ("copied", "selected"):
         report[f"{k}_params"] = sum(numel[n] for n in report[k])
         report[f"{k}_fraction"] = report[f"{k}_params"] / max(total, 1)
-    report["layer_maps"] = {f"{k}.{i}": v for (k, i), v in maps.items()}
+    report["sources"] = sources      # student tensor → teacher tensor
+    report["layer_maps"] = {f"{k}.{i}": {"resnets": v["layers"], "attentions": [l * v["per_layer"] + r for l in v["layers"] for r in range(v["per_layer"])]}
+                            for (k, i), v in maps.items()}
     return report
 
-# %% ../nbs/06_distill.ipynb #c94afb62
+# %% ../nbs/06_distill.ipynb #2e77e17f
 def model_size(module: torch.nn.Module) -> dict:
     "Parameter count and the memory its weights take in fp32 and fp16."
     n = sum(p.numel() for p in module.parameters())
     return {"params": n, "params_m": n / 1e6, "fp32_mib": n * 4 / 2**20, "fp16_mib": n * 2 / 2**20}
 
+def pipeline_size(pipe) -> dict:
+    "`model_size` of a whole pipeline: every torch module it holds (text encoders, GPT-2, UNet, VAE, vocoder, adapter)."
+    mods = {id(m): m for m in pipe.components.values() if isinstance(m, torch.nn.Module)}
+    if isinstance(getattr(pipe, "adapter", None), torch.nn.Module): mods[id(pipe.adapter)] = pipe.adapter
+    return model_size(torch.nn.ModuleList(list(mods.values())))
+
 def make_student(teacher_unet, layers_per_block=None, transformer_layers_per_block=None, channel_mult: float = 1.0,
                  init: str = "teacher", seed: int = 0):
-    "A smaller `AudioLDM2UNet2DConditionModel` derived from `teacher_unet`, initialised from it (`init='teacher'`) or at random."
+    """A smaller `AudioLDM2UNet2DConditionModel` derived from `teacher_unet`, initialised from it (`init='teacher'`) or at
+    random. Narrower channels (`channel_mult < 1`) are the one case where teacher tensors are sliced (weight selection)."""
     from diffusers import AudioLDM2UNet2DConditionModel
     if init not in ("teacher", "random"): raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")
     cfg = student_config(teacher_unet.config, layers_per_block, transformer_layers_per_block, channel_mult)
@@ -117,10 +147,10 @@ def make_student(teacher_unet, layers_per_block=None, transformer_layers_per_blo
         student = AudioLDM2UNet2DConditionModel.from_config(cfg)
     if (teacher_unet.device, teacher_unet.dtype) != (student.device, student.dtype):
         student.to(device=teacher_unet.device, dtype=teacher_unet.dtype)
-    report = copy_teacher_weights(teacher_unet, student) if init == "teacher" else {}
-    report.update(size=model_size(student), teacher_size=model_size(teacher_unet))
+    report = copy_teacher_weights(teacher_unet, student, width_reduction=channel_mult != 1.0) if init == "teacher" else {}
+    report.update(init=init, size=model_size(student), teacher_size=model_size(teacher_unet))
     report["param_ratio"] = report["size"]["params"] / report["teacher_size"]["params"]
-    student.init_report = report      # what was copied, selected, left random; sizes
+    student.init_report = report      # which teacher tensor each student tensor came from, copied or selected; sizes
     return student
 
 # %% ../nbs/06_distill.ipynb #8a5f7ee5
@@ -409,7 +439,7 @@ def load_student(folder, device="auto"):
     from musicnet_ldm.model import load_pipeline
     return load_pipeline(str(folder), device=device)
 
-# %% ../nbs/06_distill.ipynb #ed5bc833
+# %% ../nbs/06_distill.ipynb #11fe7a7b
 def unet_evaluations(steps: int, guidance_scale: float) -> int:
     "UNet evaluations per clip: two per step with classifier-free guidance, one without."
     return steps * (2 if guidance_scale > 1 else 1)
@@ -428,128 +458,324 @@ def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int =
     sync()
     return np.stack(out), (time.perf_counter() - t0) / len(prompts)
 
-def _peak_memory_mib(pipe) -> float | None:
-    return torch.cuda.max_memory_allocated(pipe.device) / 2**20 if pipe.device.type == "cuda" else None
+def generate_alone(pipe, device, prompts, steps: int, guidance_scale: float, seed: int = 0,
+                   negative_prompt: str | None = None) -> tuple[np.ndarray, float, float | None]:
+    "`timed_generate` with `pipe` the only pipeline on `device` (a GPU: moved there, then back to the CPU); + its peak GPU MiB."
+    on_gpu = torch.device(device).type == "cuda"
+    if on_gpu:
+        pipe.to(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
+    audio, sec = timed_generate(pipe, prompts, steps, guidance_scale, seed, negative_prompt)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
+    if on_gpu:
+        pipe.to("cpu"); torch.cuda.empty_cache()
+    return audio, sec, peak
 
-# %% ../nbs/06_distill.ipynb #71142467
-def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "a string quartet"), teacher_steps: int = 8,
-                  student_steps: int = 4, guidance_scale: float = 3.5, device="auto", seed: int = 0, log=print) -> float:
-    "Student/teacher wall time per clip, measured side by side (`teacher`/`student`: pipelines or folders/ids; a fresh student by default)."
+def with_scheduler(pipe, scheduler):
+    "The same pipeline (components shared, adapter carried) with another scheduler."
+    out = type(pipe)(**{**pipe.components, "scheduler": scheduler})
+    if getattr(pipe, "adapter", None) is not None: out.adapter = pipe.adapter
+    out.set_progress_bar_config(disable=True)
+    return out
+
+# %% ../nbs/06_distill.ipynb #8a421d5b
+def _bench_pipes(teacher, student, device):
+    "(teacher, student) pipelines for the benchmarks: folders/ids are loaded; no student: a fresh BK-SDM (or narrow) one."
     from musicnet_ldm.model import load_pipeline
     t_pipe = load_pipeline(str(teacher), device=device) if isinstance(teacher, (str, Path)) else teacher
     if student is None:   # BK-SDM's removal where the teacher has layers to spare (AudioLDM2: 2 per block), else narrower
         lpb = min(_per_block(t_pipe.unet.config.layers_per_block, len(t_pipe.unet.down_blocks), "layers_per_block"))
         knobs = {"layers_per_block": lpb - 1} if lpb >= 2 else {"channel_mult": 0.5}
-        s_pipe = student_pipeline(t_pipe, make_student(t_pipe.unet, **knobs))
-    elif isinstance(student, (str, Path)): s_pipe = load_student(student, device=device)
-    else: s_pipe = student
+        return t_pipe, student_pipeline(t_pipe, make_student(t_pipe.unet, **knobs))
+    return t_pipe, (load_student(student, device=device) if isinstance(student, (str, Path)) else student)
+
+def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "a string quartet"), teacher_steps: int = 8,
+                  student_steps: int = 4, guidance_scale: float = 3.5, device="auto", seed: int = 0, log=print) -> float:
+    "Student/teacher wall time per clip, measured side by side (`teacher`/`student`: pipelines or folders/ids; a fresh student by default)."
+    t_pipe, s_pipe = _bench_pipes(teacher, student, device)
     _, t_s = timed_generate(t_pipe, list(prompts), teacher_steps, guidance_scale, seed)
     _, s_s = timed_generate(s_pipe, list(prompts), student_steps, 1.0, seed)
     log(f"teacher {teacher_steps} steps × CFG: {t_s:.3f} s/clip; student {student_steps} steps: {s_s:.3f} s/clip; "
         f"ratio {s_s / t_s:.3f} ({t_s / s_s:.1f}× faster)")
     return s_s / t_s
 
-# %% ../nbs/06_distill.ipynb #40b18782
-def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int, student_steps: int,
-                        guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedder=None,
-                        clap_embedder=None, reference_wavs=None, seed: int = 0, teacher_name: str = "teacher",
-                        student_name: str = "student", peak_normalize: bool = False) -> dict:
-    "Generate with teacher and student side by side; parameters, steps, UNet evaluations, s/clip, RTF, FAD, CLAP."
+# %% ../nbs/06_distill.ipynb #5aba67f1
+def speed_quality_systems(teacher_pipe, student_pipe, teacher_steps: int, student_steps: int, guidance_scale: float) -> list[tuple]:
+    "The four systems of the table: (name, pipeline, UNet, steps, guidance scale)."
+    sched = type(teacher_pipe.scheduler).from_config(teacher_pipe.scheduler.config)
+    return [("teacher", teacher_pipe, "teacher", teacher_steps, guidance_scale),
+            ("teacher_few_steps", teacher_pipe, "teacher", student_steps, guidance_scale),
+            ("student_teacher_steps", with_scheduler(student_pipe, sched), "student", teacher_steps, 1.0),
+            ("student", student_pipe, "student", student_steps, 1.0)]
+
+def _quality(audio, prompts, fad_embedder, clap_embedder, reference_wavs, seed: int) -> dict:
+    "FAD against `reference_wavs` and CLAP score of `audio`, with their intervals."
     from musicnet_ldm.embeddings import ClapScore
     from musicnet_ldm.metrics import EmbeddingStats, FrechetAudioDistance
+    out = {}
+    if fad_embedder is not None:
+        fad = FrechetAudioDistance(EmbeddingStats.from_embeddings(fad_embedder.embed(reference_wavs)), n_boot=100, seed=seed)
+        fad.update(fad_embedder.embed(list(audio)))
+        r = fad.compute(); out.update(fad=r["fad"], fad_ci=r.get("ci"), fad_n=r["n"], fad_embedding=fad_embedder.name)
+    if clap_embedder is not None:
+        cs = ClapScore(clap_embedder); cs.update(list(audio), prompts)
+        r = cs.compute(); out.update(clap=r["clap"], clap_ci=r["ci"], clap_embedding=r["embedding"])
+    return out
+
+def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int, student_steps: int,
+                        guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedder=None,
+                        clap_embedder=None, reference_wavs=None, seed: int = 0, peak_normalize: bool = False) -> dict:
+    "The four rows (see above): parameters (pipeline, UNet), steps, UNet evaluations, s/clip, RTF, speed-up, peak GPU memory alone, FAD, CLAP."
     prompts = list(prompts)
     if len(prompts) < 2: raise ValueError("speed_quality_table needs ≥ 2 prompts (FAD needs a covariance)")
-    peak = {}
-    for key, p, steps, g in (("t", teacher_pipe, teacher_steps, guidance_scale), ("s", student_pipe, student_steps, 1.0)):
-        if p.device.type == "cuda": torch.cuda.reset_peak_memory_stats(p.device)
-        audio_, sec_ = timed_generate(p, prompts, steps, g, seed, negative_prompt)
-        peak[key] = _peak_memory_mib(p)
-        if key == "t": t_audio, t_s = audio_, sec_
-        else: s_audio, s_s = audio_, sec_
+    device = teacher_pipe.device
+    if device.type == "cuda": teacher_pipe.to("cpu"); student_pipe.to("cpu")     # nothing resident before the first system
+    runs = {}
+    for name, pipe, unet, steps, g in speed_quality_systems(teacher_pipe, student_pipe, teacher_steps, student_steps, guidance_scale):
+        runs[name] = (pipe, unet, steps, g, *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt))
     if reference_wavs is None:   # the teacher's distribution: other seeds
-        reference_wavs, ref_name = timed_generate(teacher_pipe, prompts, teacher_steps, guidance_scale, seed + 10_000,
-                                                  negative_prompt, warmup=False)[0], f"{teacher_name} (other seeds)"
+        reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale, seed + 10_000,
+                                                  negative_prompt)[0], "teacher (other seeds)"
     else: ref_name = "reference clips"
     norm = (lambda w: [x / max(np.abs(x).max(), 1e-30) for x in w]) if peak_normalize else list
+    t_sec = runs["teacher"][5]
     rows = []
-    for name, p, audio, sec, steps, g in ((teacher_name, teacher_pipe, t_audio, t_s, teacher_steps, guidance_scale),
-                                          (student_name, student_pipe, s_audio, s_s, student_steps, 1.0)):
-        row = {"system": name, "params_m": model_size(p.unet)["params_m"], "unet_fp16_mib": model_size(p.unet)["fp16_mib"],
-               "steps": steps, "guidance_scale": g,
-               "unet_evals": unet_evaluations(steps, g), "s_per_clip": sec, "rtf": sec / CLIP_SECONDS,
-               "peak_gpu_mib": peak["t" if name == teacher_name else "s"]}
-        if fad_embedder is not None:
-            fad = FrechetAudioDistance(EmbeddingStats.from_embeddings(fad_embedder.embed(norm(reference_wavs))), n_boot=100, seed=seed)
-            fad.update(fad_embedder.embed(norm(audio)))
-            r = fad.compute(); row.update(fad=r["fad"], fad_ci=r.get("ci"), fad_n=r["n"], fad_embedding=fad_embedder.name)
-        if clap_embedder is not None:
-            cs = ClapScore(clap_embedder); cs.update(norm(audio), prompts)
-            r = cs.compute(); row.update(clap=r["clap"], clap_ci=r["ci"], clap_embedding=r["embedding"])
-        rows.append(row)
-    rows[1]["speedup"] = rows[0]["s_per_clip"] / rows[1]["s_per_clip"]; rows[0]["speedup"] = 1.0
-    rows[1]["param_ratio"] = rows[1]["params_m"] / rows[0]["params_m"]; rows[0]["param_ratio"] = 1.0
-    return {"rows": rows, "fad_reference": ref_name, "peak_normalized": peak_normalize, "n_prompts": len(prompts), "device": str(teacher_pipe.device),
-            "student_teacher_time_ratio": rows[1]["s_per_clip"] / rows[0]["s_per_clip"],
-            "audio": {teacher_name: t_audio, student_name: s_audio}}
+    for name, (pipe, unet, steps, g, audio, sec, peak) in runs.items():
+        rows.append({"system": name, "unet": unet, "pipeline_params_m": pipeline_size(pipe)["params_m"],
+                     "unet_params_m": model_size(pipe.unet)["params_m"], "unet_fp16_mib": model_size(pipe.unet)["fp16_mib"],
+                     "steps": steps, "guidance_scale": g, "scheduler": type(pipe.scheduler).__name__,
+                     "unet_evals": unet_evaluations(steps, g), "s_per_clip": sec, "rtf": sec / CLIP_SECONDS,
+                     "speedup": t_sec / sec, "peak_gpu_mib": peak,
+                     **_quality(norm(audio), prompts, fad_embedder, clap_embedder, norm(reference_wavs), seed)})
+    if device.type == "cuda": teacher_pipe.to(device); student_pipe.to(device)
+    return {"rows": rows, "fad_reference": ref_name, "peak_normalized": peak_normalize, "n_prompts": len(prompts),
+            "device": str(device), "audio": {name: r[4] for name, r in runs.items()}}
 
+# %% ../nbs/06_distill.ipynb #cf71de90
+GOAL = {"min_speedup": 20.0, "max_fad_increase": 0.15}   # vs the 200-step guided teacher, on the same protocol
+
+def distill_goal(table: dict, min_speedup: float = GOAL["min_speedup"], max_fad_increase: float = GOAL["max_fad_increase"]) -> dict:
+    "The goal, read off a speed/quality table: the student ≥ `min_speedup`× faster than the teacher, FAD ≤ (1 + `max_fad_increase`)× its."
+    rows = {r["system"]: r for r in table["rows"]}
+    t, s = rows["teacher"], rows["student"]
+    fad_ratio = s["fad"] / t["fad"] if s.get("fad") is not None and t.get("fad") else None
+    out = {"teacher_steps": t["steps"], "student_steps": s["steps"], "speedup": t["s_per_clip"] / s["s_per_clip"],
+           "fad_teacher": t.get("fad"), "fad_student": s.get("fad"), "fad_ratio": fad_ratio, "device": table["device"],
+           "fad_reference": table["fad_reference"], "min_speedup": min_speedup, "max_fad_ratio": 1 + max_fad_increase}
+    out["speed_met"] = out["speedup"] >= min_speedup
+    out["fad_met"] = None if fad_ratio is None else fad_ratio <= 1 + max_fad_increase
+    out["met"] = bool(out["speed_met"] and out["fad_met"])
+    return out
+
+def goal_line(goal: dict) -> str:
+    "One line with the goal's figures."
+    fad = "FAD n/a" if goal["fad_ratio"] is None else (f"FAD {goal['fad_student']:.3f} vs {goal['fad_teacher']:.3f} "
+                                                       f"(×{goal['fad_ratio']:.2f}, goal ≤ ×{goal['max_fad_ratio']:.2f})")
+    return (f"student {goal['student_steps']} steps vs teacher {goal['teacher_steps']} guided steps on {goal['device']}: "
+            f"{goal['speedup']:.1f}× faster (goal ≥ {goal['min_speedup']:.0f}×), {fad} against {goal['fad_reference']} → "
+            f"goal {'met' if goal['met'] else 'not met'}")
+
+# %% ../nbs/06_distill.ipynb #d6fb3d87
 def table_markdown(table: dict) -> str:
     "The speed/quality table as Markdown."
     fmt = lambda v, ci=None, d=3: "–" if v is None else (f"{v:.{d}f}" + (f" [{ci[0]:.{d}f}, {ci[1]:.{d}f}]" if ci else ""))
     emb = next((r.get("fad_embedding") for r in table["rows"] if r.get("fad_embedding")), None)
-    lines = [f"| system | params (M) | steps | UNet evals | s / 10.24 s clip | RTF | speed-up | FAD ({emb or 'n/a'}) | CLAP |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| system | UNet | params pipeline (M) | params UNet (M) | steps | guidance | UNet evals | s / 10.24 s clip | RTF | "
+             f"speed-up | peak GPU (MiB) | FAD ({emb or 'n/a'}) | CLAP |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table["rows"]:
-        lines.append(f"| {r['system']} | {r['params_m']:.2f} | {r['steps']} | {r['unet_evals']} | {r['s_per_clip']:.3f} | "
-                     f"{r['rtf']:.4f} | {r['speedup']:.1f}× | {fmt(r.get('fad'), r.get('fad_ci'))} | "
-                     f"{fmt(r.get('clap'), r.get('clap_ci'))} |")
-    lines += ["", f"FAD against {table['fad_reference']}; {table['n_prompts']} prompts, one seed each; device {table['device']}."]
+        lines.append(f"| {r['system']} | {r['unet']} | {r['pipeline_params_m']:.2f} | {r['unet_params_m']:.2f} | {r['steps']} | "
+                     f"{r['guidance_scale']:g} | {r['unet_evals']} | {r['s_per_clip']:.3f} | {r['rtf']:.4f} | {r['speedup']:.1f}× | "
+                     f"{fmt(r['peak_gpu_mib'], d=0)} | {fmt(r.get('fad'), r.get('fad_ci'))} | {fmt(r.get('clap'), r.get('clap_ci'))} |")
+    lines += ["", f"FAD against {table['fad_reference']}; {table['n_prompts']} prompts, one seed each; device {table['device']}; "
+              "peak GPU memory per system with only its pipeline on the GPU."]
     return "\n".join(lines)
 
 def write_distill_results(run_dir, table: dict, extra: dict | None = None) -> tuple[Path, Path]:
-    "Write `distill.md` and `distill.json` into the run directory."
+    "Write `distill.md` (the table and the goal line) and `distill.json` into the run directory."
     run_dir = Path(run_dir); run_dir.mkdir(parents=True, exist_ok=True)
-    rec = {k: v for k, v in table.items() if k != "audio"} | (extra or {})
+    goal = distill_goal(table)
+    rec = {k: v for k, v in table.items() if k != "audio"} | {"goal": goal} | (extra or {})
     atomic_write_text(run_dir/"distill.json", json.dumps(rec, indent=2, default=str))
-    atomic_write_text(run_dir/"distill.md", "# Distilled student: speed and quality\n\n" + table_markdown(table) + "\n")
+    atomic_write_text(run_dir/"distill.md", "# Distilled student: speed and quality\n\n" + table_markdown(table)
+                      + f"\n\nGoal: {goal_line(goal)}.\n")
     return run_dir/"distill.md", run_dir/"distill.json"
 
-# %% ../nbs/06_distill.ipynb #f6db03f7
-def write_student_samples(student_dir, out_dir, prompts, seeds, steps: int | None = None, device="auto") -> list[Path]:
-    "Generate the student's clips for `prompts` × `seeds` into `out_dir` with the generation module (no guidance)."
+# %% ../nbs/06_distill.ipynb #1920d95a
+GOAL_PROMPTS = ("A solo piano piece, calm and contrapuntal.", "A string quartet, slow movement.",
+                "A violin and piano duo, lively.", "A wind quintet, light and playful.")
+
+def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teacher_steps: int = 200, student_steps: int = 4,
+                       guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedding: str | None = "tiny",
+                       reference_wavs=None, peak_normalize: bool = False, device="auto", seed: int = 0, log=print) -> dict:
+    "The goal (≥ 20× faster than the `teacher_steps` guided teacher, FAD within 15 %) measured on the four-row table; figures printed."
+    from musicnet_ldm.embeddings import get_embedder
+    t_pipe, s_pipe = _bench_pipes(teacher, student, device)
+    table = speed_quality_table(t_pipe, s_pipe, prompts, teacher_steps, student_steps, guidance_scale, negative_prompt,
+                                fad_embedder=get_embedder(fad_embedding) if fad_embedding else None,
+                                reference_wavs=reference_wavs, seed=seed, peak_normalize=peak_normalize)
+    goal = distill_goal(table)
+    log(table_markdown(table)); log(goal_line(goal))
+    return {**goal, "rows": table["rows"]}
+
+# %% ../nbs/06_distill.ipynb #f7463e49
+def write_student_samples(student_dir, run_dir, records, seeds, steps: int | None = None, teacher_system: str | None = None,
+                          audio_length_s: float = CLIP_SECONDS, device="auto") -> list[Path]:
+    "The student's clips for the evaluation's prompt `records` × `seeds` in `run_dir/samples/student/` (no guidance)."
     from musicnet_ldm.generate import generate
     steps = steps or (student_settings(student_dir) or {}).get("num_inference_steps", 4)
-    return generate(str(student_dir), list(prompts), list(seeds), steps=steps, guidance_scale=1.0, negative_prompt=None,
-                    out_dir=out_dir, device=device, progress=False)
+    records = [{"prompt": r} if isinstance(r, str) else {**r, **({"teacher_system": teacher_system} if teacher_system else {})}
+               for r in records]
+    return generate(str(student_dir), records, list(seeds), steps=steps, guidance_scale=1.0, negative_prompt=None,
+                    audio_length_s=audio_length_s, out_dir=run_dir, system="student", device=device, progress=False)
 
-# %% ../nbs/06_distill.ipynb #c2022a48
-DEFAULT_PROMPTS = ("A solo piano piece by Bach, calm and contrapuntal.", "A string quartet by Beethoven, slow movement.",
-                   "A violin and piano duo, lively.", "A wind quintet with flute, oboe, clarinet, horn and bassoon.",
-                   "A solo cello suite, expressive.", "A harpsichord sonata by Scarlatti.",
-                   "A piano trio by Brahms, dramatic.", "A cheerful ukulele strumming in a beachside jam.")
+def teacher_system_name(teacher_src: str, cfg: dict, run_dir) -> str:
+    "The `samples/` folder of the teacher: `finetuned` (the run's best/), `pretrained` (the preset's model), else `teacher`."
+    if str(teacher_src) == str(Path(run_dir)/"best"): return "finetuned"
+    return "pretrained" if str(teacher_src) == str(cfg["model"]) else "teacher"
 
-def prompt_set(n: int) -> list[str]:
-    "`n` prompts: the Table 1 prompt file when present, else a built-in MusicNet-like set, cycled."
+# %% ../nbs/06_distill.ipynb #a3cb98c5
+def _paired_samples(run_dir, student: str, teacher: str) -> list[tuple[dict, dict]]:
+    "(student, teacher) sample pairs by file name; each pair must share prompt and seed, every student clip needs a partner."
+    from musicnet_ldm.evaluate import read_samples
+    s = {x["name"]: x for x in read_samples(Path(run_dir)/"samples"/student)}
+    t = {x["name"]: x for x in read_samples(Path(run_dir)/"samples"/teacher)}
+    if missing := sorted(set(s) - set(t)): raise ValueError(f"{len(missing)} {student} clips have no {teacher} partner, e.g. {missing[0]}")
+    for n in s:
+        if (s[n]["prompt"], s[n]["seed"]) != (t[n]["prompt"], t[n]["seed"]): raise ValueError(f"{n}: {student} and {teacher} differ in prompt or seed")
+    return [(s[n], t[n]) for n in sorted(s)]
+
+def paired_with_teacher(run_dir, teacher: str, student: str = "student", clap_embedder=None, transcriber=None,
+                        peak_normalize: bool = False, level: float = 0.95) -> dict:
+    "Per-clip differences student − teacher on the same prompts and seeds: CLAP score (Table 1 prompts), note adherence (test prompts)."
+    from musicnet_ldm.adherence import NoteAdherence
+    from musicnet_ldm.embeddings import ClapScore, load_wav
+    from musicnet_ldm.evaluate import protocol_subsets
+    from musicnet_ldm.metrics import mean_ci
+    pairs = _paired_samples(run_dir, student, teacher)
+    by_name = dict((s["name"], (s, t)) for s, t in pairs)
+    subsets = protocol_subsets([s for s, _ in pairs])
+    wav = lambda x: load_wav(x["path"], SAMPLE_RATE, peak_normalize)
+    summary = lambda d: dict(zip(("mean", "ci_lo", "ci_hi"), mean_ci(d, level))) | {"n": len(d)}
+    out = {"teacher": teacher, "student": student, "n_pairs": len(pairs), "level": level}
+    if clap_embedder is not None:
+        scores = {}
+        for side in (0, 1):
+            cs = ClapScore(clap_embedder)
+            cs.update([wav(by_name[s["name"]][side]) for s in subsets["clap"]], [s["prompt"] for s in subsets["clap"]])
+            scores[side] = np.array(cs.scores)
+        out["clap_diff"] = summary(scores[0] - scores[1]) | {"embedding": clap_embedder.name}
+    if transcriber is not None:
+        diffs = {k: [] for k in NoteAdherence.keys}
+        na = NoteAdherence(transcriber)
+        for s in subsets["adherence"]:
+            rs, rt = (na.update(wav(x), x, name=x["name"]) for x in by_name[s["name"]])
+            for k in diffs:
+                if rs is not None and rt is not None and k in rs and k in rt: diffs[k].append(rs[k] - rt[k])
+        out.update({f"{k}_diff": summary(v) for k, v in diffs.items() if len(v) >= 2})
+        out["transcriber"] = transcriber.name
+    return out
+
+# %% ../nbs/06_distill.ipynb #e0c93900
+def evaluation_prompts(cfg: dict) -> set[str]:
+    "Every prompt an evaluation can use: the Table 1 prompt file's and every MusicNet test-split clip's, in every prompt style."
     from musicnet_ldm.core import repo_root
-    f = repo_root()/"prompts"/"table1.txt"
-    ps = [l.strip() for l in f.read_text().splitlines() if l.strip() and not l.startswith("#")] if f.is_file() else []
-    ps = ps or list(DEFAULT_PROMPTS)
-    return [ps[i % len(ps)] for i in range(n)]
+    from musicnet_ldm.generate import read_prompts
+    from musicnet_ldm.musicnet import PROMPT_STYLES, build_prompt, clip_index_from_config
+    f = Path(cfg["generate"]["prompts_file"])
+    out = set(read_prompts(f if f.is_absolute() else repo_root()/f))
+    test_clips = clip_index_from_config(cfg).split("test")
+    return out | {build_prompt(c, style=s) for c in test_clips for s in PROMPT_STYLES}
+
+def training_indices(dataset, exclude, n: int | None = None, seed: int = 0, log=print) -> list[int]:
+    "Indices of `dataset` whose prompt is not in `exclude` (skips logged and counted); a seeded subset of `n` when given."
+    exclude, keep, skipped = set(exclude), [], 0
+    for i in range(len(dataset)):
+        if dataset[i]["prompt"] in exclude: skipped += 1
+        else: keep.append(i)
+    if skipped: log(f"distill: {skipped} of {len(dataset)} training clips skipped: their prompt is an evaluation prompt")
+    if not keep: raise ValueError(f"distill: none of the {len(dataset)} training clips is left once evaluation prompts are removed")
+    if n is not None and n < len(keep): keep = sorted(np.random.default_rng(seed).choice(keep, n, replace=False).tolist())
+    return keep
+
+# %% ../nbs/06_distill.ipynb #91218ac2
+def _pad_to(x: torch.Tensor, n: int) -> torch.Tensor: return F.pad(x, (0, 0) * (x.ndim - 1) + (0, n - x.shape[0]))
 
 @torch.no_grad()
-def teacher_sample_items(pipe, prompts, steps: int, guidance_scale: float = 3.5, frames: int | None = None,
-                         negative_prompt: str | None = None, seed: int = 0) -> list[dict]:
-    "Training items in the cache's format from the teacher's own samples: its latents for `prompts` and their conditioning."
+def sample_teacher_latents(pipe, conds: list[dict], negative: dict, seeds, steps: int, guidance_scale: float,
+                           frames: int | None = None) -> torch.Tensor:
+    """The teacher's latents [n, 8, frames, 16] for raw cached conditionings `conds` (the pipeline applies a fine-tuned
+    teacher's adapter, to the negative too), one CPU generator per seed; `negative`: the raw negative-prompt conditioning."""
+    n_tok = max(c["attention_mask"].shape[0] for c in [*conds, negative])
+    dev, dt = pipe._execution_device, pipe.unet.dtype
+    def stacked(cs):
+        return {"prompt_embeds": torch.stack([_pad_to(c["prompt_embeds"], n_tok) for c in cs]).to(dev, dt),
+                "attention_mask": torch.stack([_pad_to(c["attention_mask"], n_tok) for c in cs]).to(dev),
+                "generated_prompt_embeds": torch.stack([c["generated_prompt_embeds"] for c in cs]).to(dev, dt)}
+    kw = stacked(conds)
+    if guidance_scale > 1:
+        neg = stacked([negative] * len(conds))
+        kw.update(negative_prompt_embeds=neg["prompt_embeds"], negative_attention_mask=neg["attention_mask"],
+                  negative_generated_prompt_embeds=neg["generated_prompt_embeds"])
     pipe.set_progress_bar_config(disable=True)
-    conds = encode_conditioning(pipe, prompts)
-    items = []
-    for i, p in enumerate(prompts):
-        kw = {"negative_prompt": negative_prompt} if guidance_scale > 1 and negative_prompt else {}
-        lat = pipe(p, num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=CLIP_SECONDS,
-                   output_type="latent", generator=torch.Generator().manual_seed(seed + i), **kw).audios[0]
-        lat = torch.as_tensor(lat)[:, : frames or None]
-        items.append({"latents": lat.float().cpu(), **{k: v[i].cpu() for k, v in conds.items()}, "prompt": p})
-    return items
+    gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+    lat = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=CLIP_SECONDS, generator=gens,
+               output_type="latent", **kw).audios
+    return torch.as_tensor(lat)[:, :, : frames or None].float().cpu()
 
+# %% ../nbs/06_distill.ipynb #050cfec5
+def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_scale: float, negative_prompt: str | None,
+                          seed: int = 0, frames: int | None = None, conditioning: str = "", shard_size: int = 16,
+                          log=print) -> Path:
+    "Teacher-sampled latents for `dataset[indices]` in `root/<key>/`: keyed by everything they depend on, atomic shards, resumed."
+    from safetensors.torch import save_file
+    from tqdm.auto import tqdm
+    from musicnet_ldm.cache import encode_text
+    from musicnet_ldm.core import config_hash
+    from musicnet_ldm.generate import weights_sha256
+    records = [{"index": int(i), "prompt": dataset[i]["prompt"], "seed": int(seed) + int(i)} for i in indices]
+    settings = {"teacher_sha256": weights_sha256(pipe), "scheduler": {"class": type(pipe.scheduler).__name__, **dict(pipe.scheduler.config)},
+                "conditioning": conditioning, "steps": int(steps), "guidance_scale": float(guidance_scale),
+                "negative_prompt": negative_prompt if guidance_scale > 1 else None, "frames": frames, "format": 1}
+    key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size})
+    folder = Path(root)/key; folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder/"manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("complete"): return folder
+    atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": False}, indent=2, default=str))
+    negative = encode_text(pipe, [negative_prompt or ""])[0]
+    starts = range(0, len(records), shard_size)
+    for k, s in enumerate(tqdm(starts, desc="teacher targets", disable=log is None)):
+        path, meta, recs = folder/f"shard_{k:05d}.safetensors", folder/f"shard_{k:05d}.json", records[s:s + shard_size]
+        if path.is_file() and meta.is_file() and json.loads(meta.read_text()) == recs: continue     # resumed
+        conds = [dataset[r["index"]] for r in recs]
+        lat = sample_teacher_latents(pipe, conds, negative, [r["seed"] for r in recs], steps, guidance_scale, frames)
+        tmp = path.with_name(f".{path.name}.tmp"); save_file({"latents": lat.contiguous()}, str(tmp)); os.replace(tmp, path)
+        atomic_write_text(meta, json.dumps(recs))
+    atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": True,
+                                            "n_shards": len(starts)}, indent=2, default=str))
+    return folder
+
+class DistillDataset(torch.utils.data.Dataset):
+    "Items of `dataset` at `indices`, with the teacher's latents from `targets_dir` (None: the dataset's own latents), cut to `frames`."
+    def __init__(self, dataset, indices, targets_dir=None, frames: int | None = None):
+        self.dataset, self.frames, self.dir = dataset, frames, targets_dir and Path(targets_dir)
+        if self.dir is None: self.items = [(None, None, int(i)) for i in indices]
+        else:
+            self.items = [(p.with_suffix(".safetensors"), j, rec["index"]) for p in sorted(self.dir.glob("shard_*.json"))
+                          for j, rec in enumerate(json.loads(p.read_text()))]
+            if [i for *_, i in self.items] != [int(i) for i in indices]:
+                raise ValueError(f"{self.dir} holds teacher targets for other clips than the {len(indices)} asked for")
+
+    def __len__(self): return len(self.items)
+
+    def __getitem__(self, k):
+        path, j, idx = self.items[k]
+        item = dict(self.dataset[idx])
+        if path is not None:
+            from safetensors import safe_open
+            with safe_open(str(path), framework="pt") as f: item["latents"] = f.get_slice("latents")[j]
+        item["latents"] = item["latents"][:, : self.frames or None]
+        return item
+
+# %% ../nbs/06_distill.ipynb #8574046f
 def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="auto"):
     "The teacher pipeline: an explicit path/id, else the fine-tuning run's `best/` folder, else the preset's model."
     from musicnet_ldm.model import load_pipeline
@@ -558,3 +784,11 @@ def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="a
     pipe = load_pipeline(src, device=device)
     pipe.set_progress_bar_config(disable=True)
     return pipe, str(src)
+
+@torch.no_grad()
+def adapted(pipe, cond: dict) -> dict:
+    "Raw conditioning (batch first) as the pipeline's UNet sees it: through a fine-tuned teacher's adapter when it has one."
+    ad = getattr(pipe, "adapter", None)
+    if ad is None: return cond
+    gpe, pe = ad(cond["generated_prompt_embeds"], cond["prompt_embeds"])
+    return {**cond, "generated_prompt_embeds": gpe, "prompt_embeds": pe}

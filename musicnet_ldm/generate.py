@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SETTINGS_KEYS', 'SIDECAR_KEYS', 'read_prompt_records', 'read_prompts', 'prompts_dir', 'write_test_prompts',
-           'load_model', 'check_model', 'check_writable', 'encode_one', 'clap_rank', 'synthesize', 'slugify',
-           'clip_name', 'weights_sha256', 'generate', 'log_mel', 'plot_waveform_and_mel', 'save_figures_4_5',
-           'bench_generation', 'main']
+           'evaluation_prompt_records', 'load_model', 'check_model', 'check_writable', 'encode_one', 'clap_rank',
+           'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'generate', 'log_mel', 'plot_waveform_and_mel',
+           'save_figures_4_5', 'bench_generation', 'main']
 
 # %% ../nbs/04_generate.ipynb #56281ffa
 def read_prompt_records(path) -> list[dict]:
@@ -60,6 +60,23 @@ def write_test_prompts(data_root, path, split: str = "test", max_clips: int | No
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
+
+# %% ../nbs/04_generate.ipynb #e220f841
+def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
+    "Table 1's prompt records: the prompt file (`prompt_set` 'table1') and, with `generate.test_prompts`, the MusicNet test split's."
+    from musicnet_ldm.core import repo_root
+    gen = cfg["generate"]
+    resolve = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
+    records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(resolve(gen["prompts_file"]))]
+    if not gen.get("test_prompts"): return records
+    try: import musicnet_ldm.musicnet
+    except ImportError as e:
+        log(f"no data module ({e}): Table 1 prompts only"); return records
+    data_root = resolve(cfg["data"]["root"])
+    if not data_root.is_dir():
+        log(f"no MusicNet at {data_root}: Table 1 prompts only"); return records
+    test_file = write_test_prompts(data_root, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen.get("max_test_prompts"))
+    return records + [{**r, "prompt_set": "musicnet_test"} for r in read_prompt_records(test_file)]
 
 # %% ../nbs/04_generate.ipynb #e6a30e12
 def load_model(model, device="auto", dtype=None):

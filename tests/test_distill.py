@@ -8,24 +8,68 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def test_distill_notebook_papermill(tmp_path):
+@pytest.fixture(scope="module")
+def smoke_distill(tmp_path_factory):
     pm = pytest.importorskip("papermill")
-    run = tmp_path / "run"
-    pm.execute_notebook(str(ROOT / "nbs/06_distill.ipynb"), str(tmp_path / "executed.ipynb"), cwd=str(ROOT),
+    tmp = tmp_path_factory.mktemp("distill")
+    run = tmp / "run"
+    pm.execute_notebook(str(ROOT / "nbs/06_distill.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
                         parameters={"preset": "smoke", "output_dir": str(run), "steps": 2, "kd_max_steps": 3,
                                     "lcm_max_steps": 2}, kernel_name="python3", progress_bar=False)
-    record = json.loads((run / "distill.json").read_text())
-    teacher, student = record["rows"]
+    return run, json.loads((run / "distill.json").read_text())
+
+
+def test_distill_notebook_papermill(smoke_distill):
+    run, record = smoke_distill
+    rows = {r["system"]: r for r in record["rows"]}
+    assert list(rows) == ["teacher", "teacher_few_steps", "student_teacher_steps", "student"]
+    teacher, student = rows["teacher"], rows["student"]
     assert student["steps"] == 2 and student["unet_evals"] == 2 and teacher["unet_evals"] == 2 * teacher["steps"]
-    assert student["params_m"] < teacher["params_m"] and student["fad_embedding"] == "clap-tiny-0"
+    assert rows["teacher_few_steps"]["steps"] == 2 and rows["student_teacher_steps"]["steps"] == teacher["steps"]
+    assert student["unet_params_m"] < teacher["unet_params_m"] < teacher["pipeline_params_m"]
+    assert student["fad_embedding"] == "clap-tiny-0" and record["fad_reference"] == "reference clips"
+    assert {"speedup", "fad_ratio", "met"} <= set(record["goal"])
     # -p reached the run: each phase stopped where the parameters said
     (work,) = (run / "distill").iterdir()
     assert sorted(p.name for p in (work / "kd" / "checkpoints").iterdir()) == ["step_3"]
     assert sorted(p.name for p in (work / "lcm" / "checkpoints").iterdir()) == ["step_2"]
     assert json.loads((run / "student" / "distill.json").read_text())["num_inference_steps"] == 2
     assert json.loads((run / "student" / "model_index.json").read_text())["scheduler"][1] == "LCMScheduler"
-    assert len(list((run / "samples" / "student").glob("*.wav"))) >= 2
     assert (run / "figures" / "distill_loss.png").is_file() and "| student |" in (run / "distill.md").read_text()
+
+
+def test_no_evaluation_prompt_is_trained_on(smoke_distill):
+    "The training prompts are MusicNet train-split prompts, none of them a Table 1 or test-split prompt (any style)."
+    from musicnet_ldm.core import load_config
+    from musicnet_ldm.generate import read_prompts
+    from musicnet_ldm.musicnet import PROMPT_STYLES, build_prompt, clip_index_from_config
+    run, record = smoke_distill
+    cfg = load_config("smoke")
+    index = clip_index_from_config(cfg)
+    trained = set(record["training"]["prompts"])
+    assert trained and record["training"]["n_clips"] == len(record["training"]["prompts"])
+    assert trained <= {build_prompt(c, style=cfg["data"]["prompt_style"]) for c in index.split("train")}
+    evaluation = set(read_prompts(ROOT / "prompts/table1.txt")) | {build_prompt(c, style=s) for c in index.split("test")
+                                                                   for s in PROMPT_STYLES}
+    evaluation |= {json.loads(p.read_text())["prompt"] for p in (run / "samples").glob("*/*.json")}
+    assert not trained & evaluation
+
+
+def test_student_row_uses_the_same_protocol_as_its_teacher(smoke_distill):
+    "The student's clips carry the teacher's prompt sets, prompts and seeds, and are paired with them clip by clip."
+    from musicnet_ldm.evaluate import protocol_subsets, read_samples
+    run, record = smoke_distill
+    student, teacher = read_samples(run / "samples/student"), read_samples(run / "samples/pretrained")
+    key = lambda s: (s["name"], s["prompt"], s["seed"], s["prompt_set"])
+    assert sorted(map(key, student)) == sorted(map(key, teacher))
+    assert {s["prompt_set"] for s in student} == {"table1", "musicnet_test"}
+    subsets = protocol_subsets(student)
+    assert subsets["fad"] and all(s["prompt_set"] == "musicnet_test" and "notes" in s for s in subsets["adherence"])
+    assert all(s["prompt_set"] == "table1" for s in subsets["clap"])
+    assert all(s["teacher_system"] == "pretrained" and s["guidance_scale"] == 1.0 and s["steps"] == 2 for s in student)
+    paired = record["paired_with_teacher"]
+    assert paired["teacher"] == "pretrained" and paired["n_pairs"] == len(student)
+    assert paired["clap_diff"]["n"] == len(subsets["clap"]) and "pitch_class_f1_diff" in paired
 
 
 def test_bench_distill_defaults():
