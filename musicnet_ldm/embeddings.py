@@ -11,13 +11,13 @@ import numpy as np
 import torch
 
 from .core import SAMPLE_RATE, ModelNotAvailableError, pick_device, resolve_model_path, tiny_audioldm2
-from .metrics import EmbeddingStats, FrechetAudioDistance, mean_ci
+from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
 # %% auto #0
-__all__ = ['LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'VGGISH_REPO', 'VGGISH_FILES', 'EMBEDDERS', 'check_wav', 'load_wav',
-           'resample', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder', 'find_laion_clap_checkpoint',
-           'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files', 'files_fingerprint', 'reference_stats',
-           'fad_from_files', 'ClapScore', 'bench_embedder']
+__all__ = ['LOUDNESS_LUFS', 'LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'VGGISH_REPO', 'VGGISH_FILES', 'EMBEDDERS', 'check_wav',
+           'load_wav', 'resample', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder', 'loudness_normalize',
+           'find_laion_clap_checkpoint', 'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files',
+           'files_fingerprint', 'weights_revision', 'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
 
 # %% ../nbs/05b_embeddings.ipynb #931a1c79
 def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarray:
@@ -108,6 +108,21 @@ def tiny_clap_embedder(seed: int = 0) -> ClapEmbedder:
     "The tiny random CLAP of `core.tiny_audioldm2` (16-d, offline): for tests and the smoke preset."
     pipe = tiny_audioldm2(seed=seed)
     return ClapEmbedder(pipe.text_encoder, pipe.feature_extractor, pipe.tokenizer, name=f"clap-tiny-{seed}", device="cpu")
+
+# %% ../nbs/05b_embeddings.ipynb #815846e6
+LOUDNESS_LUFS = -23.0
+
+def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS_LUFS, where: str = "audio") -> np.ndarray:
+    "`wav` scaled to `target_lufs` integrated loudness (ITU-R BS.1770-4 via pyloudnorm), measured at full-scale peak."
+    import pyloudnorm
+    wav = check_wav(wav, where, silence_rms=0.0)
+    peak = float(np.abs(wav).max())
+    if peak == 0: raise ValueError(f"{where}: audio is silent (all zeros)")
+    unit = wav.astype(np.float64) / peak
+    pad = max(0, int(0.4 * sr) - len(unit))                          # BS.1770 needs one 400 ms block
+    lufs = pyloudnorm.Meter(sr).integrated_loudness(np.pad(unit, (0, pad)))
+    if not np.isfinite(lufs): raise ValueError(f"{where}: loudness not measurable (every 400 ms block below −70 LUFS at full-scale peak)")
+    return (unit * 10 ** ((target_lufs - lufs) / 20)).astype(np.float32)
 
 # %% ../nbs/05b_embeddings.ipynb #8e9ec8aa
 LAION_CLAP_MUSIC_CKPT = "music_audioset_epoch_15_esc_90.14.pt"
@@ -206,11 +221,12 @@ def get_embedder(name: str, **kwargs) -> Embedder:
     raise ValueError(f"Unknown embedder {name!r}; known: {sorted(EMBEDDERS)} or a transformers CLAP id")
 
 # %% ../nbs/05b_embeddings.ipynb #7dfba0b1
-def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE):
-    "Embed wav files (each checked; errors name the file)."
+def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE, loudness_lufs: float | None = None):
+    "Embed wav files (each checked, errors name the file), loudness-normalised to `loudness_lufs` when given."
     paths = [Path(p) for p in paths]
     if not paths: raise ValueError("embed_files: no audio files")
-    wavs = [load_wav(p, expected_sr) for p in paths]
+    wavs = [load_wav(p, expected_sr) if loudness_lufs is None else
+            loudness_normalize(load_wav(p, expected_sr, peak_normalize=True), expected_sr or SAMPLE_RATE, loudness_lufs, str(p)) for p in paths]
     return embedder.embed(wavs, sr=expected_sr or SAMPLE_RATE)
 
 def files_fingerprint(paths) -> str:
@@ -220,13 +236,27 @@ def files_fingerprint(paths) -> str:
         h.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()[:12]
 
-def reference_stats(embedder: Embedder, paths, reference_name: str, cache_dir, expected_sr: int | None = SAMPLE_RATE) -> EmbeddingStats:
-    "Embedding statistics of a reference set, from `cache_dir` when this (embedder, reference set) was seen before."
+def weights_revision(embedder) -> str:
+    "SHA-256 (12 hex digits) over the embedder's model parameters and buffers, by name; cached on the embedder."
+    if getattr(embedder, "_revision", None): return embedder._revision
+    model = getattr(embedder, "model", None)
+    if not isinstance(model, torch.nn.Module): raise TypeError(f"{embedder!r} has no torch model to fingerprint")
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode() + b"\0" + t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    embedder._revision = h.hexdigest()[:12]
+    return embedder._revision
+
+def reference_stats(embedder: Embedder, paths, reference_name: str, cache_dir, expected_sr: int | None = SAMPLE_RATE,
+                    loudness_lufs: float | None = LOUDNESS_LUFS) -> EmbeddingStats:
+    "Embedding statistics of a reference set (loudness-normalised), cached per (embedder, weights, reference set, loudness)."
     paths = sorted(Path(p) for p in paths)
     if not paths: raise ValueError(f"reference set {reference_name!r} is empty")
-    cache = Path(cache_dir)/f"{embedder.name.replace('/', '_').replace(':', '_')}__{reference_name}__{files_fingerprint(paths)}.npz"
+    level = "raw" if loudness_lufs is None else f"{loudness_lufs:g}LUFS"
+    cache = Path(cache_dir)/(f"{embedder.name.replace('/', '_').replace(':', '_')}__{weights_revision(embedder)}__{reference_name}__{level}__"
+                             f"{files_fingerprint(paths)}.npz")
     if cache.is_file(): return EmbeddingStats.load(cache)
-    stats = EmbeddingStats.from_embeddings(embed_files(embedder, paths, expected_sr))
+    stats = EmbeddingStats.from_embeddings(embed_files(embedder, paths, expected_sr, loudness_lufs))
     stats.save(cache)
     return stats
 
@@ -238,26 +268,42 @@ def fad_from_files(embedder: Embedder, generated, reference: EmbeddingStats, **f
 
 # %% ../nbs/05b_embeddings.ipynb #04bdf82b
 class ClapScore:
-    "Mean prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr)` … `compute()`."
-    def __init__(self, embedder: Embedder, level: float = 0.95):
+    "Prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr, clusters)` … `compute()` (mean, chance, margin, CIs)."
+    def __init__(self, embedder: Embedder, level: float = 0.95, n_boot: int = 1000, seed: int = 0):
         if not hasattr(embedder, "embed_text"): raise TypeError(f"{embedder!r} cannot embed text: the CLAP score needs a CLAP embedder")
-        self.embedder, self.level = embedder, level
+        self.embedder, self.level, self.n_boot, self.seed = embedder, level, n_boot, seed
         self.reset()
 
-    def reset(self): self.scores = []
+    def reset(self): self.scores, self.prompts, self.clusters, self.audio = [], [], [], []
 
-    def update(self, wavs, prompts, sr: int = SAMPLE_RATE):
+    def update(self, wavs, prompts, sr: int = SAMPLE_RATE, clusters=None):
         wavs, prompts = list(wavs), list(prompts)
         if len(wavs) != len(prompts): raise ValueError(f"ClapScore.update: {len(wavs)} clips but {len(prompts)} prompts")
         if not wavs: return
         a, t = self.embedder.embed(wavs, sr=sr), self.embedder.embed_text(prompts)
         a = a / np.linalg.norm(a, axis=1, keepdims=True); t = t / np.linalg.norm(t, axis=1, keepdims=True)
         self.scores += list(np.sum(a * t, axis=1).astype(float))
+        self.prompts += prompts; self.audio += list(a)
+        self.clusters += [str(c) for c in (prompts if clusters is None else clusters)]
+
+    def chance(self) -> list:
+        "Per clip: mean similarity to the prompts of the other clusters (NaN when there is none)."
+        uniq = list(dict.fromkeys(self.prompts))
+        t = self.embedder.embed_text(uniq); t = t / np.linalg.norm(t, axis=1, keepdims=True)
+        sims, cl = np.stack(self.audio) @ t.T, {p: c for p, c in zip(self.prompts, self.clusters)}
+        return [float(np.mean([s[j] for j, p in enumerate(uniq) if cl[p] != c])) if any(cl[p] != c for p in uniq) else float("nan")
+                for s, c in zip(sims, self.clusters)]
 
     def compute(self) -> dict:
         if not self.scores: raise ValueError("ClapScore.compute: no clips (call update first)")
-        m, lo, hi = mean_ci(self.scores, self.level)
-        return {"clap": m, "ci": [lo, hi], "n": len(self.scores), "embedding": self.embedder.name}
+        boot = dict(level=self.level, n_boot=self.n_boot, seed=self.seed)
+        r = cluster_bootstrap_ci(self.scores, self.clusters, **boot)
+        out = {"clap": r["mean"], "ci": r["ci"], "n": r["n"], "n_clusters": r["n_clusters"], "embedding": self.embedder.name}
+        chance = np.array(self.chance())
+        if np.isfinite(chance).all():
+            m = cluster_bootstrap_ci(np.array(self.scores) - chance, self.clusters, **boot)
+            out.update(chance=float(chance.mean()), margin=m["mean"], margin_ci=m["ci"])
+        return out
 
 # %% ../nbs/05b_embeddings.ipynb #df6e24f4
 def bench_embedder(embedder: Embedder, n_clips: int = 8, seconds: float = 10.24, seed: int = 0) -> dict:
