@@ -15,8 +15,11 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py settings.ini
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev,transcribe]"
+	$(BIN)/pip install -q -e ".[dev,transcribe,clap]"
 	$(BIN)/pip install -q --no-deps basic-pitch==0.4.0   # its deps would pull TensorFlow and numpy<2; it runs on onnxruntime
+	# laion-clap pins numpy<2 and old transformers: its model code (clap_module) needs only these; fadtk (FAD reference code,
+	# compared in tests/test_clap_fadtk.py) would pull torchaudio/torchvision builds that do not match torch 2.13
+	$(BIN)/pip install -q --no-deps laion-clap==1.1.7 torchlibrosa==0.1.0 ftfy==6.3.1 h5py==3.16.0 fadtk==1.1.0 hypy-utils==1.0.29
 	@touch $@
 
 # FluidSynth + a General MIDI SoundFont render the synthetic MusicNet fixture

@@ -205,7 +205,7 @@ class PromptAdherence:
         facts = prompt_facts(prompt)
         if not facts: self.skipped += 1; return None
         obs = observe(wav, self.transcriber, sr)
-        if self.clap is not None: obs["audio_embedding"] = np.asarray(self.clap.embed([wav], sr=sr))[0]
+        if self.clap is not None: obs["audio_embedding"] = np.asarray(self.clap.embed_clip([wav], sr=sr))[0]
         self.rows.append({"name": name, "key": key if key is not None else name, "cluster": str(prompt if cluster is None else cluster),
                           "facts": facts, "obs": obs})
         return self.rows[-1]

@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'ADHERENCE_TITLES', 'read_samples',
            'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference', 'sf_write_16k',
-           'protocol_subsets', 'evaluate_system', 'paired_comparisons', 'build_listening_kit', 'listening_summary',
-           'table1', 'plot_table1']
+           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'paired_comparisons', 'build_listening_kit',
+           'listening_summary', 'table1', 'plot_table1']
 
 # %% ../nbs/05_evaluate.ipynb #1636ca8c
 SYSTEM_ORDER = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
@@ -140,8 +140,17 @@ def protocol_subsets(samples: list[dict]) -> dict:
 
 def _key(s) -> str: return json.dumps([s["prompt"], s.get("seed")])
 
+def backend_agreement(a, b, name_a: str, name_b: str) -> dict:
+    "How two CLAP backends agree on the same clips: Pearson and Spearman correlation of per-clip scores, mean difference."
+    from scipy import stats
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = len(a) >= 3 and a.std() > 0 and b.std() > 0
+    return {"backends": [name_a, name_b], "n": len(a), "mean_difference": float((a - b).mean()),
+            "pearson": float(stats.pearsonr(a, b)[0]) if ok else None, "spearman": float(stats.spearmanr(a, b)[0]) if ok else None}
+
 def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_backend: str | None, n_boot: int = 200,
-                    fad_inf: bool = False, seed: int = 0, is_reference: bool = False, loudness_lufs: float = LOUDNESS_LUFS) -> dict:
+                    fad_inf: bool = False, seed: int = 0, is_reference: bool = False, loudness_lufs: float = LOUDNESS_LUFS,
+                    clap_agreement: str | None = None) -> dict:
     "FAD per embedding (not for the reference set itself), CLAP score and prompt adherence of one system's samples."
     subsets = protocol_subsets(samples)
     audio = {s["path"]: loudness_normalize(load_wav(s["path"], SAMPLE_RATE, peak_normalize=True), SAMPLE_RATE, loudness_lufs, str(s["path"]))
@@ -162,6 +171,10 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
         cs.update(wavs("clap"), prompts("clap"), sr=SAMPLE_RATE)
         out["clap"] = cs.compute()
         out["_paired"]["clap"] = dict(zip(map(_key, subsets["clap"]), cs.scores))
+        if clap_agreement:                                     # the second, labelled backend on the same clips and prompts
+            other = ClapScore(models.embedder(clap_agreement), n_boot=n_boot, seed=seed)
+            other.update(wavs("clap"), prompts("clap"), sr=SAMPLE_RATE)
+            out["clap_agreement"] = backend_agreement(cs.scores, other.scores, clap_backend, clap_agreement)
     pa = PromptAdherence(models.transcriber, clap=clap, n_boot=n_boot, seed=seed)
     for s, w in zip(subsets["adherence"], wavs("adherence")): pa.update(w, s["prompt"], sr=SAMPLE_RATE, key=_key(s), name=s["name"])
     out["adherence"] = pa.compute() if pa.rows else {"transcriber": models.transcriber.name, "n": 0, "skipped": pa.skipped}
@@ -253,7 +266,7 @@ def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None, max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
-           loudness_lufs: float = LOUDNESS_LUFS, assign_prompt_sets: dict | None = None) -> dict:
+           loudness_lufs: float = LOUDNESS_LUFS, assign_prompt_sets: dict | None = None, clap_agreement: str | None = None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
     `assign_prompt_sets` ({system: prompt set}) labels the unlabelled samples of a system whose generator writes no
     `prompt_set` — an explicit choice, recorded in the protocol; any other unlabelled sample is an error."""
@@ -274,7 +287,8 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
             samples = [{**s, "prompt_set": s.get("prompt_set") or assign_prompt_sets[system]} for s in samples]
         t0 = time.time()
         results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf, seed=seed,
-                                          is_reference=(system == "reference"), loudness_lufs=loudness_lufs)
+                                          is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
+                                          clap_agreement=clap_agreement)
         log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
     paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed)
     if listening and listening.get("build", False):
@@ -290,6 +304,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
                 row[f"fad_inf_{name}"] = f["fad_inf"]
                 row[f"fad_inf_{name}_detail"] = {"r2": f.get("r2"), "n": f["n"], "ns": f.get("ns"), "why_not": f.get("fad_inf_reason")}
         if "clap" in r: row.update(_metric_row("clap", r["clap"], mean="clap"))
+        if "clap_agreement" in r: row["clap_agreement"] = r["clap_agreement"]
         for k in PromptAdherence.keys:
             if k in r["adherence"]: row.update(_metric_row(k, r["adherence"][k]))
         rated = ratings is not None and system in ratings.index
@@ -303,7 +318,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
         "loudness": f"every clip normalised to {loudness_lufs:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) before FAD, CLAP and transcription",
         "fad": {"embeddings": list(fad_embedders), "ci": f"bootstrap ({n_boot} resamples) over the system's prompts and the reference clips, "
                 "spread centred on the estimate", "fad_inf": fad_inf, "statistics_cache": str(cache_dir)},
-        "clap_score": {"backend": clap_backend, "ci": "bootstrap over prompts, 95 %",
+        "clap_score": {"backend": clap_backend, "agreement_with": clap_agreement, "ci": "bootstrap over prompts, 95 %",
                        "chance": "each clip against every other prompt of the set; margin = own − chance per clip"},
         "prompt_adherence": {"transcriber": models.transcriber.name, "instrument_clap": clap_backend,
                              "ci": "bootstrap over prompts, 95 %", "chance": "each clip against every other test prompt; margin = own − chance",
@@ -364,6 +379,11 @@ def _write_table1(run_dir: Path, record: dict, fad_embedders):
     md = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     md += ["| " + " | ".join(map(str, row)) + " |" for row in df.itertuples(index=False)]
     if record["paired"]: md += ["", "Paired differences (systems sharing prompts and seeds):", ""] + _paired_rows(record)
+    for r in record["rows"]:
+        if r.get("clap_agreement"):
+            a = r["clap_agreement"]; f = lambda v: "—" if v is None else f"{v:.3f}"
+            md += ["", f"CLAP backends on {r['system']}'s {a['n']} clips: {a['backends'][0]} vs {a['backends'][1]}: Pearson r {f(a['pearson'])}, "
+                   f"Spearman ρ {f(a['spearman'])}, mean difference {a['mean_difference']:.4f}."]
     fad_inf = {k: v for r in record["rows"] for k, v in r.items() if k.startswith("fad_inf_") and k.endswith("_detail")}
     for k, v in fad_inf.items(): md += ["", f"{k[:-7]}: " + (v["why_not"] or f"fitted over N = {v['ns']}, r² = {v['r2']:.3f}")]
     md += ["", "Mean [95 % CI] (N clips); 'over chance': margin over the same clips scored against the other prompts. Protocol: " + "; ".join([
