@@ -14,7 +14,7 @@ from .core import SAMPLE_RATE, atomic_write_text, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize, reference_stats
 from .adherence import PromptAdherence, get_transcriber
-from .listening import add_anchors, analyse_listening, build_listening_test, read_ratings
+from .listening import add_anchors, analyse_listening, build_listening_test, listening_paired, read_ratings, screen_raters
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +227,19 @@ def build_listening_kit(run_dir, systems, clips_per_system: int = 2, seed: int =
     (kit/"ratings").mkdir(parents=True, exist_ok=True)
     return build_listening_test(clips, kit, seed=seed)[1]
 
-def listening_summary(run_dir) -> pd.DataFrame | None:
-    "Per-system OVL/REL from `listening/ratings/*.{json,csv}`, or None when nobody has rated yet."
+def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0) -> dict | None:
+    """From `listening/ratings/*.{json,csv}`: raters screened (low anchor above the hidden reference → flagged, left out),
+    per-system OVL/REL, and paired differences of `PAIRS` over shared (rater, prompt); None when nobody has rated yet."""
     kit = Path(run_dir)/"listening"
     files = sorted((kit/"ratings").glob("*.json")) + sorted((kit/"ratings").glob("*.csv")) if (kit/"ratings").is_dir() else []
     if not files or not (kit/"listening_key.json").is_file(): return None
-    return analyse_listening(read_ratings(files, kit/"listening_key.json")).set_index("system")
+    ratings = read_ratings(files, kit/"listening_key.json")
+    screen = screen_raters(ratings)
+    flagged = screen.rater[screen.flagged].tolist()
+    kept = ratings[~ratings.rater.isin(flagged)]
+    if kept.empty: raise ValueError(f"every rater was flagged by the anchor screening: {flagged}")
+    return {"summary": analyse_listening(kept).set_index("system"), "flagged_raters": flagged, "screening": screen.to_dict("records"),
+            "paired": listening_paired(kept, PAIRS, n_boot=n_boot, seed=seed)}
 
 # %% ../nbs/05_evaluate.ipynb #ed092d60
 def _fmt(m, lo=None, hi=None, n=None, digits=3) -> str:
@@ -293,7 +300,9 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed)
     if listening and listening.get("build", False):
         build_listening_kit(run_dir, systems, listening.get("clips_per_system", 2), seed=seed)
-    ratings = listening_summary(run_dir)
+    listened = listening_summary(run_dir, n_boot=n_boot, seed=seed)
+    ratings = None if listened is None else listened["summary"]
+    if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     rows = []
     for system, r in results.items():
         row = {"system": system, "label": SYSTEM_LABELS.get(system, system), "n": r["n"]}
@@ -325,7 +334,10 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
                              "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range (F1), note density "
                                          "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the seed-style prompt"},
         "paired": {"pairs": [list(p) for p in PAIRS], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
-        "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %"},
+        "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %",
+                      "same_prompts": "every system and the hidden reference on the same MusicNet test prompts",
+                      "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are flagged and left out",
+                      "flagged_raters": listened["flagged_raters"], "raters": listened["screening"]},
         "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: prompt_set 'table1'",
         "sample_rate": SAMPLE_RATE, "seed": seed, "prompt_sets_assigned_by_config": dict(assign_prompt_sets or {}),
     }
