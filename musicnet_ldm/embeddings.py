@@ -4,20 +4,21 @@
 
 # %% ../nbs/05b_embeddings.ipynb #fc0480c1
 from __future__ import annotations
-import hashlib, json, os
+import hashlib, importlib.util, json, os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .core import SAMPLE_RATE, ModelNotAvailableError, pick_device, resolve_model_path, tiny_audioldm2
-from .metrics import EmbeddingStats, FrechetAudioDistance, mean_ci
+from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
 # %% auto #0
-__all__ = ['LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'VGGISH_REPO', 'VGGISH_FILES', 'EMBEDDERS', 'check_wav', 'load_wav',
-           'resample', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder', 'find_laion_clap_checkpoint',
-           'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files', 'files_fingerprint', 'reference_stats',
-           'fad_from_files', 'ClapScore', 'bench_embedder']
+__all__ = ['LOUDNESS_LUFS', 'LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'ROBERTA_REPO', 'VGGISH_REPO', 'VGGISH_FILES',
+           'EMBEDDERS', 'check_wav', 'load_wav', 'resample', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder',
+           'loudness_normalize', 'find_laion_clap_checkpoint', 'import_clap_module', 'build_laion_clap',
+           'load_roberta_tokenizer', 'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files',
+           'files_fingerprint', 'weights_revision', 'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
 
 # %% ../nbs/05b_embeddings.ipynb #931a1c79
 def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarray:
@@ -63,6 +64,11 @@ class Embedder:
             if not np.isfinite(e).all(): raise ValueError(f"{self.name}: embedding of clip {i} is NaN/inf")
         return out if self.per_frame else np.stack(out)
 
+    def embed_clip(self, wavs, sr: int = SAMPLE_RATE) -> np.ndarray:
+        "[N, D]: one vector per clip (the CLAP score's); per-frame embedders define which frame."
+        if self.per_frame: raise NotImplementedError(f"{self.name} embeds frames; it defines no single vector per clip")
+        return self.embed(wavs, sr)
+
     def _embed(self, wavs): raise NotImplementedError
 
     def __repr__(self): return f"{type(self).__name__}({self.name!r}, {self.sample_rate} Hz)"
@@ -89,7 +95,9 @@ class ClapEmbedder(Embedder):
 
     @torch.no_grad()
     def _embed(self, wavs):
-        feats = self.feature_extractor(wavs, sampling_rate=self.sample_rate, return_tensors="pt")
+        # the feature extractor takes a clip longer than its 10 s apart at unseeded random offsets: crop the first 10 s
+        n = int(getattr(self.feature_extractor, "nb_max_samples", 10 * self.sample_rate))
+        feats = self.feature_extractor([w[:n] for w in wavs], sampling_rate=self.sample_rate, return_tensors="pt")
         feats = {k: v.to(self.device) for k, v in feats.items()}
         return torch.nn.functional.normalize(_features(self.model.get_audio_features(**feats)).float(), dim=-1).cpu().numpy()
 
@@ -109,9 +117,25 @@ def tiny_clap_embedder(seed: int = 0) -> ClapEmbedder:
     pipe = tiny_audioldm2(seed=seed)
     return ClapEmbedder(pipe.text_encoder, pipe.feature_extractor, pipe.tokenizer, name=f"clap-tiny-{seed}", device="cpu")
 
+# %% ../nbs/05b_embeddings.ipynb #815846e6
+LOUDNESS_LUFS = -23.0
+
+def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS_LUFS, where: str = "audio") -> np.ndarray:
+    "`wav` scaled to `target_lufs` integrated loudness (ITU-R BS.1770-4 via pyloudnorm), measured at full-scale peak."
+    import pyloudnorm
+    wav = check_wav(wav, where, silence_rms=0.0)
+    peak = float(np.abs(wav).max())
+    if peak == 0: raise ValueError(f"{where}: audio is silent (all zeros)")
+    unit = wav.astype(np.float64) / peak
+    pad = max(0, int(0.4 * sr) - len(unit))                          # BS.1770 needs one 400 ms block
+    lufs = pyloudnorm.Meter(sr).integrated_loudness(np.pad(unit, (0, pad)))
+    if not np.isfinite(lufs): raise ValueError(f"{where}: loudness not measurable (every 400 ms block below −70 LUFS at full-scale peak)")
+    return (unit * 10 ** ((target_lufs - lufs) / 20)).astype(np.float32)
+
 # %% ../nbs/05b_embeddings.ipynb #8e9ec8aa
 LAION_CLAP_MUSIC_CKPT = "music_audioset_epoch_15_esc_90.14.pt"
 LAION_CLAP_REPO = "lukewys/laion_clap"
+ROBERTA_REPO = "roberta-base"            # laion_clap's text tokenizer (and text-branch architecture)
 
 def find_laion_clap_checkpoint(ckpt: str | os.PathLike | None = None, filename: str = LAION_CLAP_MUSIC_CKPT) -> Path:
     "The checkpoint file: `ckpt`, `$LAION_CLAP_CKPT`, the Hugging Face cache, or torch hub's checkpoints folder."
@@ -130,37 +154,107 @@ def find_laion_clap_checkpoint(ckpt: str | os.PathLike | None = None, filename: 
         f"    huggingface-cli download {LAION_CLAP_REPO} {filename}\n"
         f"or download https://huggingface.co/{LAION_CLAP_REPO}/resolve/main/{filename} and set LAION_CLAP_CKPT=/path/to/{filename}.")
 
-class LaionClapEmbedder(Embedder):
-    "LAION-CLAP music through the `laion-clap` package (48 kHz, 512-d, normalised)."
-    sample_rate = 48_000
+class _Unavailable:
+    "Stands in for a torchvision class laion_clap imports but whose image-only code paths we never run."
+    def __init__(self, *a, **k): raise ImportError("torchvision is not installed: this laion_clap code path (images) is not supported here")
 
-    def __init__(self, ckpt: str | os.PathLike | None = None, device="auto", amodel: str = "HTSAT-base"):
-        path = find_laion_clap_checkpoint(ckpt)          # first: a missing file fails without importing anything
-        try: import laion_clap
-        except ImportError as e:
-            raise ImportError("LaionClapEmbedder needs the optional `laion-clap` package (it pins numpy<2): "
-                              "pip install 'musicnet-ldm[clap]' in a separate environment, or use ClapEmbedder "
-                              "('laion/larger_clap_music') with transformers.") from e
+def import_clap_module():
+    """laion_clap's `clap_module` (the model and `create_model`) without `laion_clap/__init__` → `hook.py` →
+    `training/data.py`, which import webdataset, wget, h5py and torchvision at import time for training and file I/O.
+    `clap_module` itself imports torchvision only for image transforms and `FrozenBatchNorm2d` (a fine-tuning option):
+    while it is imported, and only when torchvision is absent, `sys.modules` holds a shim whose classes raise if used;
+    the shim is removed right after, so nothing else in the process sees a fake torchvision."""
+    import importlib.util, sys, types
+    if "clap_module" in sys.modules: return sys.modules["clap_module"]
+    spec = importlib.util.find_spec("laion_clap")                      # locates the package without executing it
+    if spec is None: raise ImportError("laion-clap is not installed: `make install` (pip install --no-deps laion-clap torchlibrosa ftfy h5py)")
+    sys.path.append(spec.submodule_search_locations[0])                 # laion_clap/__init__ does the same: its modules import `clap_module`
+    shim = {}
+    if importlib.util.find_spec("torchvision") is None:
+        names = ("Normalize", "Compose", "RandomResizedCrop", "InterpolationMode", "ToTensor", "Resize", "CenterCrop", "FrozenBatchNorm2d")
+        for mod in ("torchvision", "torchvision.ops", "torchvision.ops.misc", "torchvision.transforms"):
+            shim[mod] = types.ModuleType(mod); shim[mod].__dict__.update({n: _Unavailable for n in names})
+        sys.modules.update(shim)
+    try: import clap_module
+    finally:
+        for mod in shim: sys.modules.pop(mod, None)
+    return clap_module
+
+def _roberta_from(config):
+    "A stand-in for `RobertaModel` whose `from_pretrained` builds `config`'s architecture (weights come from the CLAP checkpoint)."
+    from transformers import RobertaModel
+    class _Offline:
+        @staticmethod
+        def from_pretrained(*_a, **_k): return RobertaModel(config, add_pooling_layer=True)
+    return _Offline
+
+def build_laion_clap(amodel: str = "HTSAT-base", text_config=None, device="cpu"):
+    """`clap_module.create_model(amodel, 'roberta', enable_fusion=False)`, the way `CLAP_Module` builds it, but offline:
+    the text branch is built from `text_config` (default: roberta-base's architecture) instead of downloading
+    roberta-base's weights, which the CLAP checkpoint replaces anyway."""
+    from transformers import RobertaConfig
+    cm = import_clap_module()
+    text_config = text_config or RobertaConfig(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5)
+    import clap_module.model as clap_model_module
+    original = clap_model_module.RobertaModel
+    clap_model_module.RobertaModel = _roberta_from(text_config)
+    try: model, cfg = cm.create_model(amodel, "roberta", precision="fp32", device=torch.device(device), enable_fusion=False)
+    finally: clap_model_module.RobertaModel = original
+    return model.eval(), cfg
+
+def load_roberta_tokenizer(path=None):
+    "laion_clap's text tokenizer (RobertaTokenizer of roberta-base) from `path` or the local Hugging Face cache, vocabulary checked."
+    from transformers import RobertaTokenizer
+    try: tok = RobertaTokenizer.from_pretrained(str(path or resolve_model_path(ROBERTA_REPO)))
+    except Exception as e:
+        raise ModelNotAvailableError(f"roberta-base tokenizer not found ({type(e).__name__}: {e}).\nFetch it once with internet access:\n"
+                                     f"    huggingface-cli download {ROBERTA_REPO} vocab.json merges.txt tokenizer_config.json config.json") from e
+    if path is None and len(tok) != 50265: raise ValueError(f"roberta-base tokenizer has {len(tok)} tokens, expected 50265 (a broken offline build?)")
+    return tok
+
+class LaionClapEmbedder(Embedder):
+    """LAION-CLAP music (fadtk's `clap-laion-music`): 48 kHz, int16-quantised audio, one 512-d vector per 10 s window
+    with a 1 s hop (zero-padded windows, no random crop); text as laion_clap tokenises it (max_length 77)."""
+    sample_rate, per_frame, name = 48_000, True, "clap-laion-music"
+    window_s, hop_s = 10, 1
+
+    def __init__(self, ckpt: str | os.PathLike | None = None, device="auto", amodel: str = "HTSAT-base", model=None, tokenizer=None):
         self.device = pick_device(device)
-        self.model = laion_clap.CLAP_Module(enable_fusion=False, amodel=amodel, device=self.device)
-        self.model.load_ckpt(str(path))
-        self.model.eval()
-        self.name = "clap-laion-music"
+        if model is None:
+            path = find_laion_clap_checkpoint(ckpt)          # first: a missing file fails before anything is built
+            tokenizer = tokenizer or load_roberta_tokenizer()
+            model, _ = build_laion_clap(amodel, device="cpu")
+            model.load_state_dict(import_clap_module().factory.load_state_dict(str(path), skip_params=True))
+        self.model, self.tokenizer = model.to(self.device).eval(), tokenizer
 
     @staticmethod
     def _quantize(x): return (np.clip(x, -1, 1) * 32767).astype(np.int16).astype(np.float32) / 32767
 
+    def _windows(self, wav, first_only: bool = False) -> list:
+        n, hop = self.window_s * self.sample_rate, self.hop_s * self.sample_rate
+        starts = [0] if first_only else range(0, len(wav), hop)              # fadtk: a window at every second of the clip
+        return [np.pad(wav[s:s + n], (0, n - len(wav[s:s + n]))) for s in starts]
+
     @torch.no_grad()
+    def _audio(self, windows) -> np.ndarray:
+        batch = [{"longer": torch.tensor([False]), "waveform": torch.from_numpy(w).float()} for w in windows]
+        return self.model.get_audio_embedding(batch).cpu().numpy()
+
     def _embed(self, wavs):
-        n = 10 * self.sample_rate
-        batch = np.stack([np.pad(w[:n], (0, max(0, n - len(w)))) for w in map(self._quantize, wavs)])
-        return self.model.get_audio_embedding_from_data(x=batch, use_tensor=False)
+        return [self._audio(self._windows(self._quantize(w))) for w in wavs]
+
+    def embed_clip(self, wavs, sr: int = SAMPLE_RATE) -> np.ndarray:
+        "One vector per clip for the CLAP score: its first 10 s window (deterministic), as laion_clap embeds a 10 s clip."
+        wavs = [resample(check_wav(w, f"{self.name} input {i}"), sr, self.sample_rate) for i, w in enumerate(wavs)]
+        return np.concatenate([self._audio(self._windows(self._quantize(w), first_only=True)) for w in wavs])
 
     @torch.no_grad()
     def embed_text(self, prompts) -> np.ndarray:
+        "[N, D] normalised text embeddings, tokenised as laion_clap does (padding to and truncation at 77 tokens)."
         prompts = list(prompts)
         if not prompts: raise ValueError(f"{self.name}: no prompts to embed")
-        return np.asarray(self.model.get_text_embedding(prompts if len(prompts) > 1 else prompts * 2, use_tensor=False))[:len(prompts)]
+        tok = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
+        return self.model.get_text_embedding({k: v for k, v in tok.items() if k in ("input_ids", "attention_mask")}).cpu().numpy()
 
 # %% ../nbs/05b_embeddings.ipynb #9a40d4b8
 VGGISH_REPO = "harritaylor/torchvggish"
@@ -206,11 +300,12 @@ def get_embedder(name: str, **kwargs) -> Embedder:
     raise ValueError(f"Unknown embedder {name!r}; known: {sorted(EMBEDDERS)} or a transformers CLAP id")
 
 # %% ../nbs/05b_embeddings.ipynb #7dfba0b1
-def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE):
-    "Embed wav files (each checked; errors name the file)."
+def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE, loudness_lufs: float | None = None):
+    "Embed wav files (each checked, errors name the file), loudness-normalised to `loudness_lufs` when given."
     paths = [Path(p) for p in paths]
     if not paths: raise ValueError("embed_files: no audio files")
-    wavs = [load_wav(p, expected_sr) for p in paths]
+    wavs = [load_wav(p, expected_sr) if loudness_lufs is None else
+            loudness_normalize(load_wav(p, expected_sr, peak_normalize=True), expected_sr or SAMPLE_RATE, loudness_lufs, str(p)) for p in paths]
     return embedder.embed(wavs, sr=expected_sr or SAMPLE_RATE)
 
 def files_fingerprint(paths) -> str:
@@ -220,13 +315,27 @@ def files_fingerprint(paths) -> str:
         h.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
     return h.hexdigest()[:12]
 
-def reference_stats(embedder: Embedder, paths, reference_name: str, cache_dir, expected_sr: int | None = SAMPLE_RATE) -> EmbeddingStats:
-    "Embedding statistics of a reference set, from `cache_dir` when this (embedder, reference set) was seen before."
+def weights_revision(embedder) -> str:
+    "SHA-256 (12 hex digits) over the embedder's model parameters and buffers, by name; cached on the embedder."
+    if getattr(embedder, "_revision", None): return embedder._revision
+    model = getattr(embedder, "model", None)
+    if not isinstance(model, torch.nn.Module): raise TypeError(f"{embedder!r} has no torch model to fingerprint")
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode() + b"\0" + t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    embedder._revision = h.hexdigest()[:12]
+    return embedder._revision
+
+def reference_stats(embedder: Embedder, paths, reference_name: str, cache_dir, expected_sr: int | None = SAMPLE_RATE,
+                    loudness_lufs: float | None = LOUDNESS_LUFS) -> EmbeddingStats:
+    "Embedding statistics of a reference set (loudness-normalised), cached per (embedder, weights, reference set, loudness)."
     paths = sorted(Path(p) for p in paths)
     if not paths: raise ValueError(f"reference set {reference_name!r} is empty")
-    cache = Path(cache_dir)/f"{embedder.name.replace('/', '_').replace(':', '_')}__{reference_name}__{files_fingerprint(paths)}.npz"
+    level = "raw" if loudness_lufs is None else f"{loudness_lufs:g}LUFS"
+    cache = Path(cache_dir)/(f"{embedder.name.replace('/', '_').replace(':', '_')}__{weights_revision(embedder)}__{reference_name}__{level}__"
+                             f"{files_fingerprint(paths)}.npz")
     if cache.is_file(): return EmbeddingStats.load(cache)
-    stats = EmbeddingStats.from_embeddings(embed_files(embedder, paths, expected_sr))
+    stats = EmbeddingStats.from_embeddings(embed_files(embedder, paths, expected_sr, loudness_lufs))
     stats.save(cache)
     return stats
 
@@ -238,26 +347,42 @@ def fad_from_files(embedder: Embedder, generated, reference: EmbeddingStats, **f
 
 # %% ../nbs/05b_embeddings.ipynb #04bdf82b
 class ClapScore:
-    "Mean prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr)` … `compute()`."
-    def __init__(self, embedder: Embedder, level: float = 0.95):
+    "Prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr, clusters)` … `compute()` (mean, chance, margin, CIs)."
+    def __init__(self, embedder: Embedder, level: float = 0.95, n_boot: int = 1000, seed: int = 0):
         if not hasattr(embedder, "embed_text"): raise TypeError(f"{embedder!r} cannot embed text: the CLAP score needs a CLAP embedder")
-        self.embedder, self.level = embedder, level
+        self.embedder, self.level, self.n_boot, self.seed = embedder, level, n_boot, seed
         self.reset()
 
-    def reset(self): self.scores = []
+    def reset(self): self.scores, self.prompts, self.clusters, self.audio = [], [], [], []
 
-    def update(self, wavs, prompts, sr: int = SAMPLE_RATE):
+    def update(self, wavs, prompts, sr: int = SAMPLE_RATE, clusters=None):
         wavs, prompts = list(wavs), list(prompts)
         if len(wavs) != len(prompts): raise ValueError(f"ClapScore.update: {len(wavs)} clips but {len(prompts)} prompts")
         if not wavs: return
-        a, t = self.embedder.embed(wavs, sr=sr), self.embedder.embed_text(prompts)
+        a, t = self.embedder.embed_clip(wavs, sr=sr), self.embedder.embed_text(prompts)
         a = a / np.linalg.norm(a, axis=1, keepdims=True); t = t / np.linalg.norm(t, axis=1, keepdims=True)
         self.scores += list(np.sum(a * t, axis=1).astype(float))
+        self.prompts += prompts; self.audio += list(a)
+        self.clusters += [str(c) for c in (prompts if clusters is None else clusters)]
+
+    def chance(self) -> list:
+        "Per clip: mean similarity to the prompts of the other clusters (NaN when there is none)."
+        uniq = list(dict.fromkeys(self.prompts))
+        t = self.embedder.embed_text(uniq); t = t / np.linalg.norm(t, axis=1, keepdims=True)
+        sims, cl = np.stack(self.audio) @ t.T, {p: c for p, c in zip(self.prompts, self.clusters)}
+        return [float(np.mean([s[j] for j, p in enumerate(uniq) if cl[p] != c])) if any(cl[p] != c for p in uniq) else float("nan")
+                for s, c in zip(sims, self.clusters)]
 
     def compute(self) -> dict:
         if not self.scores: raise ValueError("ClapScore.compute: no clips (call update first)")
-        m, lo, hi = mean_ci(self.scores, self.level)
-        return {"clap": m, "ci": [lo, hi], "n": len(self.scores), "embedding": self.embedder.name}
+        boot = dict(level=self.level, n_boot=self.n_boot, seed=self.seed)
+        r = cluster_bootstrap_ci(self.scores, self.clusters, **boot)
+        out = {"clap": r["mean"], "ci": r["ci"], "n": r["n"], "n_clusters": r["n_clusters"], "embedding": self.embedder.name}
+        chance = np.array(self.chance())
+        if np.isfinite(chance).all():
+            m = cluster_bootstrap_ci(np.array(self.scores) - chance, self.clusters, **boot)
+            out.update(chance=float(chance.mean()), margin=m["mean"], margin_ci=m["ci"])
+        return out
 
 # %% ../nbs/05b_embeddings.ipynb #df6e24f4
 def bench_embedder(embedder: Embedder, n_clips: int = 8, seconds: float = 10.24, seed: int = 0) -> dict:

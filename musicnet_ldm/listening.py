@@ -16,7 +16,8 @@ from .embeddings import load_wav
 from .metrics import mean_ci
 
 # %% auto #0
-__all__ = ['low_anchor', 'add_anchors', 'sf_write', 'match_loudness', 'build_listening_test', 'read_ratings', 'analyse_listening']
+__all__ = ['low_anchor', 'add_anchors', 'sf_write', 'match_loudness', 'build_listening_test', 'read_ratings', 'analyse_listening',
+           'screen_raters', 'listening_paired']
 
 # %% ../nbs/05d_listening.ipynb #7f27560e
 def low_anchor(wav: np.ndarray, sr: int = SAMPLE_RATE, cutoff_hz: float = 3_500.0) -> np.ndarray:
@@ -48,26 +49,50 @@ label{display:block;margin:.4em 0}input[type=range]{width:60%;vertical-align:mid
 
 _JS = """
 const PAGE_ID = %(page_id)s;
+const STORE = 'musicnet-ldm-listening-' + PAGE_ID;     // every change is kept in the browser: a reload loses nothing
+const saved = JSON.parse(localStorage.getItem(STORE) || '{}');
 const box = document.getElementById('items');
-const items = Array.from(box.querySelectorAll('.item'));
-for (let i = items.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [items[i], items[j]] = [items[j], items[i]]; }
+const byId = {}; box.querySelectorAll('.item').forEach(el => { byId[el.dataset.item] = el; });
+let order = saved.order;
+if (!order || order.length !== Object.keys(byId).length || !order.every(id => byId[id])) {
+  order = Object.keys(byId);
+  for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+}
+const items = order.map(id => byId[id]);
 items.forEach((el, k) => { box.appendChild(el); el.querySelector('.pos').textContent = (k + 1) + ' / ' + items.length; });
-box.querySelectorAll('input[type=range]').forEach(r => r.addEventListener('input', e => {
-  e.target.dataset.moved = '1'; e.target.parentElement.querySelector('output').value = e.target.value; }));
-box.querySelectorAll('audio').forEach(a => a.addEventListener('play', e => { e.target.dataset.played = '1'; }));
+const rater = document.getElementById('rater');
+rater.value = saved.rater || '';
+function unlock(el) { el.dataset.played = '1'; el.querySelectorAll('input[type=range]').forEach(r => { r.disabled = false; });
+  el.querySelector('.todo').textContent = ''; }
+function save() {
+  const state = {order: order, rater: rater.value, items: {}};
+  items.forEach(el => { const r = n => el.querySelector('input[name=' + n + ']');
+    state.items[el.dataset.item] = {played: el.dataset.played === '1', ovl: r('ovl').value, rel: r('rel').value,
+                                    ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1'}; });
+  localStorage.setItem(STORE, JSON.stringify(state));
+}
+items.forEach(el => {
+  const st = (saved.items || {})[el.dataset.item];
+  if (st) { ['ovl', 'rel'].forEach(n => { const r = el.querySelector('input[name=' + n + ']'); r.value = st[n];
+              r.parentElement.querySelector('output').value = st[n]; if (st[n + '_moved']) r.dataset.moved = '1'; });
+            if (st.played) unlock(el); }
+  el.querySelector('audio').addEventListener('play', () => { unlock(el); save(); });
+  el.querySelectorAll('input[type=range]').forEach(r => r.addEventListener('input', e => {
+    e.target.dataset.moved = '1'; e.target.parentElement.querySelector('output').value = e.target.value; save(); }));
+});
+rater.addEventListener('input', save);
+save();
 function collect() {
-  const rater = document.getElementById('rater').value.trim();
   const status = document.getElementById('status');
-  if (!rater) { status.textContent = 'Please enter your name or rater ID first.'; return null; }
+  if (!rater.value.trim()) { status.textContent = 'Please enter your name or rater ID first.'; return null; }
   const ratings = items.map((el, k) => {
     const r = n => el.querySelector('input[name=' + n + ']');
     return {item: el.dataset.item, position: k + 1, ovl: Number(r('ovl').value), rel: Number(r('rel').value),
-            ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1',
-            played: el.querySelector('audio').dataset.played === '1'};
+            ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1', played: el.dataset.played === '1'};
   });
-  const todo = ratings.filter(x => !(x.ovl_moved && x.rel_moved)).length;
-  status.textContent = todo ? todo + ' clip(s) still have an untouched slider (exported as unrated).' : 'All clips rated. Thank you!';
-  return {page_id: PAGE_ID, rater: rater, submitted: new Date().toISOString(), ratings: ratings};
+  const todo = ratings.filter(x => !(x.played && x.ovl_moved && x.rel_moved)).length;
+  status.textContent = todo ? todo + ' clip(s) not played or with an untouched slider (exported as unrated).' : 'All clips rated. Thank you!';
+  return {page_id: PAGE_ID, rater: rater.value.trim(), submitted: new Date().toISOString(), ratings: ratings};
 }
 function download(name, text, type) {
   const a = document.createElement('a');
@@ -115,15 +140,17 @@ def build_listening_test(clips: list[dict], out_dir, title: str = "Music listeni
             f'<div class="item" data-item="{it["item"]}">\n<h3>Clip <span class="pos"></span></h3>\n'
             f'<p class="prompt">Prompt: “{html.escape(str(it["prompt"]))}”</p>\n'
             f'<audio controls="controls" preload="none" src="{_wav_data_uri(it["path"])}"></audio>\n'
-            f'<label>Overall quality (OVL), 1 = bad, 100 = excellent: <input type="range" name="ovl" min="1" max="100" value="50"/> <output>50</output></label>\n'
-            f'<label>Relevance to the prompt (REL), 1 = unrelated, 100 = exactly what it asks: <input type="range" name="rel" min="1" max="100" value="50"/> <output>50</output></label>\n'
+            f'<p class="todo">Play the clip to rate it.</p>\n'
+            f'<label>Overall quality (OVL), 1 = bad, 100 = excellent: <input type="range" name="ovl" min="1" max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
+            f'<label>Relevance to the prompt (REL), 1 = unrelated, 100 = exactly what it asks: <input type="range" name="rel" min="1" max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
             f'</div>')
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n<title>{html.escape(title)}</title>\n'
             f'<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n'
             '<p>Listen to each clip (headphones, a quiet room) and rate it with both sliders: <b>overall quality</b> '
             '(how good it sounds as music, whatever the prompt) and <b>relevance</b> (how well it matches the prompt shown '
-            'above it). Use the whole scale. The clips are in random order; some are real recordings, some are deliberately '
-            'degraded. When done, download your ratings and send the file back.</p>\n'
+            'above it). Play each clip before rating it (the sliders unlock when it plays). Use the whole scale. The clips are in random '
+            'order; some are real recordings, some are deliberately degraded. Your ratings are kept in this browser if you close or '
+            'reload the page. When done, download your ratings and send the file back.</p>\n'
             '<label>Your name or rater ID: <input id="rater" type="text"/></label>\n'
             f'<div id="items">\n' + "\n".join(blocks) + '\n</div>\n'
             '<button id="json" type="button">Download ratings (JSON)</button>\n<button id="csv" type="button">Download ratings (CSV)</button>\n'
@@ -156,13 +183,16 @@ def read_ratings(paths, key: dict | str | Path) -> pd.DataFrame:
             where = f"{path}" + (f":{line}" if path.suffix == ".csv" else f" (rating {line})")
             if str(r.get("page_id")) != key["page_id"]: raise ValueError(f"{where}: page_id {r.get('page_id')!r} is not this test's ({key['page_id']})")
             if r.get("item") not in key["items"]: raise ValueError(f"{where}: unknown item {r.get('item')!r}")
-            row = {"rater": str(r["rater"]).strip(), "item": r["item"], "system": key["items"][r["item"]]["system"], "file": str(path)}
+            row = {"rater": str(r["rater"]).strip(), "item": r["item"], "system": key["items"][r["item"]]["system"],
+                   "prompt": key["items"][r["item"]]["prompt"], "file": str(path)}
+            played = r.get("played", False)
+            played = _BOOL.get(str(played).lower(), played) if not isinstance(played, bool) else played
             if not row["rater"]: raise ValueError(f"{where}: empty rater")
             for s in ("ovl", "rel"):
                 v = float(r[s]); moved = r.get(f"{s}_moved", True)
                 moved = _BOOL.get(str(moved).lower(), moved) if not isinstance(moved, bool) else moved
                 if not 1 <= v <= 100: raise ValueError(f"{where}: {s} = {v} is outside 1–100")
-                row[s] = v if moved else np.nan
+                row[s] = v if (moved and played) else np.nan          # a clip not played is not rated, whatever the slider says
             rows.append(row)
     if not rows: raise ValueError("read_ratings: no ratings")
     df = pd.DataFrame(rows)
@@ -185,3 +215,29 @@ def analyse_listening(ratings: pd.DataFrame, level: float = 0.95) -> pd.DataFram
             row.update({s: m, f"{s}_ci_lo": max(lo, 1.0), f"{s}_ci_hi": min(hi, 100.0), f"{s}_n": len(v), f"{s}_ci_over": over})  # t-interval clipped to the 1–100 scale
         out.append(row)
     return pd.DataFrame(out)
+
+def screen_raters(ratings: pd.DataFrame, reference: str = "reference", anchor: str = "anchor-lowpass3.5k", max_share: float = 0.15) -> pd.DataFrame:
+    "Per rater: prompts with both the hidden reference and the low anchor rated (OVL), how often the anchor scored higher, flagged."
+    both = ratings[ratings.system.isin([reference, anchor])].dropna(subset=["ovl"]).pivot_table(index=["rater", "prompt"], columns="system", values="ovl")
+    rows = []
+    for rater in sorted(ratings.rater.unique()):
+        g = both.loc[rater] if rater in both.index.get_level_values(0) and {reference, anchor} <= set(both.columns) else pd.DataFrame()
+        g = g.dropna() if len(g) else g
+        above = int((g[anchor] > g[reference]).sum()) if len(g) else 0
+        rows.append({"rater": rater, "n_pairs": len(g), "anchor_above_reference": above, "flagged": bool(len(g) and above / len(g) > max_share)})
+    return pd.DataFrame(rows)
+
+def listening_paired(ratings: pd.DataFrame, pairs, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+    "A − B in OVL and REL over the (rater, prompt) pairs both were rated on, with a bootstrap CI over raters."
+    from musicnet_ldm.metrics import paired_difference
+    out = []
+    for a, b in pairs:
+        for s in ("ovl", "rel"):
+            v = ratings.dropna(subset=[s])
+            va = {(r.rater, r.prompt): getattr(r, s) for r in v[v.system == a].itertuples()}
+            vb = {(r.rater, r.prompt): getattr(r, s) for r in v[v.system == b].itertuples()}
+            row = {"a": a, "b": b, "metric": s, "n": len(set(va) & set(vb))}
+            if row["n"] < 2: out.append({**row, "diff": None, "ci": None, "why_not": f"{row['n']} shared (rater, prompt) pairs"}); continue
+            r = paired_difference(va, vb, cluster=lambda k: k[0], level=level, n_boot=n_boot, seed=seed)
+            out.append({**row, "diff": r["mean"], "ci": r["ci"], "n_clusters": r["n_clusters"]})
+    return out

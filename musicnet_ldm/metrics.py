@@ -12,8 +12,9 @@ import numpy as np
 from scipy import linalg, stats
 
 # %% auto #0
-__all__ = ['mean_ci', 'bootstrap_ci', 'frechet_distance', 'psd_sqrt', 'frechet_distance_eigh', 'EmbeddingStats', 'fad_from_stats',
-           'fad_infinity', 'FrechetAudioDistance', 'bench_frechet']
+__all__ = ['mean_ci', 'bootstrap_ci', 'cluster_groups', 'cluster_bootstrap_ci', 'paired_difference', 'frechet_distance',
+           'psd_sqrt', 'frechet_distance_eigh', 'EmbeddingStats', 'fad_from_stats', 'fad_infinity', 'fad_bootstrap',
+           'FrechetAudioDistance', 'fad_paired_difference', 'bench_frechet']
 
 # %% ../nbs/05a_metrics.ipynb #95655b36
 def _finite_1d(values, name: str) -> np.ndarray:
@@ -39,6 +40,38 @@ def bootstrap_ci(values, statistic=np.mean, level: float = 0.95, n_boot: int = 1
     boots = np.array([statistic(x[rng.integers(0, len(x), len(x))]) for _ in range(n_boot)])
     a = (1 - level) / 2
     return float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+# %% ../nbs/05a_metrics.ipynb #2f421d26
+def cluster_groups(clusters) -> list[np.ndarray]:
+    "Row indices of each cluster, in order of first appearance."
+    labels = [str(c) for c in clusters]
+    order = list(dict.fromkeys(labels))
+    pos = {c: i for i, c in enumerate(order)}
+    rows = [[] for _ in order]
+    for i, c in enumerate(labels): rows[pos[c]].append(i)
+    return [np.array(r) for r in rows]
+
+def cluster_bootstrap_ci(values, clusters=None, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+    "Mean of `values` and its percentile interval from resampling whole `clusters` (default: each row its own)."
+    x = _finite_1d(values, "cluster_bootstrap_ci")
+    groups = cluster_groups(range(len(x)) if clusters is None else clusters)
+    if sum(map(len, groups)) != len(x): raise ValueError(f"cluster_bootstrap_ci: {len(x)} values but {sum(map(len, groups))} cluster labels")
+    sums, sizes = np.array([x[g].sum() for g in groups]), np.array([len(g) for g in groups])
+    out = {"mean": float(x.mean()), "ci": [float("nan"), float("nan")], "n": len(x), "n_clusters": len(groups)}
+    if len(groups) < 2: return out
+    pick = np.random.default_rng(seed).integers(0, len(groups), (n_boot, len(groups)))
+    boots = sums[pick].sum(1) / sizes[pick].sum(1)
+    a = (1 - level) / 2
+    out["ci"] = [float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))]
+    return out
+
+# %% ../nbs/05a_metrics.ipynb #1c0d5cf5
+def paired_difference(a: dict, b: dict, cluster=lambda key: key[0], level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+    "Mean of a[k] − b[k] over the keys both share (e.g. (prompt, seed)), with a bootstrap CI over `cluster(key)`."
+    keys = [k for k in a if k in b]
+    if not keys: raise ValueError("paired_difference: the two systems share no (prompt, seed) key")
+    diff = [a[k] - b[k] for k in keys]
+    return {**cluster_bootstrap_ci(diff, [cluster(k) for k in keys], level, n_boot, seed), "n_a_only": len(a) - len(keys), "n_b_only": len(b) - len(keys)}
 
 # %% ../nbs/05a_metrics.ipynb #fd953548
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, imag_atol: float = 1e-3) -> float:
@@ -127,11 +160,14 @@ def fad_from_stats(a: EmbeddingStats, b: EmbeddingStats, sqrt_sigma_b=None) -> f
 
 # %% ../nbs/05a_metrics.ipynb #c13fe81f
 def fad_infinity(gen: EmbeddingStats, ref: EmbeddingStats, min_n: int | None = None, steps: int = 15, seed: int = 0) -> dict:
-    "fadtk's FAD∞: fit FAD(N) = slope/N + FAD∞ over random subsets of the generated clips."
+    "fadtk's FAD∞ (fit FAD(N) = slope/N + FAD∞ over subsets), or the reason it is not defined here."
     if gen.clips is None: raise ValueError("fad_infinity needs the per-clip embeddings (EmbeddingStats(clips=...))")
-    n = len(gen.clips)
+    n, dim = len(gen.clips), len(gen.mu)
     min_n = min_n or max(2, n // 4)
-    if n < min_n + 2: raise ValueError(f"fad_infinity needs more clips than {min_n + 1} (have {n})")
+    vectors = sorted(len(c) for c in gen.clips)[:min_n]              # fewest embedding vectors a subset of min_n clips can hold
+    if n < min_n + 2 or sum(vectors) <= dim:
+        return {"fad_inf": None, "fad_inf_reason": f"its smallest subsets ({min_n} of {n} clips, ≥ {sum(vectors)} vectors) do not "
+                f"exceed the embedding dimension {dim}: their covariances are rank-deficient"}
     rng, ref_sqrt = np.random.default_rng(seed), psd_sqrt(ref.sigma)
     ns = sorted({int(k) for k in np.linspace(min_n, n, steps)})
     fads = [fad_from_stats(EmbeddingStats.from_embeddings([gen.clips[i] for i in rng.choice(n, k, replace=False)], keep=False), ref, ref_sqrt)
@@ -141,37 +177,65 @@ def fad_infinity(gen: EmbeddingStats, ref: EmbeddingStats, min_n: int | None = N
     r2 = 1 - np.sum((np.array(fads) - pred) ** 2) / max(np.sum((np.array(fads) - np.mean(fads)) ** 2), 1e-30)
     return {"fad_inf": float(intercept), "slope": float(slope), "r2": float(r2), "ns": ns, "fads": [float(f) for f in fads]}
 
+def fad_bootstrap(systems: dict, clusters, reference: EmbeddingStats, n_boot: int = 200, seed: int = 0) -> dict:
+    """Bootstrap FADs of row-aligned `systems` ({name: per-clip embeddings}): each resample draws whole `clusters`
+    (the same draw for every system) and, when `reference.clips` is kept, the reference clips (the same for all)."""
+    groups = cluster_groups(clusters)
+    rng, ref_sqrt, out = np.random.default_rng(seed), None if reference.clips is not None else psd_sqrt(reference.sigma), {s: [] for s in systems}
+    for _ in range(n_boot):
+        rows = np.concatenate([groups[k] for k in rng.integers(0, len(groups), len(groups))])
+        ref = reference
+        if reference.clips is not None:
+            ref = EmbeddingStats.from_embeddings([reference.clips[i] for i in rng.integers(0, reference.n_clips, reference.n_clips)], keep=False)
+        sq = ref_sqrt if ref_sqrt is not None else psd_sqrt(ref.sigma)
+        for s, clips in systems.items(): out[s].append(fad_from_stats(EmbeddingStats.from_embeddings([clips[i] for i in rows], keep=False), ref, sq))
+    return {s: np.array(v) for s, v in out.items()}
+
+def _centred_ci(estimate: float, boots, level: float, floor=None) -> list:
+    "The bootstrap spread around its median, centred on `estimate` (FAD's resamples are biased upward)."
+    a = (1 - level) / 2
+    lo, med, hi = np.quantile(boots, [a, 0.5, 1 - a])
+    low = float(estimate - (med - lo))
+    return [low if floor is None else max(floor, low), float(estimate + (hi - med))]
+
+# %% ../nbs/05a_metrics.ipynb #520819b2
 class FrechetAudioDistance:
-    "FAD of generated embeddings against reference statistics: `update(emb)` … `compute()`."
+    "FAD of generated embeddings against reference statistics: `update(emb, clusters)` … `compute()`."
     def __init__(self, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95, fad_inf: bool = False, seed: int = 0):
         self.reference, self.n_boot, self.level, self.fad_inf, self.seed = reference, n_boot, level, fad_inf, seed
         self.reset()
 
-    def reset(self): self.clips = []
+    def reset(self): self.clips, self.clusters = [], []
 
-    def update(self, embeddings):
-        "Add generated clips: an [N, D] array (one vector per clip) or a list of [frames, D] arrays."
+    def update(self, embeddings, clusters=None):
+        "Add generated clips ([N, D] or a list of [frames, D]) and the prompt (cluster) of each; default: one per clip."
         clips = _as_clip_list(embeddings)
         if clips[0].shape[1] != len(self.reference.mu):
             raise ValueError(f"embedding dimension {clips[0].shape[1]} ≠ reference dimension {len(self.reference.mu)}")
-        self.clips += clips
+        clusters = [f"clip{len(self.clips) + i}" for i in range(len(clips))] if clusters is None else list(clusters)
+        if len(clusters) != len(clips): raise ValueError(f"{len(clips)} clips but {len(clusters)} cluster labels")
+        self.clips += clips; self.clusters += clusters
 
     def compute(self) -> dict:
         if not self.clips: raise ValueError("FrechetAudioDistance.compute: no generated clips (call update first)")
         gen = EmbeddingStats.from_embeddings(self.clips)
-        out = {"fad": fad_from_stats(gen, self.reference), "n": gen.n_clips, "n_ref": self.reference.n_clips}
-        if self.n_boot and gen.n_clips >= 2:
-            rng, ref_sqrt = np.random.default_rng(self.seed), psd_sqrt(self.reference.sigma)
-            boots = [fad_from_stats(EmbeddingStats.from_embeddings([self.clips[i] for i in rng.integers(0, gen.n_clips, gen.n_clips)], keep=False),
-                                    self.reference, ref_sqrt) for _ in range(self.n_boot)]
-            # FAD is biased upward (~1/N), and a resample, holding duplicates, more so: its percentile interval would
-            # lie above the estimate. We centre the bootstrap spread on the estimate: an interval for FAD at this N,
-            # the number comparable between systems evaluated with the same N and reference (FAD∞ estimates N → ∞).
-            a = (1 - self.level) / 2
-            lo, med, hi = np.quantile(boots, [a, 0.5, 1 - a])
-            out["ci"] = [max(0.0, float(out["fad"] - (med - lo))), float(out["fad"] + (hi - med))]
+        out = {"fad": fad_from_stats(gen, self.reference), "n": gen.n_clips, "n_clusters": len(set(self.clusters)),
+               "n_ref": self.reference.n_clips, "reference_resampled": self.reference.clips is not None}
+        if self.n_boot and out["n_clusters"] >= 2:
+            boots = fad_bootstrap({"gen": self.clips}, self.clusters, self.reference, self.n_boot, self.seed)["gen"]
+            out["ci"] = _centred_ci(out["fad"], boots, self.level, floor=0.0)
         if self.fad_inf: out.update(fad_infinity(gen, self.reference, seed=self.seed))
         return out
+
+# %% ../nbs/05a_metrics.ipynb #b83a5d82
+def fad_paired_difference(a_clips, b_clips, clusters, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95, seed: int = 0) -> dict:
+    "FAD(a) − FAD(b) for row-aligned clip lists (same prompt and seed per row), with a paired, prompt-clustered bootstrap CI."
+    if len(a_clips) != len(b_clips) or len(a_clips) != len(clusters): raise ValueError("fad_paired_difference: rows are not aligned")
+    a, b = (EmbeddingStats.from_embeddings(_as_clip_list(x)) for x in (a_clips, b_clips))
+    out = {"diff": fad_from_stats(a, reference) - fad_from_stats(b, reference), "n": len(a_clips), "n_clusters": len(set(map(str, clusters)))}
+    boots = fad_bootstrap({"a": a.clips, "b": b.clips}, clusters, reference, n_boot, seed)
+    out["ci"] = _centred_ci(out["diff"], boots["a"] - boots["b"], level) if out["n_clusters"] >= 2 else [float("nan")] * 2
+    return out
 
 # %% ../nbs/05a_metrics.ipynb #d041b132
 def bench_frechet(dims=(128, 512, 2048), n: int = 2000, repeats: int = 1, seed: int = 0) -> list[dict]:
