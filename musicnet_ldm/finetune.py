@@ -107,6 +107,7 @@ def save_checkpoint(acc, ckpt_dir: Path, step: int, keep: int = 2, protect: Path
     "accelerate's state into `ckpt_dir/step_N`, atomically; keep the newest `keep` (and `protect`)."
     ckpt_dir = Path(ckpt_dir); final, tmp = ckpt_dir/f"step_{step}", ckpt_dir/f".tmp_step_{step}"
     acc.save_state(str(tmp))
+    acc.wait_for_everyone()            # every rank has written its part (its RNG state) before the folder is renamed
     if acc.is_main_process:
         if final.exists(): shutil.rmtree(final)
         os.replace(tmp, final)
