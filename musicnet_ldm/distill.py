@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .core import (CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, load_config,
                                pick_device, pick_mixed_precision, seed_everything)
+from .embeddings import LOUDNESS_LUFS, loudness_normalize
 
 # %% auto #0
 __all__ = ['DEFAULT_WEIGHTS', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL_PROMPTS', 'student_config', 'kept_layers',
@@ -23,9 +24,9 @@ __all__ = ['DEFAULT_WEIGHTS', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL
            'generate_few_step', 'save_student', 'student_settings', 'load_student', 'unet_evaluations',
            'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill', 'speed_quality_systems',
            'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown', 'write_distill_results',
-           'bench_distill_goal', 'write_student_samples', 'teacher_system_name', 'paired_with_teacher',
-           'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
-           'DistillDataset', 'load_teacher', 'adapted']
+           'bench_distill_goal', 'write_student_samples', 'teacher_system_name', 'evaluation_prompts',
+           'training_indices', 'sample_teacher_latents', 'build_teacher_targets', 'DistillDataset', 'load_teacher',
+           'adapted']
 
 # %% ../nbs/06_distill.ipynb #a575c306
 def _per_block(value, n: int, name: str) -> list:
@@ -523,7 +524,7 @@ def _quality(audio, prompts, fad_embedder, clap_embedder, reference_wavs, seed: 
 
 def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int, student_steps: int,
                         guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedder=None,
-                        clap_embedder=None, reference_wavs=None, seed: int = 0, peak_normalize: bool = False) -> dict:
+                        clap_embedder=None, reference_wavs=None, seed: int = 0, loudness_lufs: float = LOUDNESS_LUFS) -> dict:
     "The four rows (see above): parameters (pipeline, UNet), steps, UNet evaluations, s/clip, RTF, speed-up, peak GPU memory alone, FAD, CLAP."
     prompts = list(prompts)
     if len(prompts) < 2: raise ValueError("speed_quality_table needs ≥ 2 prompts (FAD needs a covariance)")
@@ -536,7 +537,7 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
         reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale, seed + 10_000,
                                                   negative_prompt)[0], "teacher (other seeds)"
     else: ref_name = "reference clips"
-    norm = (lambda w: [x / max(np.abs(x).max(), 1e-30) for x in w]) if peak_normalize else list
+    norm = lambda wavs: [loudness_normalize(w, SAMPLE_RATE, loudness_lufs) for w in wavs]    # Table 1's loudness
     t_sec = runs["teacher"][5]
     rows = []
     for name, (pipe, unet, steps, g, audio, sec, peak) in runs.items():
@@ -547,7 +548,7 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
                      "speedup": t_sec / sec, "peak_gpu_mib": peak,
                      **_quality(norm(audio), prompts, fad_embedder, clap_embedder, norm(reference_wavs), seed)})
     if device.type == "cuda": teacher_pipe.to(device); student_pipe.to(device)
-    return {"rows": rows, "fad_reference": ref_name, "peak_normalized": peak_normalize, "n_prompts": len(prompts),
+    return {"rows": rows, "fad_reference": ref_name, "loudness_lufs": loudness_lufs, "n_prompts": len(prompts),
             "device": str(device), "audio": {name: r[4] for name, r in runs.items()}}
 
 # %% ../nbs/06_distill.ipynb #cf71de90
@@ -605,13 +606,13 @@ GOAL_PROMPTS = ("A solo piano piece, calm and contrapuntal.", "A string quartet,
 
 def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teacher_steps: int = 200, student_steps: int = 4,
                        guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedding: str | None = "tiny",
-                       reference_wavs=None, peak_normalize: bool = False, device="auto", seed: int = 0, log=print) -> dict:
+                       reference_wavs=None, loudness_lufs: float = LOUDNESS_LUFS, device="auto", seed: int = 0, log=print) -> dict:
     "The goal (≥ 20× faster than the `teacher_steps` guided teacher, FAD within 15 %) measured on the four-row table; figures printed."
     from musicnet_ldm.embeddings import get_embedder
     t_pipe, s_pipe = _bench_pipes(teacher, student, device)
     table = speed_quality_table(t_pipe, s_pipe, prompts, teacher_steps, student_steps, guidance_scale, negative_prompt,
                                 fad_embedder=get_embedder(fad_embedding) if fad_embedding else None,
-                                reference_wavs=reference_wavs, seed=seed, peak_normalize=peak_normalize)
+                                reference_wavs=reference_wavs, seed=seed, loudness_lufs=loudness_lufs)
     goal = distill_goal(table)
     log(table_markdown(table)); log(goal_line(goal))
     return {**goal, "rows": table["rows"]}
@@ -643,36 +644,6 @@ def _paired_samples(run_dir, student: str, teacher: str) -> list[tuple[dict, dic
         if (s[n]["prompt"], s[n]["seed"]) != (t[n]["prompt"], t[n]["seed"]): raise ValueError(f"{n}: {student} and {teacher} differ in prompt or seed")
     return [(s[n], t[n]) for n in sorted(s)]
 
-def paired_with_teacher(run_dir, teacher: str, student: str = "student", clap_embedder=None, transcriber=None,
-                        peak_normalize: bool = False, level: float = 0.95) -> dict:
-    "Per-clip differences student − teacher on the same prompts and seeds: CLAP score (Table 1 prompts), note adherence (test prompts)."
-    from musicnet_ldm.adherence import NoteAdherence
-    from musicnet_ldm.embeddings import ClapScore, load_wav
-    from musicnet_ldm.evaluate import protocol_subsets
-    from musicnet_ldm.metrics import mean_ci
-    pairs = _paired_samples(run_dir, student, teacher)
-    by_name = dict((s["name"], (s, t)) for s, t in pairs)
-    subsets = protocol_subsets([s for s, _ in pairs])
-    wav = lambda x: load_wav(x["path"], SAMPLE_RATE, peak_normalize)
-    summary = lambda d: dict(zip(("mean", "ci_lo", "ci_hi"), mean_ci(d, level))) | {"n": len(d)}
-    out = {"teacher": teacher, "student": student, "n_pairs": len(pairs), "level": level}
-    if clap_embedder is not None:
-        scores = {}
-        for side in (0, 1):
-            cs = ClapScore(clap_embedder)
-            cs.update([wav(by_name[s["name"]][side]) for s in subsets["clap"]], [s["prompt"] for s in subsets["clap"]])
-            scores[side] = np.array(cs.scores)
-        out["clap_diff"] = summary(scores[0] - scores[1]) | {"embedding": clap_embedder.name}
-    if transcriber is not None:
-        diffs = {k: [] for k in NoteAdherence.keys}
-        na = NoteAdherence(transcriber)
-        for s in subsets["adherence"]:
-            rs, rt = (na.update(wav(x), x, name=x["name"]) for x in by_name[s["name"]])
-            for k in diffs:
-                if rs is not None and rt is not None and k in rs and k in rt: diffs[k].append(rs[k] - rt[k])
-        out.update({f"{k}_diff": summary(v) for k, v in diffs.items() if len(v) >= 2})
-        out["transcriber"] = transcriber.name
-    return out
 
 # %% ../nbs/06_distill.ipynb #e0c93900
 def evaluation_prompts(cfg: dict) -> set[str]:
@@ -777,10 +748,16 @@ class DistillDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/06_distill.ipynb #8574046f
 def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="auto"):
-    "The teacher pipeline: an explicit path/id, else the fine-tuning run's `best/` folder, else the preset's model."
+    """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's `best/`
+    folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
     from musicnet_ldm.model import load_pipeline
     src = teacher or cfg["distill"].get("teacher")
-    if src is None: src = str(run_dir/"best") if (run_dir/"best").is_dir() else cfg["model"]
+    if src == "pretrained": src = cfg["model"]
+    if src is None:
+        if not (run_dir/"best").is_dir():
+            raise FileNotFoundError(f"distill: no fine-tuned model at {run_dir/'best'}; fine-tune first, or set distill.teacher "
+                                    "(papermill: -p teacher pretrained, or a checkpoint folder) to choose another teacher")
+        src = str(run_dir/"best")
     pipe = load_pipeline(src, device=device)
     pipe.set_progress_bar_config(disable=True)
     return pipe, str(src)

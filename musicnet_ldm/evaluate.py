@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'ADHERENCE_TITLES', 'read_samples',
            'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference', 'sf_write_16k',
-           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'paired_comparisons', 'build_listening_kit',
-           'listening_summary', 'table1', 'plot_table1']
+           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons',
+           'build_listening_kit', 'listening_summary', 'table1', 'plot_table1']
 
 # %% ../nbs/05_evaluate.ipynb #1636ca8c
 SYSTEM_ORDER = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
@@ -186,10 +186,20 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
 # %% ../nbs/05_evaluate.ipynb #5b9b7baf
 PAIRS = (("finetuned", "pretrained"), ("finetuned", "finetuned_no_adapter"), ("student", "finetuned"))
 
-def paired_comparisons(results: dict, fad_refs: dict, n_boot: int = 200, seed: int = 0) -> list[dict]:
-    "A − B with its CI for every metric of every pair in `PAIRS` whose systems were both evaluated."
+def system_pairs(run_dir) -> tuple:
+    """`PAIRS`, with the student paired with the teacher its sidecars name (`teacher_system`, written by 06_distill):
+    `finetuned` normally, `pretrained` when the pretrained model was distilled on purpose."""
+    folder = Path(run_dir)/"samples"/"student"
+    teachers = {s.get("teacher_system") for s in read_samples(folder)} if folder.is_dir() else set()
+    if not teachers: return PAIRS
+    if len(teachers) != 1 or None in teachers:
+        raise ValueError(f"{folder}: the student's sidecars must name one teacher_system, found {sorted(map(str, teachers))}")
+    return tuple(p for p in PAIRS if p[0] != "student") + (("student", teachers.pop()),)
+
+def paired_comparisons(results: dict, fad_refs: dict, n_boot: int = 200, seed: int = 0, pairs=PAIRS) -> list[dict]:
+    "A − B with its CI for every metric of every pair in `pairs` whose systems were both evaluated."
     out = []
-    for a, b in PAIRS:
+    for a, b in pairs:
         if a not in results or b not in results: continue
         pa, pb = results[a]["_paired"], results[b]["_paired"]
         for metric in sorted(set(pa) | set(pb)):
@@ -227,9 +237,9 @@ def build_listening_kit(run_dir, systems, clips_per_system: int = 2, seed: int =
     (kit/"ratings").mkdir(parents=True, exist_ok=True)
     return build_listening_test(clips, kit, seed=seed)[1]
 
-def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0) -> dict | None:
+def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0, pairs=PAIRS) -> dict | None:
     """From `listening/ratings/*.{json,csv}`: raters screened (low anchor above the hidden reference → flagged, left out),
-    per-system OVL/REL, and paired differences of `PAIRS` over shared (rater, prompt); None when nobody has rated yet."""
+    per-system OVL/REL, and paired differences of `pairs` over shared (rater, prompt); None when nobody has rated yet."""
     kit = Path(run_dir)/"listening"
     files = sorted((kit/"ratings").glob("*.json")) + sorted((kit/"ratings").glob("*.csv")) if (kit/"ratings").is_dir() else []
     if not files or not (kit/"listening_key.json").is_file(): return None
@@ -239,7 +249,7 @@ def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0) -> dict | None
     kept = ratings[~ratings.rater.isin(flagged)]
     if kept.empty: raise ValueError(f"every rater was flagged by the anchor screening: {flagged}")
     return {"summary": analyse_listening(kept).set_index("system"), "flagged_raters": flagged, "screening": screen.to_dict("records"),
-            "paired": listening_paired(kept, PAIRS, n_boot=n_boot, seed=seed)}
+            "paired": listening_paired(kept, pairs, n_boot=n_boot, seed=seed)}
 
 # %% ../nbs/05_evaluate.ipynb #ed092d60
 def _fmt(m, lo=None, hi=None, n=None, digits=3) -> str:
@@ -273,10 +283,9 @@ def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None, max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
-           loudness_lufs: float = LOUDNESS_LUFS, assign_prompt_sets: dict | None = None, clap_agreement: str | None = None) -> dict:
+           loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
-    `assign_prompt_sets` ({system: prompt set}) labels the unlabelled samples of a system whose generator writes no
-    `prompt_set` — an explicit choice, recorded in the protocol; any other unlabelled sample is an error."""
+    Every sample must carry its `prompt_set` (an unlabelled one is an error)."""
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
@@ -290,17 +299,16 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     results = {}
     for system in systems:
         samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
-        if system in (assign_prompt_sets or {}):
-            samples = [{**s, "prompt_set": s.get("prompt_set") or assign_prompt_sets[system]} for s in samples]
         t0 = time.time()
         results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf, seed=seed,
                                           is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
                                           clap_agreement=clap_agreement)
         log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
-    paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed)
+    pairs = system_pairs(run_dir)
+    paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed, pairs=pairs)
     if listening and listening.get("build", False):
         build_listening_kit(run_dir, systems, listening.get("clips_per_system", 2), seed=seed)
-    listened = listening_summary(run_dir, n_boot=n_boot, seed=seed)
+    listened = listening_summary(run_dir, n_boot=n_boot, seed=seed, pairs=pairs)
     ratings = None if listened is None else listened["summary"]
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     rows = []
@@ -333,13 +341,13 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
                              "ci": "bootstrap over prompts, 95 %", "chance": "each clip against every other test prompt; margin = own − chance",
                              "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range (F1), note density "
                                          "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the seed-style prompt"},
-        "paired": {"pairs": [list(p) for p in PAIRS], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
+        "paired": {"pairs": [list(p) for p in pairs], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
         "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %",
                       "same_prompts": "every system and the hidden reference on the same MusicNet test prompts",
                       "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are flagged and left out",
                       "flagged_raters": listened["flagged_raters"], "raters": listened["screening"]},
         "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: prompt_set 'table1'",
-        "sample_rate": SAMPLE_RATE, "seed": seed, "prompt_sets_assigned_by_config": dict(assign_prompt_sets or {}),
+        "sample_rate": SAMPLE_RATE, "seed": seed,
     }
     if ratings is not None:   # sanity of the raters: the low-pass anchor should score below the real reference
         protocol["listening_other_systems"] = {s: {"ovl": ratings.loc[s, "ovl"], "rel": ratings.loc[s, "rel"]}

@@ -32,7 +32,7 @@ STAGES = (
     Stage("finetune", "nbs/03_finetune.ipynb", ("data", "train")),
     Stage("generate", "nbs/04_generate.ipynb", ("data", "train", "generate")),
     # the student is distilled before evaluation so that Table 1 has its row; it reads `evaluate` for the reference
-    # set, the transcriber and the normalisation of its paired comparison with the teacher
+    # set and the loudness of its speed/quality table
     Stage("distill", "nbs/06_distill.ipynb", ("data", "train", "generate", "distill", "evaluate")),
     Stage("evaluate", "nbs/05_evaluate.ipynb", ("data", "train", "generate", "distill", "evaluate")),
 )
@@ -365,7 +365,7 @@ def check_environment(cfg: dict, kernel: str = "python3") -> dict:
     if cfg["model"] != "tiny":
         checks += check_weights(cfg["model"])
         teacher = (cfg.get("distill") or {}).get("teacher")
-        if teacher: checks += check_weights(teacher)
+        if teacher and teacher != "pretrained": checks += check_weights(teacher)
         if all(c.ok for c in checks if c.what.startswith(f"weights {cfg['model']}")):
             clip_s, seconds = float(cfg["data"].get("clip_seconds", 10.24)), data_seconds or MUSICNET_SECONDS
             g = cfg.get("generate") or {}
