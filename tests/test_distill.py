@@ -51,7 +51,8 @@ def test_no_evaluation_prompt_is_trained_on(smoke_distill):
     assert trained <= {build_prompt(c, style=cfg["data"]["prompt_style"]) for c in index.split("train")}
     evaluation = set(read_prompts(ROOT / "prompts/table1.txt")) | {build_prompt(c, style=s) for c in index.split("test")
                                                                    for s in PROMPT_STYLES}
-    evaluation |= {json.loads(p.read_text())["prompt"] for p in (run / "samples").glob("*/*.json")}
+    from musicnet_ldm.evaluate import read_samples
+    evaluation |= {s["prompt"] for system in (run / "samples").iterdir() for s in read_samples(system)}
     assert not trained & evaluation
 
 
