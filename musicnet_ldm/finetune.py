@@ -18,14 +18,15 @@ from .cache import collate as cache_collate, training_data
 from .config import ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, resolve
 from .core import make_run_dir, pick_device, seed_everything
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
+from .engine import stack as stack_collate          # toy items have equal lengths: plain stacking
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
 
 # %% auto #0
 __all__ = ['ConditionedUNet', 'drop_conditioning', 'diffusion_loss', 'toy_conditioned_latents', 'empty_conditioning',
-           'stack_collate', 'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora',
-           'finetune_losses', 'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train',
-           'read_train_log', 'plot_loss_curve', 'bench_training', 'main']
+           'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora', 'finetune_losses',
+           'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train', 'read_train_log',
+           'plot_loss_curve', 'bench_training', 'main']
 
 # %% ../nbs/03_finetune.ipynb #652352d1
 class ConditionedUNet(nn.Module):
@@ -91,10 +92,6 @@ def empty_conditioning(pipe) -> dict:
     "The empty prompt's raw conditioning (no adapter: the model applies it), for conditioning dropout."
     pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [""], pipe.unet.device, 1, False)
     return {"prompt_embeds": pe[0].cpu(), "attention_mask": am[0].cpu(), "generated_prompt_embeds": gpe[0].cpu()}
-
-def stack_collate(items: list[dict]) -> dict:
-    "Stack items whose sequences have equal lengths (the toy items); prompts as a list."
-    return {**{k: torch.stack([it[k] for it in items]) for k in items[0] if k != "prompt"}, "prompt": [it["prompt"] for it in items]}
 
 # %% ../nbs/03_finetune.ipynb #4640ab03
 def _add_lora(unet, rank: int, alpha: int):
