@@ -15,8 +15,7 @@ import yaml
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
            'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
-           'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'repo_root', 'params_dir', 'outputs_dir',
-           'merge_config', 'load_config', 'config_hash', 'git_sha', 'package_versions', 'make_run_dir',
+           'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'git_sha', 'package_versions', 'make_run_dir',
            'atomic_write_text', 'seed_everything', 'pick_device', 'pick_mixed_precision', 'pick_dtype',
            'ModelNotAvailableError', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
            'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder', 'prompt_corpus', 'roberta_tokenizer',
@@ -34,44 +33,7 @@ LATENT_CHANNELS = 8
 DEFAULT_MODEL = "cvssp/audioldm2-music"
 
 # %% ../nbs/00_core.ipynb #bda48711
-def repo_root() -> Path:
-    "The repository root: `$MUSICNET_LDM_ROOT`, else the folder holding `params/` above this package or the cwd."
-    if os.environ.get("MUSICNET_LDM_ROOT"): return Path(os.environ["MUSICNET_LDM_ROOT"]).resolve()
-    for start in (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd(), Path.cwd()):
-        for p in (start, *start.parents):
-            if (p/"params").is_dir() and (p/"settings.ini").is_file(): return p
-    return Path.cwd()
-
-def params_dir() -> Path: return repo_root()/"params"
-def outputs_dir() -> Path: return Path(os.environ.get("MUSICNET_LDM_OUTPUTS", repo_root()/"outputs"))
-
-# %% ../nbs/00_core.ipynb #fb168a38
-def merge_config(base: dict, overrides: dict | None) -> dict:
-    "Deep-merge `overrides` into a copy of `base`; `None` values are ignored, dotted keys address sub-sections."
-    out = copy.deepcopy(base)
-    for key, value in (overrides or {}).items():
-        if value is None: continue
-        *parents, leaf = key.split(".")
-        node = out
-        for p in parents: node = node.setdefault(p, {})
-        if isinstance(value, dict) and isinstance(node.get(leaf), dict): node[leaf] = merge_config(node[leaf], value)
-        else: node[leaf] = copy.deepcopy(value)
-    return out
-
-def load_config(preset: str | os.PathLike = "smoke", overrides: dict | None = None) -> dict:
-    "Load `params/<preset>.yaml` (or a yaml path) and apply `overrides`."
-    path = Path(preset)
-    if path.suffix not in (".yaml", ".yml"): path = params_dir()/f"{preset}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in params_dir().glob("*.yaml"))
-        raise FileNotFoundError(f"No preset {str(preset)!r}: {path} does not exist (known presets: {known})")
-    cfg = yaml.safe_load(path.read_text()) or {}
-    cfg.setdefault("preset", path.stem)
-    return merge_config(cfg, overrides)
-
-def config_hash(cfg: dict, n: int = 12) -> str:
-    "A stable short hash of a configuration (key order does not matter)."
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:n]
+from .config import config_hash, load_config, merge_config, outputs_dir, params_dir, repo_root
 
 # %% ../nbs/00_core.ipynb #cac3942c
 def git_sha(root: Path | None = None) -> str | None:

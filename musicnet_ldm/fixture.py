@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .musicnet import LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE, MUSICNET_INSTRUMENTS
+from .config import DataConfig, from_dict, repo_root
+from .musicnet import data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE, MUSICNET_INSTRUMENTS
 
 # %% auto #0
 __all__ = ['ENSEMBLES', 'REGISTERS', 'NOTE_VALUES', 'COMPOSERS', 'FORMS', 'TEMPO_MARKS', 'KEYS', 'SCALES', 'compose_voice',
-           'compose', 'SoundFontNotFound', 'find_soundfont', 'render', 'write_labels', 'make_fixture', 'main']
+           'compose', 'SoundFontNotFound', 'find_soundfont', 'render', 'write_labels', 'make_fixture', 'prepare_data',
+           'main']
 
 # %% ../nbs/01b_fixture.ipynb #b70a040f
 ENSEMBLES = {"Solo Piano": [1], "String Quartet": [41, 41, 42, 43], "Accompanied Violin": [41, 1],
@@ -156,6 +158,15 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+# %% ../nbs/01b_fixture.ipynb #a1f1c0d2
+def prepare_data(cfg: dict) -> Path:
+    "The preset's MusicNet root, with the synthetic fixture written there first when `data.synthetic` asks for one."
+    d = from_dict(DataConfig, cfg["data"], "data")
+    if d.synthetic:
+        root = Path(d.root).expanduser()
+        make_fixture(root if root.is_absolute() else repo_root()/root, **d.synthetic)
+    return data_root(cfg)
 
 # %% ../nbs/01b_fixture.ipynb #84117cda
 def main(argv=None):

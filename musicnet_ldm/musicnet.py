@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import DataConfig, from_dict
 from .core import CLIP_SECONDS, load_config, make_run_dir, repo_root, atomic_write_text
 
 _log = logging.getLogger(__name__)
@@ -473,18 +474,18 @@ def _seed_prompt(m: dict, notes: pd.DataFrame) -> str:
 
 # %% ../nbs/01a_musicnet.ipynb #4c75c510
 def data_root(cfg: dict) -> Path:
-    "The preset's MusicNet root; the synthetic fixture is written there first when `data.synthetic` is set."
-    data = cfg["data"]; root = Path(data["root"]).expanduser()
+    "The preset's MusicNet root; a synthetic one must have been written first (`fixture.prepare_data`)."
+    d = from_dict(DataConfig, cfg["data"], "data")
+    root = Path(d.root).expanduser()
     if not root.is_absolute(): root = repo_root()/root
-    if data.get("synthetic"):
-        from musicnet_ldm.fixture import make_fixture
-        make_fixture(root, **data["synthetic"])
+    if d.synthetic and not (root/"fixture.json").is_file():
+        raise FileNotFoundError(f"the preset's synthetic MusicNet is not written at {root}: call "
+                                "musicnet_ldm.fixture.prepare_data(cfg) first (the data stage and 03_finetune's train do)")
     return root
 
 def clip_index_from_config(cfg: dict, strict: bool | None = None) -> ClipIndex:
     "`build_clip_index` with the preset's `data` settings."
-    d = cfg["data"]
-    return build_clip_index(data_root(cfg), clip_seconds=d.get("clip_seconds", CLIP_SECONDS), hop_seconds=d.get("hop_seconds"),
-                            eval_fraction=d.get("eval_fraction", 0.1), seed=d.get("split_seed", 0),
-                            min_note_coverage=d.get("min_note_coverage", 0.5), silence_dbfs=d.get("silence_dbfs", -60.0),
-                            strict=d.get("strict", False) if strict is None else strict)
+    d = from_dict(DataConfig, cfg["data"], "data")
+    return build_clip_index(data_root(cfg), clip_seconds=d.clip_seconds, hop_seconds=d.hop_seconds, eval_fraction=d.eval_fraction,
+                            seed=d.split_seed, min_note_coverage=d.min_note_coverage, silence_dbfs=d.silence_dbfs,
+                            strict=d.strict if strict is None else strict)

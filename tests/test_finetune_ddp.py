@@ -16,14 +16,15 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path):
            "CUDA_VISIBLE_DEVICES": ""}
     cmd = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "musicnet_ldm.finetune",
-           "--preset", "smoke", "--output-dir", str(out), "--epochs", "1", "--batch-size", "2",
-           "--set", "train.data=toy", "--set", "train.toy_items=8", "--set", "train.eval_batch_size=2"]
+           "--preset", "smoke", "--output-dir", str(out), "--epochs", "1", "--batch-size", "2",    # options derived from
+           "--data", "toy", "--toy-items", "8", "--eval-batch-size", "2"]                            # config.TrainConfig
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["num_processes"] == 2
     assert summary["steps"] == 2                       # 8 items, 4 per rank, batches of 2: one epoch is 2 steps
     assert summary["ranks_identical"] is True          # parameter checksums gathered from both ranks agree
+    assert summary["data"] == "toy"                    # the explicit choice of toy data is recorded
     # one log, written once (by the main process), even though two processes ran
     events = [json.loads(l) for l in (out / "train_log.jsonl").read_text().splitlines() if l.strip()]
     assert sum(e.get("event") == "eval" for e in events) == 1

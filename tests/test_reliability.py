@@ -197,7 +197,7 @@ DRIVER = textwrap.dedent("""
     import os, sys, signal, time
     import torch
     torch.set_num_threads(1)
-    from musicnet_ldm import finetune
+    from musicnet_ldm import engine, finetune
     from musicnet_ldm.model import load_pipeline
     out = sys.argv[1]
     slow = float(os.environ.get("DRIVER_SLOW", "0"))
@@ -207,7 +207,7 @@ DRIVER = textwrap.dedent("""
         def diffusion_loss(*a, **k): time.sleep(slow); return _loss(*a, **k)
         finetune.diffusion_loss = diffusion_loss
     if kill_at_save:                           # SIGKILL inside the checkpoint write, after half the state is on disk
-        _save = finetune.save_checkpoint
+        _save = engine.save_checkpoint
         def save_checkpoint(acc, ckpt_dir, step, *a, **k):
             if step == kill_at_save:
                 tmp = os.path.join(str(ckpt_dir), f".tmp_step_{step}")
@@ -216,7 +216,7 @@ DRIVER = textwrap.dedent("""
                 with open(files[0], "r+b") as f: f.truncate(max(1, os.path.getsize(files[0]) // 2))
                 os.kill(os.getpid(), signal.SIGKILL)
             return _save(acc, ckpt_dir, step, *a, **k)
-        finetune.save_checkpoint = save_checkpoint
+        engine.save_checkpoint = save_checkpoint          # the training engine writes the checkpoints
     pipe = load_pipeline("tiny", device="cpu")
     items = finetune.toy_conditioned_latents(pipe, n=8, frames=32)
     ev = finetune.toy_conditioned_latents(pipe, n=2, frames=32, seed=1)
