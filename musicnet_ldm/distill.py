@@ -12,21 +12,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .core import (CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, load_config,
-                               pick_device, pick_mixed_precision, seed_everything)
+from .cache import collate as cache_collate
+from .config import LoopConfig, from_dict
+from .core import CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, load_config, seed_everything
+from .engine import Engine, Job
 from .embeddings import LOUDNESS_LUFS, loudness_normalize
 
 # %% auto #0
-__all__ = ['DEFAULT_WEIGHTS', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL_PROMPTS', 'student_config', 'kept_layers',
-           'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size', 'make_student',
-           'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections', 'task_target',
-           'x0_and_eps', 'kd_loss', 'lcm_loss', 'ema_update', 'train_distill', 'teacher_gap', 'student_pipeline',
-           'generate_few_step', 'save_student', 'student_settings', 'load_student', 'unet_evaluations',
-           'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill', 'speed_quality_systems',
-           'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown', 'write_distill_results',
-           'bench_distill_goal', 'write_student_samples', 'teacher_system_name', 'evaluation_prompts',
-           'training_indices', 'sample_teacher_latents', 'build_teacher_targets', 'DistillDataset', 'load_teacher',
-           'adapted']
+__all__ = ['DEFAULT_WEIGHTS', 'DISTILL_LOOP', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL_PROMPTS', 'student_config',
+           'kept_layers', 'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size',
+           'make_student', 'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections',
+           'task_target', 'x0_and_eps', 'kd_loss', 'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss',
+           'train_distill', 'student_pipeline', 'generate_few_step', 'save_student', 'student_settings', 'load_student',
+           'unet_evaluations', 'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill',
+           'speed_quality_systems', 'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown',
+           'write_distill_results', 'bench_distill_goal', 'write_student_samples', 'teacher_system_name',
+           'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
+           'DistillDataset', 'load_teacher', 'adapted']
 
 # %% ../nbs/06_distill.ipynb #a575c306
 def _per_block(value, n: int, name: str) -> list:
@@ -181,6 +183,7 @@ def block_names(unet) -> list[str]:
 def block_outputs(unet):
     "Collect `{block name: output}` of `unet`'s blocks during the forward passes inside the `with`."
     unet = getattr(unet, "module", unet)     # hooks go on the model inside a DistributedDataParallel wrapper
+    unet = getattr(unet, "unet", unet)       # and on the UNet inside distillation's `Student`
     feats, handles = {}, []
     def hook(name):
         def f(module, args, out): feats[name] = out[0] if isinstance(out, tuple) else out
@@ -231,8 +234,8 @@ def kd_loss(student, teacher, batch: dict, scheduler, weights: dict | None = Non
     "BK-SDM loss: `w_out`·‖s − t‖² + `w_feat`·Σ_blocks ‖s_b − t_b‖² + `w_task`·‖s − target‖²; returns (loss, parts)."
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     latents = batch["latents"]
-    noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(latents),), generator=generator, device=latents.device)
+    noise = torch.randn(latents.shape, generator=generator).to(latents)      # a CPU generator (the engine's): draw, then move
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (len(latents),), generator=generator).to(latents.device)
     noisy, cond = scheduler.add_noise(latents, noise, t), unet_inputs(batch)
     with torch.no_grad():
         with block_outputs(teacher) as t_feats: t_out = teacher(noisy, t, **cond).sample
@@ -256,10 +259,10 @@ def lcm_loss(student, target, teacher, batch: dict, scheduler, lcm_scheduler, gu
     latents = batch["latents"]
     n, T = len(latents), scheduler.config.num_train_timesteps
     k = T // num_ddim_timesteps
-    index = torch.randint(0, num_ddim_timesteps, (n,), generator=generator, device=latents.device)
+    index = torch.randint(0, num_ddim_timesteps, (n,), generator=generator).to(latents.device)
     t_start = (index + 1) * k - 1                           # LCMScheduler's training grid: k-1, 2k-1, …, T-1
     t_prev = (t_start - k).clamp(min=0)
-    noise = torch.randn(latents.shape, generator=generator, device=latents.device, dtype=latents.dtype)
+    noise = torch.randn(latents.shape, generator=generator).to(latents)      # a CPU generator (the engine's): draw, then move
     noisy, cond = scheduler.add_noise(latents, noise, t_start), unet_inputs(batch)
     scal = lambda t: [_bcast(torch.as_tensor(c), latents) for c in lcm_scheduler.get_scalings_for_boundary_condition_discrete(t.float())]
     (skip_s, out_s), (skip_p, out_p) = scal(t_start), scal(t_prev)
@@ -283,102 +286,6 @@ def ema_update(target, source, decay: float):
     "target ← decay · target + (1 − decay) · source."
     for pt, ps in zip(target.parameters(), source.parameters()): pt.lerp_(ps.detach().to(pt.dtype), 1 - decay)
 
-# %% ../nbs/06_distill.ipynb #037f9c64
-def _collate(items: list[dict]) -> dict:
-    "Stack cached items; T5 sequences of different lengths are right-padded and masked."
-    from musicnet_ldm.cache import collate
-    return collate(items)
-
-# %% ../nbs/06_distill.ipynb #cc0bb616
-def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, scheduler, uncond: dict | None = None,
-                  batch_size: int = 4, lr: float = 1e-4, weight_decay: float = 0.0, epochs: int = 1,
-                  max_steps: int | None = None, weights: dict | None = None, guidance_scale: float = 1.0,
-                  num_ddim_timesteps: int = 50, ema_decay: float = 0.95, huber_c: float = 0.001,
-                  log_every: int = 10, checkpoint_every: int | None = None, keep_checkpoints: int = 2,
-                  resume_from: str | Path | None = None, mixed_precision: str = "auto", max_nonfinite: int = 5,
-                  seed: int = 0, collate_fn=None, adapter=None, log=print) -> dict:
-    """Distil `teacher` into `student` (in place) for one phase, `'kd'` or `'lcm'`; return a summary with the losses.
-    `adapter`: the fine-tuned teacher's conditioning adapter, applied to each batch when its conditioning is raw (the
-    cache); leave it None for conditioning from the pipeline's `encode_prompt` (already adapted)."""
-    from accelerate import Accelerator
-    from diffusers import LCMScheduler
-    from musicnet_ldm.finetune import TrainProgress, checkpoints, epoch_batches, save_checkpoint
-    if phase not in ("kd", "lcm"): raise ValueError(f"phase must be 'kd' or 'lcm', got {phase!r}")
-    if len(dataset) == 0: raise ValueError("train_distill: the dataset is empty")
-    out_dir = Path(out_dir); ckpt_dir = out_dir/"checkpoints"; ckpt_dir.mkdir(parents=True, exist_ok=True)
-    device = pick_device("auto")
-    acc = Accelerator(mixed_precision=pick_mixed_precision(device, mixed_precision), cpu=device.type == "cpu")
-    teacher.requires_grad_(False).eval().to(acc.device)
-    if any(p.dtype != torch.float32 for p in student.parameters()):
-        student.float()   # fp32 master weights; accelerate's autocast computes in bf16/fp16 where enabled
-    projections = FeatureProjections(student, teacher) if phase == "kd" else None
-    if projections is not None and not len(projections.proj): projections = None   # same widths: nothing to learn
-    params = list(student.parameters()) + (list(projections.parameters()) if projections is not None else [])
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    student.train()
-    if projections is not None: student, projections, opt = acc.prepare(student, projections, opt)
-    else: student, opt = acc.prepare(student, opt)
-    progress = TrainProgress(); acc.register_for_checkpointing(progress)
-    target = None
-    if phase == "lcm":
-        target = copy.deepcopy(acc.unwrap_model(student)).requires_grad_(False).eval()
-        acc.register_for_checkpointing(target)
-    lcm_scheduler = LCMScheduler.from_config(scheduler.config)
-    if uncond is not None: uncond = {k: v.to(acc.device) for k, v in uncond.items()}
-    if resume_from is not None:
-        path = (checkpoints(ckpt_dir) or [None])[-1] if str(resume_from) == "latest" else Path(resume_from)
-        if path is None: log(f"resume_from='latest': no checkpoint in {ckpt_dir}, starting fresh")
-        else:
-            acc.load_state(str(path)); log(f"resumed from {path} at step {progress.step}")
-    collate = collate_fn or _collate
-    per_rank = math.ceil(len(dataset) / acc.num_processes)
-    steps_per_epoch = math.ceil(per_rank / batch_size)
-    total = max_steps if max_steps is not None else epochs * steps_per_epoch
-    log_path, losses = out_dir/"train_log.jsonl", []
-
-    t0 = time.time()
-    while progress.step < total:
-        epoch, skip = divmod(progress.step, steps_per_epoch)
-        for batch in epoch_batches(dataset, epoch, seed, batch_size, acc.process_index, acc.num_processes, skip, collate):
-            batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            if adapter is not None:     # raw cached conditioning → what the fine-tuned teacher's UNet sees
-                with torch.no_grad():
-                    batch["generated_prompt_embeds"], batch["prompt_embeds"] = adapter(batch["generated_prompt_embeds"], batch["prompt_embeds"])
-            with acc.autocast():
-                if phase == "kd":
-                    loss, parts = kd_loss(student, teacher, batch, scheduler, weights, projections, guidance_scale, uncond)
-                else:
-                    loss, parts = lcm_loss(student, target, teacher, batch, scheduler, lcm_scheduler, guidance_scale,
-                                           uncond, num_ddim_timesteps, huber_c)
-            finite = bool(acc.gather(torch.isfinite(loss.detach())[None].float()).min() > 0)   # all ranks agree
-            if finite:
-                acc.backward(loss)
-                if acc.sync_gradients: acc.clip_grad_norm_(params, 1.0)
-                opt.step()
-            opt.zero_grad()
-            progress.step += 1          # a skipped batch still counts: the data position stays exact on resume
-            if not finite:
-                progress.nonfinite += 1; progress.skipped += 1
-                if progress.nonfinite >= max_nonfinite:
-                    save_checkpoint(acc, ckpt_dir, progress.step, keep_checkpoints)
-                    raise FloatingPointError(f"{phase}: {progress.nonfinite} non-finite losses in a row at step {progress.step}; "
-                                             f"a checkpoint was saved in {ckpt_dir}. Lower the learning rate or disable mixed precision.")
-            else:
-                progress.nonfinite = 0
-                if target is not None: ema_update(target, acc.unwrap_model(student), ema_decay)
-                losses.append(parts["loss"])
-                if acc.is_main_process and (progress.step % log_every == 0 or progress.step == total):
-                    rec = {"phase": phase, "step": progress.step, "epoch": epoch, **parts, "lr": opt.param_groups[0]["lr"],
-                           "seconds": round(time.time() - t0, 2)}
-                    with open(log_path, "a") as f: f.write(json.dumps(rec) + "\n")
-            if checkpoint_every and progress.step % checkpoint_every == 0: save_checkpoint(acc, ckpt_dir, progress.step, keep_checkpoints)
-            if progress.step >= total: break
-    if not checkpoints(ckpt_dir) or checkpoints(ckpt_dir)[-1].name != f"step_{progress.step}":
-        save_checkpoint(acc, ckpt_dir, progress.step, keep_checkpoints)
-    student = acc.unwrap_model(student).eval()
-    return {"phase": phase, "steps": progress.step, "skipped_nonfinite": progress.skipped, "losses": losses, "seconds": round(time.time() - t0, 2),
-            "log": str(log_path), "checkpoint": str(checkpoints(ckpt_dir)[-1])}
-
 # %% ../nbs/06_distill.ipynb #ef55580f
 @torch.no_grad()
 def teacher_gap(student, teacher, batch: dict, scheduler, n_timesteps: int = 8, seed: int = 0) -> float:
@@ -392,6 +299,87 @@ def teacher_gap(student, teacher, batch: dict, scheduler, n_timesteps: int = 8, 
         noisy = scheduler.add_noise(latents, noise, tt)
         total += F.mse_loss(student(noisy, tt, **cond).sample, teacher(noisy, tt, **cond).sample).item()
     return total / n_timesteps
+
+# %% ../nbs/06_distill.ipynb #8d84cb5d
+class Student(torch.nn.Module):
+    "What distillation trains, as one module: the student UNet (whose forward this is) and phase 1's feature projections."
+    def __init__(self, unet, projections: FeatureProjections | None = None):
+        super().__init__()
+        self.unet, self.projections = unet, projections
+
+    def forward(self, *args, **kwargs): return self.unet(*args, **kwargs)
+
+# %% ../nbs/06_distill.ipynb #d53e9de9
+class PhaseLoss:
+    "One distillation phase's loss for the engine, holding the parts that do not train."
+    def __init__(self, phase: str, teacher, scheduler, *, target=None, uncond: dict | None = None, adapter=None,
+                 weights: dict | None = None, guidance_scale: float = 1.0, num_ddim_timesteps: int = 50, huber_c: float = 0.001):
+        from diffusers import LCMScheduler
+        if phase not in ("kd", "lcm"): raise ValueError(f"phase must be 'kd' or 'lcm', got {phase!r}")
+        if phase == "lcm" and target is None: raise ValueError("phase 'lcm' needs its target network")
+        self.phase, self.teacher, self.scheduler, self.target, self.uncond, self.adapter = phase, teacher, scheduler, target, uncond, adapter
+        self.weights, self.guidance_scale, self.num_ddim_timesteps, self.huber_c = weights, guidance_scale, num_ddim_timesteps, huber_c
+        self.lcm_scheduler = LCMScheduler.from_config(scheduler.config)
+
+    def to(self, device):
+        "The teacher, the target, the adapter and the negative prompt's conditioning on `device`."
+        for module in (self.teacher, self.target, self.adapter):
+            if module is not None: module.to(device)
+        if self.uncond is not None: self.uncond = {k: v.to(device) for k, v in self.uncond.items()}
+        return self
+
+    def __call__(self, model, batch: dict, generator=None) -> tuple[torch.Tensor, dict]:
+        if self.adapter is not None:          # raw cached conditioning → what the fine-tuned teacher's UNet sees
+            with torch.no_grad(): gpe, pe = self.adapter(batch["generated_prompt_embeds"], batch["prompt_embeds"])
+            batch = {**batch, "generated_prompt_embeds": gpe, "prompt_embeds": pe}
+        if self.phase == "kd":
+            projections = getattr(model, "module", model).projections        # through a DDP wrapper
+            return kd_loss(model, self.teacher, batch, self.scheduler, self.weights, projections, self.guidance_scale,
+                           self.uncond, generator)
+        return lcm_loss(model, self.target, self.teacher, batch, self.scheduler, self.lcm_scheduler, self.guidance_scale,
+                        self.uncond, self.num_ddim_timesteps, self.huber_c, generator)
+
+# %% ../nbs/06_distill.ipynb #0699de2c
+DISTILL_LOOP = dict(
+    batch_size=4,                 # items per batch, per process
+    lr=1e-4,                      # AdamW's learning rate
+    weight_decay=0.0,             # the student starts at the teacher's weights: no pull towards zero
+    epochs=1,                     # phases are usually sized by max_steps
+    lr_scheduler="constant",      # a resumed phase with a larger max_steps continues as a straight run would
+)
+
+# %% ../nbs/06_distill.ipynb #e8bc2de7
+def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, scheduler, uncond: dict | None = None,
+                  weights: dict | None = None, guidance_scale: float = 1.0, num_ddim_timesteps: int = 50,
+                  ema_decay: float = 0.95, huber_c: float = 0.001, adapter=None, collate_fn=None, seed: int = 0,
+                  mixed_precision: str = "auto", log=print, **settings) -> dict:
+    """Distil `teacher` into `student` (in place) for one phase, `'kd'` or `'lcm'`, on the shared engine; return the
+    engine's summary with the logged losses. `settings`: the engine's (`LoopConfig`) over `DISTILL_LOOP`. `adapter`: the
+    fine-tuned teacher's conditioning adapter, for raw (cached) conditioning; None for `encode_prompt`'s (adapted)."""
+    from musicnet_ldm.finetune import read_train_log
+    # 1. the settings: LoopConfig's, distillation's defaults, then `settings`; unknown names are errors
+    s = from_dict(LoopConfig, {**DISTILL_LOOP, **settings}, "distill")
+    # 2. fp32 master weights (accelerate autocasts where mixed precision is on); the teacher frozen
+    student.float().train()
+    teacher.requires_grad_(False).eval()
+    # 3. what trains: the student, with phase 1's feature projections where the widths differ
+    projections = FeatureProjections(student, teacher) if phase == "kd" else None
+    model = Student(student, projections if projections is not None and len(projections.proj) else None)
+    # 4. phase 2's target network: an EMA of the student, updated after every optimizer step, checkpointed
+    target = copy.deepcopy(student).requires_grad_(False).eval() if phase == "lcm" else None
+    loss = PhaseLoss(phase, teacher, scheduler, target=target, uncond=uncond, adapter=adapter, weights=weights,
+                     guidance_scale=guidance_scale, num_ddim_timesteps=num_ddim_timesteps, huber_c=huber_c)
+    after_step = None if target is None else (lambda m: ema_update(target, m.unet, ema_decay))
+    job = Job(model=model, loss=loss, train_set=dataset, collate=collate_fn or cache_collate, after_step=after_step,
+              state=() if target is None else (target,), info={"name": f"distillation ({phase})", "phase": phase})
+    # 5. the engine: accelerate, resume, steps, clipping, NaN guard, log, checkpoints; the frozen parts on its device
+    engine = Engine(job, s, out_dir, seed=seed, mixed_precision=mixed_precision, log=log)
+    loss.to(engine.acc.device)
+    summary = engine.fit()
+    student.eval()
+    # 6. the summary, with the logged training losses (one per `log_every` steps, from the start of the phase)
+    logged = read_train_log(out_dir) if Path(summary["log"]).is_file() else []       # no line yet: fewer steps than log_every
+    return {**summary, "losses": [r["loss"] for r in logged if r["event"] == "train"]}
 
 # %% ../nbs/06_distill.ipynb #d8dab8cf
 MAX_STUDENT_STEPS = 8

@@ -18,13 +18,16 @@ SCRIPT = textwrap.dedent("""
     lat = torch.randn(len(prompts), LATENT_CHANNELS, 16, 16, generator=torch.Generator().manual_seed(0))
     items = [{"latents": lat[i], **{k: v[i] for k, v in cond.items()}, "prompt": p} for i, p in enumerate(prompts)]
     student = make_student(pipe.unet, channel_mult=0.5)
+    identical = {}
     for phase in ("kd", "lcm"):
         s = train_distill(student, pipe.unet, items, out/phase, phase, scheduler=pipe.scheduler,
                           uncond=encode_conditioning(pipe, ["Low quality."]), guidance_scale=1.0 if phase == "kd" else 3.5,
                           batch_size=2, lr=1e-3, max_steps=3, log_every=1, log=lambda *_: None)
+        identical[phase] = s["ranks_identical"]       # the engine's check: every trained parameter, projections included
     rank = PartialState().process_index
     checksum = sum(p.detach().double().sum().item() for p in student.parameters())
-    (out/f"rank{rank}.json").write_text(json.dumps({"checksum": checksum, "steps": s["steps"]}))
+    (out/f"rank{rank}.json").write_text(json.dumps({"checksum": checksum, "steps": s["steps"], "identical": identical,
+                                                     "processes": s["num_processes"]}))
 """)
 
 
@@ -37,7 +40,8 @@ def test_two_process_distillation_keeps_ranks_identical(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     ranks = [json.loads((tmp_path / "run" / f"rank{i}.json").read_text()) for i in (0, 1)]
-    assert ranks[0]["steps"] == ranks[1]["steps"] == 3
+    assert ranks[0]["steps"] == ranks[1]["steps"] == 3 and ranks[0]["processes"] == 2
+    assert ranks[0]["identical"] == {"kd": True, "lcm": True}
     assert abs(ranks[0]["checksum"] - ranks[1]["checksum"]) < 1e-9
     # one log line per step, written by the main process only
     for phase in ("kd", "lcm"):
