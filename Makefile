@@ -10,7 +10,7 @@ SOUNDFONT_PKGS := libfluidsynth3 timgm6mb-soundfont
 # headless Debian chromium drives the listening-test page in tests/test_listening.py (playwright uses it, downloads nothing)
 BROWSER_PKGS := chromium
 
-.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench
+.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench outputs
 
 install: $(VENV)/.installed
 
@@ -52,3 +52,7 @@ test: sync-check nbtest pytest
 
 bench: install sysdeps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m musicnet_ldm.bench
+
+# run every notebook as nbdev_test does and keep the outputs of its cells (skipping `#| eval: false`), then clean
+outputs: install sysdeps
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python tools/keep_outputs.py $(NBS) && $(BIN)/nbdev_clean

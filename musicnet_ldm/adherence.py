@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio import write_wav
 from .core import SAMPLE_RATE
 from .metrics import cluster_bootstrap_ci
 
@@ -37,9 +38,8 @@ class BasicPitchTranscriber:
         self._predict, self.model = predict, Model(model_path or ICASSP_2022_MODEL_PATH)
 
     def __call__(self, wav: np.ndarray, sr: int = SAMPLE_RATE) -> list[dict]:
-        import soundfile as sf
         with tempfile.TemporaryDirectory() as d:   # basic-pitch reads a file (and resamples to 22,050 Hz itself)
-            path = Path(d)/"clip.wav"; sf.write(path, np.asarray(wav, np.float32), sr)
+            path = write_wav(Path(d)/"clip.wav", wav, sr)
             with contextlib.redirect_stdout(io.StringIO()): _, _, events = self._predict(path, self.model, **self.kwargs)
         return sorted(({"pitch": int(p), "onset_s": float(s), "offset_s": float(e), "amplitude": float(a)}
                        for s, e, p, a, *_ in events), key=lambda n: (n["onset_s"], n["pitch"]))

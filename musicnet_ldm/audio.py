@@ -4,6 +4,7 @@
 
 # %% ../nbs/01c_audio.ipynb #b62282b2
 from __future__ import annotations
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from .core import (CLIP_SAMPLES, HOP_LENGTH, MEL_FMAX, MEL_FMIN, MEL_FRAMES, N_F
                                WIN_LENGTH)
 
 # %% auto #0
-__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'augment', 'preprocess',
-           'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'bench_preprocessing']
+__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'write_wav', 'augment',
+           'preprocess', 'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'bench_preprocessing']
 
 # %% ../nbs/01c_audio.ipynb #045970a1
 class AudioError(ValueError):
@@ -59,6 +60,15 @@ def remove_silence(wav: np.ndarray, top_db: float = 60.0) -> np.ndarray:
 def fix_length(wav: np.ndarray, n: int = CLIP_SAMPLES) -> np.ndarray:
     "Zero-pad or trim to `n` samples."
     return librosa.util.fix_length(wav, size=n).astype(np.float32)
+
+# %% ../nbs/01c_audio.ipynb #u9042271
+def write_wav(path, wav, sr: int = SAMPLE_RATE, subtype: str = "FLOAT") -> Path:
+    "Write mono `wav` at `sr` to `path` atomically (soundfile `subtype`: FLOAT, or PCM_16 for players and MusicNet's format)."
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix or '.wav'}")
+    sf.write(str(tmp), np.asarray(wav, np.float32), sr, subtype=subtype, format="WAV")
+    os.replace(tmp, path)
+    return path
 
 # %% ../nbs/01c_audio.ipynb #3c0cda54
 def augment(wav: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_RATE, time_stretch: tuple | None = None,

@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .audio import resample
 from .core import SAMPLE_RATE, ModelNotAvailableError, pick_device, resolve_model_path, tiny_audioldm2
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
 # %% auto #0
 __all__ = ['LOUDNESS_LUFS', 'LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'ROBERTA_REPO', 'VGGISH_REPO', 'VGGISH_FILES',
-           'EMBEDDERS', 'check_wav', 'load_wav', 'resample', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder',
-           'loudness_normalize', 'find_laion_clap_checkpoint', 'import_clap_module', 'build_laion_clap',
-           'load_roberta_tokenizer', 'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files',
-           'files_fingerprint', 'weights_revision', 'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
+           'EMBEDDERS', 'check_wav', 'load_wav', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder', 'loudness_normalize',
+           'find_laion_clap_checkpoint', 'import_clap_module', 'build_laion_clap', 'load_roberta_tokenizer',
+           'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files', 'files_fingerprint',
+           'weights_revision', 'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
 
 # %% ../nbs/05b_embeddings.ipynb #931a1c79
 def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarray:
@@ -30,21 +31,14 @@ def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarra
     if np.sqrt(np.mean(wav.astype(np.float64) ** 2)) < silence_rms: raise ValueError(f"{where}: audio is silent")
     return wav
 
-def load_wav(path, expected_sr: int | None = SAMPLE_RATE, peak_normalize: bool = False) -> np.ndarray:
-    """Read a wav as mono float32, checking its sample rate (`expected_sr`, None accepts any) and content.
-    `peak_normalize` scales it to peak 0.99 first (only all-zero audio is then silent)."""
+def load_wav(path, expected_sr: int | None = SAMPLE_RATE) -> np.ndarray:
+    "Read a wav as mono float32, checking its sample rate (`expected_sr`, None accepts any) and content (finite, not silent)."
     import soundfile as sf
     try: wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e: raise ValueError(f"{path}: cannot read audio ({type(e).__name__}: {e})") from e
     if expected_sr is not None and sr != expected_sr:
         raise ValueError(f"{path}: sample rate {sr} Hz, expected {expected_sr} Hz")
-    wav = check_wav(wav.mean(1), str(path), silence_rms=0.0 if peak_normalize else 1e-5)
-    if peak_normalize: wav = check_wav(wav * (0.99 / max(float(np.abs(wav).max()), 1e-30)), str(path))
-    return wav
-
-def resample(wav: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
-    import librosa
-    return wav if sr == target_sr else librosa.resample(wav, orig_sr=sr, target_sr=target_sr).astype(np.float32)
+    return check_wav(wav.mean(1), str(path))
 
 # %% ../nbs/05b_embeddings.ipynb #551b12a4
 class Embedder:
@@ -120,8 +114,10 @@ def tiny_clap_embedder(seed: int = 0) -> ClapEmbedder:
 # %% ../nbs/05b_embeddings.ipynb #815846e6
 LOUDNESS_LUFS = -23.0
 
-def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS_LUFS, where: str = "audio") -> np.ndarray:
-    "`wav` scaled to `target_lufs` integrated loudness (ITU-R BS.1770-4 via pyloudnorm), measured at full-scale peak."
+def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS_LUFS, where: str = "audio",
+                       max_peak: float | None = None) -> np.ndarray:
+    """`wav` scaled to `target_lufs` integrated loudness (ITU-R BS.1770-4 via pyloudnorm), measured at full-scale peak;
+    with `max_peak`, quieter where that loudness would push the peak above it (for 16-bit players: no clipping)."""
     import pyloudnorm
     wav = check_wav(wav, where, silence_rms=0.0)
     peak = float(np.abs(wav).max())
@@ -130,7 +126,9 @@ def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS
     pad = max(0, int(0.4 * sr) - len(unit))                          # BS.1770 needs one 400 ms block
     lufs = pyloudnorm.Meter(sr).integrated_loudness(np.pad(unit, (0, pad)))
     if not np.isfinite(lufs): raise ValueError(f"{where}: loudness not measurable (every 400 ms block below −70 LUFS at full-scale peak)")
-    return (unit * 10 ** ((target_lufs - lufs) / 20)).astype(np.float32)
+    gain = 10 ** ((target_lufs - lufs) / 20)
+    if max_peak is not None: gain = min(gain, max_peak)              # `unit` peaks at 1
+    return (unit * gain).astype(np.float32)
 
 # %% ../nbs/05b_embeddings.ipynb #8e9ec8aa
 LAION_CLAP_MUSIC_CKPT = "music_audioset_epoch_15_esc_90.14.pt"
@@ -305,7 +303,7 @@ def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE
     paths = [Path(p) for p in paths]
     if not paths: raise ValueError("embed_files: no audio files")
     wavs = [load_wav(p, expected_sr) if loudness_lufs is None else
-            loudness_normalize(load_wav(p, expected_sr, peak_normalize=True), expected_sr or SAMPLE_RATE, loudness_lufs, str(p)) for p in paths]
+            loudness_normalize(load_wav(p, expected_sr), expected_sr or SAMPLE_RATE, loudness_lufs, str(p)) for p in paths]
     return embedder.embed(wavs, sr=expected_sr or SAMPLE_RATE)
 
 def files_fingerprint(paths) -> str:

@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'ADHERENCE_TITLES', 'read_samples',
-           'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference', 'sf_write_16k',
-           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons',
-           'build_listening_kit', 'listening_summary', 'table1', 'plot_table1']
+           'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference', 'protocol_subsets',
+           'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons', 'build_listening_kit',
+           'listening_summary', 'table1', 'plot_table1']
 
 # %% ../nbs/05_evaluate.ipynb #1636ca8c
 SYSTEM_ORDER = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
@@ -90,7 +90,7 @@ def write_reference_clips(cfg: dict, run_dir, split: str = "test", max_clips: in
     tmp = out.with_name(".reference.tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     for c in chosen:
         r, stem = (records or {}).get(_clip_id(c.recording_id, c.start_s), {}), c.key.replace(".", "p")
-        sf_write_16k(tmp/f"{stem}.wav", read_clip_16k(c))
+        write_wav(tmp/f"{stem}.wav", read_clip_16k(c))
         atomic_write_text(tmp/f"{stem}.json", json.dumps(
             {"prompt": r.get("prompt") or build_prompt(c), "seed": None, "prompt_set": "musicnet_test", "recording_id": int(c.recording_id),
              "start_s": float(c.start_s), "notes": r.get("notes") or clip_notes(c)}, indent=1, default=str))
@@ -112,10 +112,6 @@ def verify_reference(ref_dir, run_dir=None, split: str = "test") -> list:
         raise ValueError(f"{ref_dir}: its clips differ from prompts/{split}.jsonl ({len(set(prompted) ^ set(listed.values()))} differ): "
                          "stale reference folder — delete it to rewrite it")
     return sorted(listed.values())
-
-def sf_write_16k(path, wav):
-    import soundfile as sf
-    sf.write(str(path), np.asarray(wav, np.float32), SAMPLE_RATE, subtype="FLOAT")
 
 # %% ../nbs/05_evaluate.ipynb #aa4d7672
 class _Models:
@@ -153,7 +149,7 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
                     clap_agreement: str | None = None) -> dict:
     "FAD per embedding (not for the reference set itself), CLAP score and prompt adherence of one system's samples."
     subsets = protocol_subsets(samples)
-    audio = {s["path"]: loudness_normalize(load_wav(s["path"], SAMPLE_RATE, peak_normalize=True), SAMPLE_RATE, loudness_lufs, str(s["path"]))
+    audio = {s["path"]: loudness_normalize(load_wav(s["path"], SAMPLE_RATE), SAMPLE_RATE, loudness_lufs, str(s["path"]))
              for k in ("fad", "clap", "adherence") for s in subsets[k]}
     wavs = lambda k: [audio[s["path"]] for s in subsets[k]]
     prompts = lambda k: [s["prompt"] for s in subsets[k]]

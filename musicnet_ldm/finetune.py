@@ -18,7 +18,6 @@ from .cache import collate as cache_collate, training_data
 from .config import ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, resolve
 from .core import make_run_dir, pick_device, seed_everything
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
-from .engine import stack as stack_collate          # toy items have equal lengths: plain stacking
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
 
@@ -224,7 +223,7 @@ def load_training_data(cfg: dict, pipe, log=print):
     log(f"train.data='toy': {t['toy_items']} synthetic conditioned latents (two prompts), not MusicNet")
     tr = toy_conditioned_latents(pipe, n=t["toy_items"], seed=cfg["seed"], frames=t["toy_frames"])
     ev = toy_conditioned_latents(pipe, n=max(2, t["toy_items"] // 2), seed=cfg["seed"] + 1, frames=t["toy_frames"])
-    return tr, ev, empty_conditioning(pipe), stack_collate
+    return tr, ev, empty_conditioning(pipe), cache_collate
 
 # %% ../nbs/03_finetune.ipynb #a98bbadd
 def train(cfg: dict, output_dir=None, log=print) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .audio import write_wav
 from .config import DataConfig, from_dict, repo_root
 from .musicnet import data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE, MUSICNET_INSTRUMENTS
 
@@ -119,7 +120,6 @@ def _piece_metadata(rng, rid: int, ensemble: str, bpm: float, seconds: float, se
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
                  sf2_path=None, overwrite: bool = False) -> Path:
     "Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`."
-    import soundfile as sf
     out = Path(out)
     if recordings < 1 or seconds <= 1: raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
     test_recordings = max(1, recordings // 3) if test_recordings is None else int(test_recordings)
@@ -143,7 +143,7 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
             labels = compose(rng, ensemble, seconds, bpm, tonic, mode)
             split = "test" if rid in test_ids else "train"
             write_labels(tmp/f"{split}_labels"/f"{rid}.csv", labels)
-            sf.write(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid), LABEL_SAMPLE_RATE, subtype="PCM_16")
+            write_wav(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid), LABEL_SAMPLE_RATE, "PCM_16")
             meta.append(_piece_metadata(rng, rid, ensemble, bpm, seconds, seed, tonic, mode))
         pd.DataFrame(meta, columns=METADATA_COLUMNS).to_csv(tmp/METADATA_FILE, index=False)
         (tmp/"fixture.json").write_text(json.dumps({"params": params, "soundfont": sf2.name, "ids": ids,

@@ -13,6 +13,7 @@ import torch
 
 from .core import (CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
                                atomic_write_text, git_sha, package_versions, pick_device, resolve_model_path)
+from .audio import write_wav
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +214,6 @@ def weights_sha256(pipe) -> str:
             h.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)}".encode()); h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
-def _write_wav(path: Path, wav: np.ndarray):
-    import soundfile as sf
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.wav")
-    sf.write(str(tmp), np.asarray(wav, np.float32), SAMPLE_RATE, subtype="FLOAT")
-    os.replace(tmp, path)
-
 def _finished(wav: Path, settings: dict, overwrite: bool) -> bool:
     "Is the clip at `wav` complete (WAV + complete sidecar)? Raise if it was made with other settings."
     side = wav.with_suffix(".json")
@@ -308,7 +303,7 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
                                      cache=cache)
             seconds = (time.perf_counter() - t0)/len(batch)
             for (i, rec, seed, wav, settings), clip, extra in zip(batch, audio, info):
-                _write_wav(wav, clip)
+                write_wav(wav, clip)
                 meta = {**settings, **common, "prompt_index": i, "num_samples": int(clip.shape[-1]),
                         "generation_seconds": round(seconds, 4), "batch_size": len(batch),
                         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
@@ -324,13 +319,11 @@ def log_mel(wav) -> np.ndarray:
     return audio_log_mel(np.asarray(wav, np.float32), frames=None).numpy()
 
 # %% ../nbs/04_generate.ipynb #f1b3bea3
-def _peak(w): return w / max(np.abs(w).max(), 1e-30)
-
-def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=None, normalize: bool = False, title: str | None = None):
+def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=None, title: str | None = None):
     "One column per clip of `wavs` ({label: audio}): waveform above log-mel spectrogram, all on the same axes and scales."
     import matplotlib.pyplot as plt
     import librosa.display
-    wavs = {k: (_peak(np.asarray(v, np.float32)) if normalize else np.asarray(v, np.float32)) for k, v in wavs.items()}
+    wavs = {k: np.asarray(v, np.float32) for k, v in wavs.items()}
     mels = {k: log_mel(v) for k, v in wavs.items()}
     if ylim is None: a = max(np.abs(w).max() for w in wavs.values()) * 1.05 or 1.0; ylim = (-a, a)
     if vlim is None: vlim = (min(m.min() for m in mels.values()), max(m.max() for m in mels.values()))
@@ -340,7 +333,7 @@ def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=Non
         dur = len(w) / sr
         ax = axes[0, col]
         librosa.display.waveshow(w, sr=sr, ax=ax, color="C0", max_points=4_000)   # min/max envelope beyond 4,000 points
-        ax.set(ylim=ylim, xlim=(0, dur), title=label, xlabel=None, ylabel="amplitude" + (" (peak-normalised)" if normalize else ""))
+        ax.set(ylim=ylim, xlim=(0, dur), title=label, xlabel=None, ylabel="amplitude")
         ax = axes[1, col]
         im = ax.imshow(mels[label].T, origin="lower", aspect="auto", extent=(0, dur, 0, N_MELS), vmin=vlim[0], vmax=vlim[1],
                        cmap="magma")
@@ -350,20 +343,19 @@ def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=Non
     fig.tight_layout()
     return fig
 
-def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int | None = None, normalize: bool = False,
+def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int | None = None,
                      sr: int = SAMPLE_RATE) -> dict:
     "Figures 4 (pretrained), 5 (fine-tuned) and both side by side, on shared scales, as PNG and PDF in `out_dir`."
     import matplotlib.pyplot as plt
     wavs = {"Pretrained AudioLDM2": np.asarray(pretrained, np.float32), "Fine-tuned on MusicNet": np.asarray(finetuned, np.float32)}
-    if normalize: wavs = {k: _peak(v) for k, v in wavs.items()}
     a = max(np.abs(w).max() for w in wavs.values()) * 1.05 or 1.0
     mels = [log_mel(w) for w in wavs.values()]
     ylim, vlim = (-a, a), (min(m.min() for m in mels), max(m.max() for m in mels))
     caption = f"“{prompt}”" + (f", seed {seed}" if seed is not None else "")
     labels = list(wavs)
-    figs = {"fig4_pretrained": plot_waveform_and_mel({labels[0]: wavs[labels[0]]}, sr, ylim, vlim, normalize, caption),
-            "fig5_finetuned": plot_waveform_and_mel({labels[1]: wavs[labels[1]]}, sr, ylim, vlim, normalize, caption),
-            "fig4_5_side_by_side": plot_waveform_and_mel(wavs, sr, ylim, vlim, normalize, caption)}
+    figs = {"fig4_pretrained": plot_waveform_and_mel({labels[0]: wavs[labels[0]]}, sr, ylim, vlim, caption),
+            "fig5_finetuned": plot_waveform_and_mel({labels[1]: wavs[labels[1]]}, sr, ylim, vlim, caption),
+            "fig4_5_side_by_side": plot_waveform_and_mel(wavs, sr, ylim, vlim, caption)}
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     for name, fig in figs.items():
         for ext in ("png", "pdf"): fig.savefig(out_dir/f"{name}.{ext}", dpi=150, bbox_inches="tight")

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 
 from .core import SAMPLE_RATE, atomic_write_text
-from .embeddings import load_wav
+from .audio import write_wav
+from .embeddings import LOUDNESS_LUFS, load_wav, loudness_normalize
 from .metrics import mean_ci
 
 # %% auto #0
-__all__ = ['low_anchor', 'add_anchors', 'sf_write', 'match_loudness', 'build_listening_test', 'read_ratings', 'analyse_listening',
-           'screen_raters', 'listening_paired']
+__all__ = ['low_anchor', 'add_anchors', 'build_listening_test', 'read_ratings', 'analyse_listening', 'screen_raters',
+           'listening_paired']
 
 # %% ../nbs/05d_listening.ipynb #7f27560e
 def low_anchor(wav: np.ndarray, sr: int = SAMPLE_RATE, cutoff_hz: float = 3_500.0) -> np.ndarray:
@@ -33,13 +34,9 @@ def add_anchors(clips: list[dict], reference_system: str, out_dir, name: str = "
     anchors = []
     for c in refs:
         path = out_dir/f"anchor_{Path(c['path']).stem}.wav"
-        sf_write(path, low_anchor(load_wav(c["path"], None), SAMPLE_RATE))
+        write_wav(path, low_anchor(load_wav(c["path"], None), SAMPLE_RATE), SAMPLE_RATE, "PCM_16")
         anchors.append({**c, "system": name, "path": path})
     return clips + anchors
-
-def sf_write(path, wav, sr: int = SAMPLE_RATE):
-    import soundfile as sf
-    sf.write(str(path), wav, sr, subtype="PCM_16")
 
 # %% ../nbs/05d_listening.ipynb #9d4888d7
 _CSS = """body{font-family:system-ui,sans-serif;max-width:860px;margin:2em auto;padding:0 1em;line-height:1.4}
@@ -109,15 +106,11 @@ document.getElementById('csv').addEventListener('click', () => { const r = colle
   download('ratings_' + safe(r.rater) + '.csv', lines.join('\\n') + '\\n', 'text/csv'); });
 """
 
-def match_loudness(wav: np.ndarray, target_dbfs: float = -23.0) -> np.ndarray:
-    "Scale to `target_dbfs` RMS, less if that would clip (peak ≤ 0.99): raters should not judge loudness."
-    rms, peak = np.sqrt(np.mean(wav.astype(np.float64) ** 2)), np.abs(wav).max()
-    return (wav * min(10 ** (target_dbfs / 20) / rms, 0.99 / peak)).astype(np.float32)
-
 def _wav_data_uri(path) -> str:
     "The clip, loudness-matched, as a 16-bit PCM WAV `data:` URI (checked: readable, finite, not silent)."
     import soundfile as sf
-    wav, sr = match_loudness(load_wav(path, None, peak_normalize=True)), sf.info(str(path)).samplerate   # loudness-matched anyway
+    sr = sf.info(str(path)).samplerate
+    wav = loudness_normalize(load_wav(path, None), sr, LOUDNESS_LUFS, str(path), max_peak=0.99)   # raters should not judge loudness
     buf = io.BytesIO(); sf.write(buf, wav, sr, format="WAV", subtype="PCM_16")
     return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from musicnet_ldm.adherence import render_notes, transpose
-from musicnet_ldm.listening import sf_write
+from musicnet_ldm.audio import write_wav
 
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
@@ -24,7 +24,7 @@ def write_system(run, system, notes_per_clip, shift=0, seconds=2.5):
     d = run / "samples" / system
     d.mkdir(parents=True)
     for k, notes in enumerate(notes_per_clip):
-        sf_write(d / f"p{k}_s0.wav", render_notes(transpose(notes, shift), 0, seconds=seconds))
+        write_wav(d / f"p{k}_s0.wav", render_notes(transpose(notes, shift), 0, seconds=seconds))
         (d / f"p{k}_s0.json").write_text(json.dumps({"prompt": prompt_of(notes, seconds), "seed": None if system == "reference" else 0,
                                                      "prompt_set": "musicnet_test"}))
     if system == "reference":

@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from musicnet_ldm.listening import (add_anchors, analyse_listening, build_listening_test, listening_paired, read_ratings,
-                                    screen_raters, sf_write)
+                                    screen_raters)
+from musicnet_ldm.audio import write_wav
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 try: from playwright import sync_api
@@ -28,7 +29,7 @@ def make_kit(tmp_path):
         for k in range(2):
             t = np.arange(8000) / 16000
             path = tmp_path / f"{system}_{k}.wav"
-            sf_write(path, (0.3 * np.sin(2 * np.pi * (200 + 100 * s_i + 30 * k) * t)).astype(np.float32))
+            write_wav(path, (0.3 * np.sin(2 * np.pi * (200 + 100 * s_i + 30 * k) * t)).astype(np.float32))
             clips.append({"system": system, "path": path, "prompt": f"prompt {k}"})       # every system on the same prompts
     clips = add_anchors(clips, "reference", tmp_path / "anchors")
     return build_listening_test(clips, tmp_path / "kit", seed=1)

@@ -148,7 +148,7 @@ def case_nan_loss(d, tmp_path, pipe):
     for it in items: it["latents"] = torch.full_like(it["latents"], float("nan"))
     with pytest.raises(FloatingPointError, match="3 non-finite losses in a row"):
         finetune.fit(pipe, items, items[:2], tmp_path / "run", empty=finetune.empty_conditioning(pipe),
-                     collate=finetune.stack_collate, max_steps=6, batch_size=2, eval_batch_size=2, max_nonfinite=3,
+                     collate=cache.collate, max_steps=6, batch_size=2, eval_batch_size=2, max_nonfinite=3,
                      log=lambda *a: None)
     assert finetune.checkpoints(tmp_path / "run" / "checkpoints")                 # state kept for a post-mortem
 
@@ -220,7 +220,7 @@ DRIVER = textwrap.dedent("""
     pipe = load_pipeline("tiny", device="cpu")
     items = finetune.toy_conditioned_latents(pipe, n=8, frames=32)
     ev = finetune.toy_conditioned_latents(pipe, n=2, frames=32, seed=1)
-    s = finetune.fit(pipe, items, ev, out, empty=finetune.empty_conditioning(pipe), collate=finetune.stack_collate,
+    s = finetune.fit(pipe, items, ev, out, empty=finetune.empty_conditioning(pipe), collate=cache.collate,
                      max_steps=12, batch_size=2, eval_batch_size=2, lr=1e-3, keep_checkpoints=2,
                      resume_from="latest", log_every=1, mixed_precision="no", log=print)
     sd = {"unet." + k: v.detach().cpu().clone() for k, v in pipe.unet.state_dict().items()}
