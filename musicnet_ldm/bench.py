@@ -191,24 +191,30 @@ def peak_memory(device):
     try: yield box
     finally: stop.set(); thread.join()
 
+def _train_step_memory(unet_config: dict, batch: int, ckpt: bool, device: str) -> dict:
+    "Peak memory and time of one AdamW step of a fresh random UNet built from `unet_config` (run in its own process on a CPU)."
+    from diffusers import AudioLDM2UNet2DConditionModel
+    torch.manual_seed(0)
+    unet = AudioLDM2UNet2DConditionModel.from_config(unet_config).to(device).train()
+    if ckpt: enable_gradient_checkpointing(unet)
+    inputs, opt = _unet_inputs(unet, batch, device), torch.optim.AdamW(unet.parameters(), lr=1e-5)
+    with peak_memory(torch.device(device)) as mem:
+        t0 = time.perf_counter()
+        unet(**inputs).sample.float().pow(2).mean().backward(); opt.step()
+        if torch.device(device).type == "cuda": torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+    return {"batch": batch, "gradient_checkpointing": ckpt, "measured_peak_gib": round(mem["gib"], 2),
+            "measured_step_s": round(seconds, 1), "device": str(device)}
+
 def measure_train_memory(unet, batches=(1, 2), device="cpu") -> list[dict]:
-    "Peak memory and time of one AdamW training step of `unet` per batch size, with and without gradient checkpointing."
-    import gc
-    from diffusers.models.resnet import ResnetBlock2D
-    rows = []
+    """Peak memory and time of one AdamW training step of `unet`'s architecture per batch size, with and without
+    gradient checkpointing. On a CPU each runs in a fresh process: the RSS of one cannot hide in another's freed heap."""
+    import multiprocessing
+    config, rows = dict(unet.config), []
     for ckpt in (False, True):
-        if ckpt: enable_gradient_checkpointing(unet)
         for b in batches:
-            unet.train(); inputs = _unet_inputs(unet, b, device)
-            opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
-            with peak_memory(torch.device(device)) as mem:
-                t0 = time.perf_counter()
-                unet(**inputs).sample.float().pow(2).mean().backward(); opt.step()
-                if torch.device(device).type == "cuda": torch.cuda.synchronize()
-                seconds = time.perf_counter() - t0
-            opt.zero_grad(set_to_none=True); del opt, inputs; gc.collect()
-            rows.append({"batch": b, "gradient_checkpointing": ckpt, "measured_peak_gib": round(mem["gib"], 2),
-                         "measured_step_s": round(seconds, 1), "device": str(device)})
+            if torch.device(device).type == "cuda": rows.append(_train_step_memory(config, b, ckpt, device)); torch.cuda.empty_cache(); continue
+            with multiprocessing.get_context("spawn").Pool(1) as pool: rows.append(pool.apply(_train_step_memory, (config, b, ckpt, device)))
     return rows
 
 def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
@@ -266,16 +272,12 @@ def projection(name: str = DEFAULT_MODEL, measure_device: str = "auto", log=prin
     flops["train_step_batch16"] = train_step_flops(meta.unet, 16, True)     # checkpointing wraps the blocks in place: last
     log(f"[projection] counted FLOPs: { {k: f'{v / 1e12:.2f} T' for k, v in flops.items()} }")
     device = pick_device(measure_device)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        unet = type(meta.unet).from_config(meta.unet.config).to(device)      # random weights, the real shapes
-    memory = measure_train_memory(unet, (1, 2), device)
+    memory = measure_train_memory(meta.unet, (1, 2), device)              # fresh random UNets of the real shapes
     log(f"[projection] measured memory: {memory}")
     n_clips = musicnet_training_clips()
     out = {"model": name, "counted_flops": flops, "training_clips_estimate": n_clips, "measured_memory": memory,
            "projected_memory": extrapolate_memory(memory), **project_costs(flops, n_clips)}
     if device.type == "cuda":                       # measured beside projected
-        del unet; torch.cuda.empty_cache()
         out["measured_gpu"] = measure_gpu(name)
         log(f"[projection] measured on the GPU: {out['measured_gpu']}")
     return out
