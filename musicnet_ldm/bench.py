@@ -18,8 +18,8 @@ __all__ = ['BENCHMARKS', 'GPU_PEAK_BF16', 'TRAIN_MFU', 'INFERENCE_MFU', 'MUSICNE
            'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation', 'bench_distill', 'bench_frechet',
            'repeat_benchmark', 'run_benchmarks', 'format_bench', 'musicnet_training_clips', 'count_flops',
            'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops', 'peak_memory',
-           'measure_train_memory', 'extrapolate_memory', 'project_costs', 'projection', 'projection_table',
-           'write_readme_table', 'main', 'write_projection']
+           'measure_train_memory', 'extrapolate_memory', 'measure_gpu', 'project_costs', 'projection',
+           'projection_table', 'write_readme_table', 'main', 'write_projection']
 
 # %% ../nbs/08_bench.ipynb #3bae3fb0
 def bench_preprocessing(model: str = "tiny") -> dict:
@@ -191,24 +191,31 @@ def peak_memory(device):
     try: yield box
     finally: stop.set(); thread.join()
 
+def _train_step_memory(unet_config: dict, batch: int, ckpt: bool, device: str) -> dict:
+    "Peak memory and time of one AdamW step of a fresh random UNet built from `unet_config` (run in its own process on a CPU)."
+    from diffusers import AudioLDM2UNet2DConditionModel
+    torch.manual_seed(0)
+    unet = AudioLDM2UNet2DConditionModel.from_config(unet_config).to(device).train()
+    if ckpt: enable_gradient_checkpointing(unet)
+    inputs, opt = _unet_inputs(unet, batch, device), torch.optim.AdamW(unet.parameters(), lr=1e-5)
+    def step():
+        unet(**inputs).sample.float().pow(2).mean().backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        if torch.device(device).type == "cuda": torch.cuda.synchronize()
+    step()                          # warm-up: AdamW's state exists from here on, as in every later step of a run
+    with peak_memory(torch.device(device)) as mem:
+        t0 = time.perf_counter(); step(); seconds = time.perf_counter() - t0
+    return {"batch": batch, "gradient_checkpointing": ckpt, "measured_peak_gib": round(mem["gib"], 2),
+            "measured_step_s": round(seconds, 1), "device": str(device)}
+
 def measure_train_memory(unet, batches=(1, 2), device="cpu") -> list[dict]:
-    "Peak memory and time of one AdamW training step of `unet` per batch size, with and without gradient checkpointing."
-    import gc
-    from diffusers.models.resnet import ResnetBlock2D
-    rows = []
+    """Peak memory and time of one AdamW training step of `unet`'s architecture per batch size, with and without
+    gradient checkpointing. On a CPU each runs in a fresh process: the RSS of one cannot hide in another's freed heap."""
+    import multiprocessing
+    config, rows = dict(unet.config), []
     for ckpt in (False, True):
-        if ckpt: enable_gradient_checkpointing(unet)
         for b in batches:
-            unet.train(); inputs = _unet_inputs(unet, b, device)
-            opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
-            with peak_memory(torch.device(device)) as mem:
-                t0 = time.perf_counter()
-                unet(**inputs).sample.float().pow(2).mean().backward(); opt.step()
-                if torch.device(device).type == "cuda": torch.cuda.synchronize()
-                seconds = time.perf_counter() - t0
-            opt.zero_grad(set_to_none=True); del opt, inputs; gc.collect()
-            rows.append({"batch": b, "gradient_checkpointing": ckpt, "measured_peak_gib": round(mem["gib"], 2),
-                         "measured_step_s": round(seconds, 1), "device": str(device)})
+            if torch.device(device).type == "cuda": rows.append(_train_step_memory(config, b, ckpt, device)); torch.cuda.empty_cache(); continue
+            with multiprocessing.get_context("spawn").Pool(1) as pool: rows.append(pool.apply(_train_step_memory, (config, b, ckpt, device)))
     return rows
 
 def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
@@ -220,6 +227,31 @@ def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
         out["with_checkpointing" if ckpt else "without_checkpointing"] = {
             "per_sample_gib": round(per_sample, 3), f"projected_peak_gib_batch{batch}": round(m1 + (batch - b1) * per_sample, 1)}
     return out
+
+# %% ../nbs/08_bench.ipynb #d8d00020
+def measure_gpu(name: str = DEFAULT_MODEL, repeats: int = 3, steps: int = 200) -> dict:
+    "On a CUDA GPU: median seconds of a bf16-autocast UNet training step at batch 16 (checkpointing) and of a `steps`-step clip."
+    device, dtype = torch.device("cuda"), torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from musicnet_ldm.model import MusicNetLDMPipeline
+    meta_unet = audioldm2_architecture(name, device="meta").unet
+    unet = type(meta_unet).from_config(meta_unet.config).to(device)
+    enable_gradient_checkpointing(unet.train())
+    opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
+    def train_step():
+        with torch.autocast("cuda", dtype=dtype): loss = unet(**_unet_inputs(unet, 16, device)).sample.float().pow(2).mean()
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True); torch.cuda.synchronize()
+    def timed(fn):
+        fn()                                                           # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
+        return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+    train = timed(train_step)
+    del unet, opt; torch.cuda.empty_cache()
+    pipe = MusicNetLDMPipeline.from_audioldm2(audioldm2_architecture(name, device="cuda", dtype=dtype))
+    def clip(): pipe("a string quartet", num_inference_steps=steps, negative_prompt="Low quality."); torch.cuda.synchronize()
+    return {"gpu": torch.cuda.get_device_name(0), "dtype": str(dtype), "measured_train_step_batch16": train,
+            f"measured_clip_{steps}_steps": timed(clip)}
 
 # %% ../nbs/08_bench.ipynb #d8d00015
 def project_costs(flops: dict, n_clips: int, epochs: int = 30, batch: int = 16, steps: int = 200) -> dict:
@@ -241,14 +273,15 @@ def projection(name: str = DEFAULT_MODEL, measure_device: str = "auto", log=prin
     flops["train_step_batch16"] = train_step_flops(meta.unet, 16, True)     # checkpointing wraps the blocks in place: last
     log(f"[projection] counted FLOPs: { {k: f'{v / 1e12:.2f} T' for k, v in flops.items()} }")
     device = pick_device(measure_device)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        unet = type(meta.unet).from_config(meta.unet.config).to(device)      # random weights, the real shapes
-    memory = measure_train_memory(unet, (1, 2), device)
+    memory = measure_train_memory(meta.unet, (1, 2), device)              # fresh random UNets of the real shapes
     log(f"[projection] measured memory: {memory}")
     n_clips = musicnet_training_clips()
-    return {"model": name, "counted_flops": flops, "training_clips_estimate": n_clips, "measured_memory": memory,
-            "projected_memory": extrapolate_memory(memory), **project_costs(flops, n_clips)}
+    out = {"model": name, "counted_flops": flops, "training_clips_estimate": n_clips, "measured_memory": memory,
+           "projected_memory": extrapolate_memory(memory), **project_costs(flops, n_clips)}
+    if device.type == "cuda":                       # measured beside projected
+        out["measured_gpu"] = measure_gpu(name)
+        log(f"[projection] measured on the GPU: {out['measured_gpu']}")
+    return out
 
 # %% ../nbs/08_bench.ipynb #d8d00016
 def projection_table(p: dict) -> str:
@@ -273,6 +306,10 @@ def projection_table(p: dict) -> str:
         rows.append((f"Paper's recipe, 30 epochs × {p['training_clips_estimate']} clips, {gpu} at {TRAIN_MFU:.0%} MFU (projected)",
                      f"{p[f'projected_gpu_hours_{gpu}']:.1f} GPU-hours"))
         rows.append((f"200-step generation, {gpu} at {INFERENCE_MFU:.0%} MFU (projected)", f"{p[f'projected_s_per_clip_{gpu}']:.1f} s/clip"))
+    if "measured_gpu" in p:
+        g = p["measured_gpu"]
+        rows.append((f"Training step, batch 16, measured on {g['gpu']} ({g['dtype']})", f"{g['measured_train_step_batch16']['median_s']:.2f} s"))
+        rows.append((f"200-step generation, measured on {g['gpu']}", f"{g['measured_clip_200_steps']['median_s']:.1f} s/clip"))
     return "\n".join(["| quantity | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
 
 README_MARKERS = ("<!-- projection:start -->", "<!-- projection:end -->")

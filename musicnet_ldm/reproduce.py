@@ -406,8 +406,8 @@ def _dry_data(cfg: dict, n_clips: int, work: Path) -> dict:
     from musicnet_ldm.fixture import make_fixture
     from musicnet_ldm.musicnet import build_clip_index, build_prompt
     d = cfg["data"]
-    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=12, seed=cfg.get("seed", 0)),
-                             clip_seconds=d["clip_seconds"], min_note_coverage=0.0).split("train")[:n_clips]
+    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=21, seed=cfg.get("seed", 0)),
+                             clip_seconds=d["clip_seconds"], min_note_coverage=0.0).clips[:n_clips]
     wavs = [load_clip_audio(c, top_db=d.get("top_db", 60), normalize_peak=d.get("normalize_peak", 0.5)) for c in clips]
     return {"wavs": wavs, "prompts": [build_prompt(c, style=d.get("prompt_style", "clip")) for c in clips]}
 
