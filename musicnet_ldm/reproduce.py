@@ -214,7 +214,7 @@ def check_weights(model_id: str) -> list[Check]:
 FETCH = {
     "vggish": "python -c \"import torch; torch.hub.load('harritaylor/torchvggish', 'vggish')\"   (with internet; or copy torch hub's folder here)",
     "resampy": "pip install 'resampy>=0.4.3'",
-    "laion_clap": "make install EXTRAS=full   (laion-clap without its stale numpy<2 pins: pip install --no-deps laion-clap, plus its import-time packages)",
+    "laion_clap": "make install   (laion-clap without its stale numpy<2 pins: pip install --no-deps laion-clap, plus its import-time packages)",
     "laion_clap_ckpt": "huggingface-cli download lukewys/laion_clap music_audioset_epoch_15_esc_90.14.pt   (or set LAION_CLAP_CKPT=/path/to/it)",
     "basic-pitch": "pip install onnxruntime 'resampy>=0.4.3' scikit-learn && pip install --no-deps basic-pitch==0.4.0   (make install does both)",
     "papermill": "pip install papermill ipykernel",
@@ -224,7 +224,7 @@ FETCH = {
 def preset_embedders(cfg: dict) -> list[str]:
     "Every embedder the preset's evaluation and distillation stages load."
     e, d = cfg.get("evaluate") or {}, cfg.get("distill") or {}
-    names = list(e.get("fad_embedders") or []) + [e.get("clap_backend"), d.get("fad_embedding"), d.get("clap_embedding")]
+    names = list(e.get("fad_embedders") or []) + [e.get("clap_backend"), e.get("clap_agreement"), d.get("fad_embedding"), d.get("clap_embedding")]
     return list(dict.fromkeys(n for n in names if n))
 
 def _vggish_files() -> str:
