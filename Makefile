@@ -38,7 +38,7 @@ smoke reproduce: install sysdeps
 
 # the notebooks must be exported and clean as committed (the notebooks are the source)
 sync-check: install
-	@before=$$(git status --porcelain); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$(git status --porcelain); \
+	@before=$$(git status --porcelain); $(BIN)/nbdev_export && $(BIN)/nbdev_clean && $(BIN)/python tools/readme.py; after=$$(git status --porcelain); \
 	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files:"; git status --short; exit 1; fi
 
 # one BLAS/torch thread per process: two workers × two threads on two cores runs the tiny models many times slower
