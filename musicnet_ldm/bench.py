@@ -314,14 +314,29 @@ def projection_table(p: dict) -> str:
 
 README_MARKERS = ("<!-- projection:start -->", "<!-- projection:end -->")
 
-def write_readme_table(table: str, readme: Path) -> bool:
-    "Replace the text between `README_MARKERS` in `readme` with `table`; False when the markers are missing."
-    text = readme.read_text()
+def _with_table(text: str, table: str) -> str | None:
+    "`text` with `table` between `README_MARKERS`; None when the markers are missing."
     start, end = README_MARKERS
-    if start not in text or end not in text: return False
+    if start not in text or end not in text: return None
     head, rest = text.split(start, 1)
-    atomic_write_text(readme, head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1])
-    return True
+    return head + start + "\n" + table + "\n" + end + rest.split(end, 1)[1]
+
+def write_readme_table(table: str, readme: Path) -> bool:
+    """Replace the text between `README_MARKERS` in `readme` (markdown, or a notebook's markdown cells: nbs/index.ipynb
+    is the README's source) with `table`; False when the markers are missing."""
+    readme = Path(readme)
+    if readme.suffix != ".ipynb":
+        text = _with_table(readme.read_text(), table)
+        if text is not None: atomic_write_text(readme, text)
+        return text is not None
+    nb = json.loads(readme.read_text())
+    for cell in nb["cells"]:
+        text = _with_table("".join(cell["source"]), table)
+        if cell["cell_type"] == "markdown" and text is not None:
+            cell["source"] = text.splitlines(keepends=True)
+            atomic_write_text(readme, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            return True
+    return False
 
 # %% ../nbs/08_bench.ipynb #57375555
 def main(argv=None) -> int:
@@ -345,7 +360,8 @@ def write_projection(out: Path | None = None, readme: Path | None = None, log=pr
     out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(record, indent=2, default=float))
     table = projection_table(record["projection"])
     log(table)
-    if not write_readme_table(table, Path(readme or repo_root()/"README.md")): log("README has no projection markers: table not written")
+    for doc in ([Path(readme)] if readme else [repo_root()/"nbs"/"index.ipynb", repo_root()/"README.md"]):
+        if not write_readme_table(table, doc): log(f"{doc} has no projection markers: table not written")
     return 0
 
 # %% ../nbs/08_bench.ipynb #ae850d32
