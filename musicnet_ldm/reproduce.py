@@ -412,8 +412,9 @@ def _dry_data(cfg: dict, n_clips: int, work: Path) -> dict:
     return {"wavs": wavs, "prompts": [build_prompt(c, style=d.get("prompt_style", "clip")) for c in clips]}
 
 def _dry_cache(pipe, data: dict) -> list[dict]:
-    from musicnet_ldm.cache import encode_audio, encode_text
-    latents = encode_audio(pipe, data["wavs"])
+    from musicnet_ldm.cache import encode_audio, encode_text, posterior_sample
+    mean, std = encode_audio(pipe, data["wavs"])                 # the VAE posterior, as the cache stores it
+    latents = [posterior_sample(m, s, seed=0, epoch=0, idx=i) for i, (m, s) in enumerate(zip(mean, std))]   # a training draw
     return [{"latents": z, **cond, "prompt": p} for z, cond, p in zip(latents, encode_text(pipe, data["prompts"]), data["prompts"])]
 
 # %% ../nbs/07_reproduce.ipynb #c7d00003
