@@ -272,9 +272,6 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
             if model_label is not None: settings["model"] = model_label
             paths.append(wav); all_jobs.append((i, rec, seed, wav, settings))
             if not _finished(wav, settings, overwrite): jobs.append(all_jobs[-1])
-    if not jobs and not overwrite:   # (with overwrite, finished clips are still checked against the weights below)
-        log.info("generate: all %d clips in %s are done", len(paths), folder); return paths
-
     pipe = load_model(model, device=device, dtype=dtype) if isinstance(model, (str, Path)) else model
     pipe.set_progress_bar_config(disable=True)
     label, revision = _model_label(model, pipe)
@@ -282,7 +279,7 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
               "sample_rate": SAMPLE_RATE, "scheduler": type(pipe.scheduler).__name__, "dtype": str(pipe.unet.dtype),
               "device": str(pipe._execution_device), "versions": package_versions(), "git_sha": git_sha()}
     # finished clips from other weights (a checkpoint folder overwritten by later training, another pipeline object)
-    # would be a silent mix; checked once the weights are loaded, so a fully finished folder costs no loading
+    # would be a silent mix: checked against the loaded weights even when every clip is finished
     todo = {j[3] for j in jobs}
     stale = [j for j in all_jobs if j[3] not in todo
              and json.loads(j[3].with_suffix(".json").read_text())["weights_sha256"] != common["weights_sha256"]]
@@ -290,7 +287,9 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
         raise ValueError(f"{stale[0][3].with_suffix('.json')} (and {len(stale) - 1} more) were generated with other weights; "
                          "use another output folder or overwrite=True")
     jobs = sorted(jobs + stale, key=all_jobs.index)
-    if not jobs: return paths
+    if not jobs:
+        log.info("generate: all %d clips in %s are done, made with these weights", len(paths), folder)
+        return paths
     from tqdm.auto import tqdm
     cache = {}
     with tqdm(total=len(jobs), desc=f"generate {system}", disable=not progress) as bar:
