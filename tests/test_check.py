@@ -41,7 +41,7 @@ def test_check_projects_disk_and_gpu_from_the_weights(tmp_path, monkeypatch):
     from musicnet_ldm import reproduce
     from musicnet_ldm.core import load_config, tiny_audioldm2
     tiny_audioldm2().save_pretrained(tmp_path / "model")          # the hub's layout, tiny weights
-    cfg = load_config("full", {"model": str(tmp_path / "model"), "evaluate.fad_embedders": ["tiny"], "evaluate.clap_backend": "tiny",
+    cfg = load_config("full", {"model": str(tmp_path / "model"), "evaluate.fad_embedders": ["tiny"], "evaluate.clap_backend": "tiny", "evaluate.clap_agreement": "tiny",
                                "distill.fad_embedding": "tiny", "distill.clap_embedding": "tiny", "evaluate.transcriber": "cqt-peaks",
                                "data.synthetic": {"recordings": 2, "seconds": 12}})
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**40, 2**40 - 2**29, 2**29))   # 0.5 GiB free
