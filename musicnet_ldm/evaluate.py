@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .audio import write_wav
 from .core import SAMPLE_RATE, atomic_write_text, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize, reference_stats
