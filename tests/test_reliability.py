@@ -197,7 +197,7 @@ DRIVER = textwrap.dedent("""
     import os, sys, signal, time
     import torch
     torch.set_num_threads(1)
-    from musicnet_ldm import engine, finetune
+    from musicnet_ldm import cache, engine, finetune
     from musicnet_ldm.model import load_pipeline
     out = sys.argv[1]
     slow = float(os.environ.get("DRIVER_SLOW", "0"))
