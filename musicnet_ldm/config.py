@@ -7,7 +7,8 @@ __all__ = ['SECTIONS', 'RECORDS', 'ConfigError', 'setting', 'subsection', 'defau
            'TrainConfig', 'GenerateConfig', 'ListeningConfig', 'EvaluateConfig', 'KDWeights', 'PhaseConfig', 'KDConfig',
            'LCMConfig', 'DistillConfig', 'check_value', 'from_dict', 'as_dict', 'repo_root', 'params_dir',
            'outputs_dir', 'resolve', 'merge_config', 'load_config', 'config_hash', 'setting_names',
-           'overrides_from_names', 'notebook_config', 'add_setting_options', 'config_from_args', 'describe']
+           'overrides_from_names', 'notebook_config', 'parameters_start', 'add_setting_options', 'config_from_args',
+           'describe']
 
 # %% ../nbs/00a_config.ipynb #dc568dca
 import copy, hashlib, json, os, types, typing
@@ -344,6 +345,13 @@ def notebook_config(preset: str, namespace: dict, before: set, main: str = "trai
     `preset` and the notebook's `own` parameters (not settings: e.g. a run directory); `None` keeps the preset's value."""
     passed = {k: v for k, v in namespace.items() if k not in before and not k.startswith("_") and k != "preset" and k not in own}
     return load_config(preset, overrides_from_names(passed, main))
+
+def parameters_start(namespace: dict, main: str = "train") -> set:
+    """For the cell before a notebook's parameters cell when earlier cells ran: their variables named like a setting
+    (a test's `steps`) are removed, so that only the parameters and papermill's injected cell define settings (a
+    re-assigned name would not be seen as passed); returns the names defined so far, `notebook_config`'s `before`."""
+    for name in set(setting_names(main)) & set(namespace): del namespace[name]
+    return set(namespace)
 
 # %% ../nbs/00a_config.ipynb #5046c58a
 def add_setting_options(parser, main: str = "train"):

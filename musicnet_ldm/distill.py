@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .cache import collate as cache_collate
-from .config import LoopConfig, from_dict
+from .config import KDWeights, LoopConfig, PhaseConfig, as_dict, from_dict, notebook_config
 from .core import CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, load_config, seed_everything
 from .engine import Engine, Job
 from .embeddings import LOUDNESS_LUFS, loudness_normalize
@@ -227,7 +227,7 @@ def x0_and_eps(scheduler, model_output, timesteps, sample):
     raise ValueError(f"unsupported prediction_type {kind!r}")
 
 # %% ../nbs/06_distill.ipynb #d3f6bb82
-DEFAULT_WEIGHTS = {"out": 1.0, "feat": 1.0, "task": 1.0}
+DEFAULT_WEIGHTS = as_dict(KDWeights())      # config.KDWeights: output, feature and task terms
 
 def kd_loss(student, teacher, batch: dict, scheduler, weights: dict | None = None, projections=None,
             guidance_scale: float = 1.0, uncond: dict | None = None, generator=None) -> tuple[torch.Tensor, dict]:
@@ -340,13 +340,7 @@ class PhaseLoss:
                         self.uncond, self.num_ddim_timesteps, self.huber_c, generator)
 
 # %% ../nbs/06_distill.ipynb #0699de2c
-DISTILL_LOOP = dict(
-    batch_size=4,                 # items per batch, per process
-    lr=1e-4,                      # AdamW's learning rate
-    weight_decay=0.0,             # the student starts at the teacher's weights: no pull towards zero
-    epochs=1,                     # phases are usually sized by max_steps
-    lr_scheduler="constant",      # a resumed phase with a larger max_steps continues as a straight run would
-)
+DISTILL_LOOP = as_dict(PhaseConfig())   # the engine settings a phase changes (config.PhaseConfig), for direct calls
 
 # %% ../nbs/06_distill.ipynb #e8bc2de7
 def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, scheduler, uncond: dict | None = None,
@@ -377,8 +371,8 @@ def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, sche
     loss.to(engine.acc.device)
     summary = engine.fit()
     student.eval()
-    # 6. the summary, with the logged training losses (one per `log_every` steps, from the start of the phase)
-    logged = read_train_log(out_dir) if Path(summary["log"]).is_file() else []       # no line yet: fewer steps than log_every
+    # 6. the summary, with the logged training losses (every `log_every` steps and the last, from the start of the phase)
+    logged = read_train_log(out_dir) if Path(summary["log"]).is_file() else []       # no log: no step was taken
     return {**summary, "losses": [r["loss"] for r in logged if r["event"] == "train"]}
 
 # %% ../nbs/06_distill.ipynb #d8dab8cf
@@ -739,7 +733,7 @@ def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="a
     """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's `best/`
     folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
     from musicnet_ldm.model import load_pipeline
-    src = teacher or cfg["distill"].get("teacher")
+    src = teacher or cfg["distill"]["teacher"]
     if src == "pretrained": src = cfg["model"]
     if src is None:
         if not (run_dir/"best").is_dir():

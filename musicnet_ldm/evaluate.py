@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .audio import write_wav
+from .config import notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize, reference_stats
@@ -277,12 +278,57 @@ def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
     verify_reference(ref_dir, run_dir)
     return ref_dir
 
+def _system_row(system: str, r: dict, ratings) -> dict:
+    "One system's flat Table 1 row: FAD (and FAD∞) per embedding, CLAP score, prompt adherence, listening scores."
+    row = {"system": system, "label": SYSTEM_LABELS.get(system, system), "n": r["n"]}
+    for name, f in r["fad"].items():
+        row.update({f"fad_{name}": f and f["fad"], f"fad_{name}_ci": f and f.get("ci"), f"fad_{name}_n": f and f["n"],
+                    f"fad_{name}_n_prompts": f and f["n_clusters"]})
+        if f and "fad_inf" in f:
+            row[f"fad_inf_{name}"] = f["fad_inf"]
+            row[f"fad_inf_{name}_detail"] = {"r2": f.get("r2"), "n": f["n"], "ns": f.get("ns"), "why_not": f.get("fad_inf_reason")}
+    if "clap" in r: row.update(_metric_row("clap", r["clap"], mean="clap"))
+    if "clap_agreement" in r: row["clap_agreement"] = r["clap_agreement"]
+    for k in PromptAdherence.keys:
+        if k in r["adherence"]: row.update(_metric_row(k, r["adherence"][k]))
+    rated = ratings is not None and system in ratings.index
+    for s in ("ovl", "rel"):
+        row.update({s: ratings.loc[system, s], f"{s}_ci": [ratings.loc[system, f"{s}_ci_lo"], ratings.loc[system, f"{s}_ci_hi"]],
+                    f"{s}_n": int(ratings.loc[system, f"{s}_n"]), "n_raters": int(ratings.loc[system, "n_raters"])} if rated
+                   else {s: None})
+    return row
+
+def _protocol(s: dict, listened: dict | None) -> dict:
+    "How Table 1 was measured, for its JSON record: `s` holds table1's settings, `listened` the listening summary."
+    ratings = None if listened is None else listened["summary"]
+    return {
+        "systems": s["systems"], "reference_set": str(s["ref_dir"]), "n_reference": s["n_reference"],
+        "loudness": f"every clip normalised to {s['loudness_lufs']:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) before FAD, CLAP and transcription",
+        "fad": {"embeddings": list(s["fad_embedders"]), "ci": f"bootstrap ({s['n_boot']} resamples) over the system's prompts and the reference clips, "
+                "spread centred on the estimate", "fad_inf": s["fad_inf"], "statistics_cache": str(s["cache_dir"])},
+        "clap_score": {"backend": s["clap_backend"], "agreement_with": s["clap_agreement"], "ci": "bootstrap over prompts, 95 %",
+                       "chance": "each clip against every other prompt of the set; margin = own − chance per clip"},
+        "prompt_adherence": {"transcriber": s["transcriber"], "instrument_clap": s["clap_backend"],
+                             "ci": "bootstrap over prompts, 95 %", "chance": "each clip against every other test prompt; margin = own − chance",
+                             "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range (F1), note density "
+                                         "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the seed-style prompt"},
+        "paired": {"pairs": [list(p) for p in s["pairs"]], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
+        "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %",
+                      "same_prompts": "every system and the hidden reference on the same MusicNet test prompts",
+                      "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are flagged and left out",
+                      "flagged_raters": listened["flagged_raters"], "raters": listened["screening"]},
+        "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: prompt_set 'table1'",
+        "sample_rate": SAMPLE_RATE, "seed": s["seed"],
+    }
+
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None, max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
            loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
-    Every sample must carry its `prompt_set` (an unlabelled one is an error)."""
+    Every sample must carry its `prompt_set` (an unlabelled one is an error). `listening`: `evaluate.listening`
+    ({build, clips_per_system}; None: no kit is built)."""
+    # 1. the reference clips, the systems, the models and FAD's reference statistics (cached)
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
@@ -293,6 +339,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     fad_refs = {name: reference_stats(models.embedder(name), [s["path"] for s in protocol_subsets(ref_samples)["fad"]],
                                       f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir, loudness_lufs=loudness_lufs)
                 for name in fad_embedders}
+    # 2. every system's metrics
     results = {}
     for system in systems:
         samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
@@ -301,51 +348,20 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
                                           is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
                                           clap_agreement=clap_agreement)
         log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
+    # 3. paired differences, the listening kit and whatever ratings came back
     pairs = system_pairs(run_dir)
     paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed, pairs=pairs)
-    if listening and listening.get("build", False):
-        build_listening_kit(run_dir, systems, listening.get("clips_per_system", 2), seed=seed)
+    if listening and listening["build"]:
+        build_listening_kit(run_dir, systems, listening["clips_per_system"], seed=seed)
     listened = listening_summary(run_dir, n_boot=n_boot, seed=seed, pairs=pairs)
     ratings = None if listened is None else listened["summary"]
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
-    rows = []
-    for system, r in results.items():
-        row = {"system": system, "label": SYSTEM_LABELS.get(system, system), "n": r["n"]}
-        for name, f in r["fad"].items():
-            row.update({f"fad_{name}": f and f["fad"], f"fad_{name}_ci": f and f.get("ci"), f"fad_{name}_n": f and f["n"],
-                        f"fad_{name}_n_prompts": f and f["n_clusters"]})
-            if f and "fad_inf" in f:
-                row[f"fad_inf_{name}"] = f["fad_inf"]
-                row[f"fad_inf_{name}_detail"] = {"r2": f.get("r2"), "n": f["n"], "ns": f.get("ns"), "why_not": f.get("fad_inf_reason")}
-        if "clap" in r: row.update(_metric_row("clap", r["clap"], mean="clap"))
-        if "clap_agreement" in r: row["clap_agreement"] = r["clap_agreement"]
-        for k in PromptAdherence.keys:
-            if k in r["adherence"]: row.update(_metric_row(k, r["adherence"][k]))
-        rated = ratings is not None and system in ratings.index
-        for s in ("ovl", "rel"):
-            row.update({s: ratings.loc[system, s], f"{s}_ci": [ratings.loc[system, f"{s}_ci_lo"], ratings.loc[system, f"{s}_ci_hi"]],
-                        f"{s}_n": int(ratings.loc[system, f"{s}_n"]), "n_raters": int(ratings.loc[system, "n_raters"])} if rated
-                       else {s: None})
-        rows.append(row)
-    protocol = {
-        "systems": systems, "reference_set": str(ref_dir), "n_reference": len(ref_samples),
-        "loudness": f"every clip normalised to {loudness_lufs:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) before FAD, CLAP and transcription",
-        "fad": {"embeddings": list(fad_embedders), "ci": f"bootstrap ({n_boot} resamples) over the system's prompts and the reference clips, "
-                "spread centred on the estimate", "fad_inf": fad_inf, "statistics_cache": str(cache_dir)},
-        "clap_score": {"backend": clap_backend, "agreement_with": clap_agreement, "ci": "bootstrap over prompts, 95 %",
-                       "chance": "each clip against every other prompt of the set; margin = own − chance per clip"},
-        "prompt_adherence": {"transcriber": models.transcriber.name, "instrument_clap": clap_backend,
-                             "ci": "bootstrap over prompts, 95 %", "chance": "each clip against every other test prompt; margin = own − chance",
-                             "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range (F1), note density "
-                                         "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the seed-style prompt"},
-        "paired": {"pairs": [list(p) for p in pairs], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
-        "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %",
-                      "same_prompts": "every system and the hidden reference on the same MusicNet test prompts",
-                      "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are flagged and left out",
-                      "flagged_raters": listened["flagged_raters"], "raters": listened["screening"]},
-        "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: prompt_set 'table1'",
-        "sample_rate": SAMPLE_RATE, "seed": seed,
-    }
+    # 4. the rows, the protocol, and the files
+    rows = [_system_row(system, r, ratings) for system, r in results.items()]
+    settings = dict(systems=systems, ref_dir=ref_dir, n_reference=len(ref_samples), loudness_lufs=loudness_lufs, seed=seed,
+                    fad_embedders=fad_embedders, n_boot=n_boot, fad_inf=fad_inf, cache_dir=cache_dir, clap_backend=clap_backend,
+                    clap_agreement=clap_agreement, transcriber=models.transcriber.name, pairs=pairs)
+    protocol = _protocol(settings, listened)
     if ratings is not None:   # sanity of the raters: the low-pass anchor should score below the real reference
         protocol["listening_other_systems"] = {s: {"ovl": ratings.loc[s, "ovl"], "rel": ratings.loc[s, "rel"]}
                                                for s in ratings.index if s not in results}

@@ -5,6 +5,7 @@
 # %% ../nbs/04_generate.ipynb #329bb0f7
 from __future__ import annotations
 import argparse, hashlib, json, logging, os, re, sys, tempfile, time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,14 +15,15 @@ import torch
 from .core import (CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
                                atomic_write_text, git_sha, package_versions, pick_device, resolve_model_path)
 from .audio import write_wav
+from .config import GenerateConfig, notebook_config, parameters_start
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SETTINGS_KEYS', 'SIDECAR_KEYS', 'read_prompt_records', 'read_prompts', 'prompts_dir', 'write_test_prompts',
            'evaluation_prompt_records', 'load_model', 'check_model', 'check_writable', 'encode_one', 'clap_rank',
-           'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'generate', 'log_mel', 'plot_waveform_and_mel',
-           'save_figures_4_5', 'bench_generation', 'main']
+           'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'ClipJob', 'generate', 'log_mel',
+           'plot_waveform_and_mel', 'save_figures_4_5', 'bench_generation', 'main']
 
 # %% ../nbs/04_generate.ipynb #56281ffa
 def read_prompt_records(path) -> list[dict]:
@@ -69,14 +71,14 @@ def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
     gen = cfg["generate"]
     resolve = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
     records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(resolve(gen["prompts_file"]))]
-    if not gen.get("test_prompts"): return records
+    if not gen["test_prompts"]: return records
     try: import musicnet_ldm.musicnet
     except ImportError as e:
         log(f"no data module ({e}): Table 1 prompts only"); return records
     data_root = resolve(cfg["data"]["root"])
     if not data_root.is_dir():
         log(f"no MusicNet at {data_root}: Table 1 prompts only"); return records
-    test_file = write_test_prompts(data_root, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen.get("max_test_prompts"))
+    test_file = write_test_prompts(data_root, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen["max_test_prompts"])
     return records + [{**r, "prompt_set": "musicnet_test"} for r in read_prompt_records(test_file)]
 
 # %% ../nbs/04_generate.ipynb #e6a30e12
@@ -236,13 +238,17 @@ def _model_label(model, pipe) -> tuple[str, str | None]:
         return label, (Path(local).name if local else None)
     return str(getattr(pipe, "name_or_path", None) or pipe.config.get("_name_or_path") or type(pipe).__name__), None
 
-def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float = 3.5,
-             audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = "Low quality.",
-             num_waveforms_per_prompt: int = 1, batch_size: int = 4, out_dir=None, system: str | None = None,
-             device="auto", dtype=None, overwrite: bool = False, progress: bool = True) -> list[Path]:
-    """Generate a clip per (prompt, seed) with `model` (a pipeline, hub id, checkpoint folder or `'tiny'`) into
-    `out_dir/samples/<system>/` (or `out_dir` itself when `system` is None): 16 kHz WAV + JSON sidecar each.
-    Finished clips are skipped. Returns the WAV paths in (prompt, seed) order."""
+@dataclass
+class ClipJob:
+    "One clip to write: its prompt record and that record's index, its seed, its WAV path and the settings its sidecar records."
+    index: int
+    record: dict
+    seed: int
+    wav: Path
+    settings: dict
+
+def _check_requests(prompts, seeds, steps, batch_size, num_waveforms_per_prompt, audio_length_s) -> tuple[list[dict], list[int]]:
+    "The prompt records and seeds of a `generate` call, or a ValueError saying what is wrong with them."
     records = [{"prompt": p} if isinstance(p, str) else dict(p) for p in prompts]
     if not records: raise ValueError("generate: the prompt list is empty")
     for i, r in enumerate(records):
@@ -255,61 +261,87 @@ def generate(model, prompts, seeds=(0,), steps: int = 200, guidance_scale: float
     if steps < 1 or batch_size < 1 or num_waveforms_per_prompt < 1 or audio_length_s <= 0:
         raise ValueError(f"generate: steps ({steps}), batch_size ({batch_size}), num_waveforms_per_prompt "
                          f"({num_waveforms_per_prompt}) must be ≥ 1 and audio_length_s ({audio_length_s}) > 0")
+    return records, seeds
+
+def _clip_jobs(records: list[dict], seeds: list[int], folder: Path, sampling: dict, model_label: str | None) -> list[ClipJob]:
+    "Every (prompt, seed) clip of a call, in (prompt, seed) order; `sampling`: the settings every clip shares."
+    jobs = []
+    for i, rec in enumerate(records):
+        for seed in seeds:
+            settings = {"prompt": rec["prompt"], "seed": seed, **sampling}
+            if model_label is not None: settings["model"] = model_label
+            jobs.append(ClipJob(i, rec, seed, folder/f"{clip_name(i, rec['prompt'], seed, len(records))}.wav", settings))
+    return jobs
+
+def _jobs_to_run(jobs: list[ClipJob], todo: list[ClipJob], weights_sha: str, overwrite: bool) -> list[ClipJob]:
+    """`todo` and the finished clips made with other weights (a checkpoint folder overwritten by later training, another
+    pipeline object): without `overwrite` those are an error, never a silent mix."""
+    todo_wavs = {j.wav for j in todo}
+    stale = [j for j in jobs if j.wav not in todo_wavs
+             and json.loads(j.wav.with_suffix(".json").read_text())["weights_sha256"] != weights_sha]
+    if stale and not overwrite:
+        raise ValueError(f"{stale[0].wav.with_suffix('.json')} (and {len(stale) - 1} more) were generated with other weights; "
+                         "use another output folder or overwrite=True")
+    return sorted(todo + stale, key=jobs.index)
+
+def _sidecar_common(model, pipe, system: str) -> dict:
+    "What every sidecar of a call records about the model, the weights and the machine."
+    label, revision = _model_label(model, pipe)
+    return {"model": label, "model_revision": revision, "weights_sha256": weights_sha256(pipe), "system": system,
+            "sample_rate": SAMPLE_RATE, "scheduler": type(pipe.scheduler).__name__, "dtype": str(pipe.unet.dtype),
+            "device": str(pipe._execution_device), "versions": package_versions(), "git_sha": git_sha()}
+
+def _write_batch(batch: list[ClipJob], audio, info, common: dict, seconds: float):
+    "Write a batch's clips and their sidecars."
+    for job, clip, extra in zip(batch, audio, info):
+        write_wav(job.wav, clip)
+        meta = {**job.settings, **common, "prompt_index": job.index, "num_samples": int(clip.shape[-1]),
+                "generation_seconds": round(seconds, 4), "batch_size": len(batch),
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
+                **{k: v for k, v in job.record.items() if k != "prompt"}}
+        atomic_write_text(job.wav.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+
+def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps, guidance_scale: float = GenerateConfig.guidance_scale,
+             audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = GenerateConfig.negative_prompt,
+             num_waveforms_per_prompt: int = 1, batch_size: int = 4, out_dir=None, system: str | None = None,
+             device="auto", dtype=None, overwrite: bool = False, progress: bool = True) -> list[Path]:
+    """Generate a clip per (prompt, seed) with `model` (a pipeline, hub id, checkpoint folder or `'tiny'`) into
+    `out_dir/samples/<system>/` (or `out_dir` itself when `system` is None): 16 kHz WAV + JSON sidecar each.
+    Finished clips are skipped. Returns the WAV paths in (prompt, seed) order."""
+    # 1. the requests, the model and the output folder, checked before anything is loaded
+    records, seeds = _check_requests(prompts, seeds, steps, batch_size, num_waveforms_per_prompt, audio_length_s)
     if out_dir is None: raise ValueError("generate: out_dir is required")
     if isinstance(model, (str, Path)): check_model(model)
     folder = check_writable(Path(out_dir)/"samples"/system if system else Path(out_dir))
     system = system or folder.name
-    model_label = str(model) if isinstance(model, (str, Path)) else None
-
-    jobs, all_jobs, paths = [], [], []
-    for i, rec in enumerate(records):
-        for seed in seeds:
-            wav = folder/f"{clip_name(i, rec['prompt'], seed, len(records))}.wav"
-            settings = {"prompt": rec["prompt"], "seed": seed, "steps": int(steps), "guidance_scale": float(guidance_scale),
-                        "negative_prompt": negative_prompt if guidance_scale > 1.0 else None,   # unused without guidance
-                        "audio_length_s": float(audio_length_s),
-                        "num_waveforms_per_prompt": int(num_waveforms_per_prompt)}
-            if model_label is not None: settings["model"] = model_label
-            paths.append(wav); all_jobs.append((i, rec, seed, wav, settings))
-            if not _finished(wav, settings, overwrite): jobs.append(all_jobs[-1])
+    # 2. every clip and its settings; the finished ones (same settings) are skipped
+    sampling = {"steps": int(steps), "guidance_scale": float(guidance_scale),
+                "negative_prompt": negative_prompt if guidance_scale > 1.0 else None,   # unused without guidance
+                "audio_length_s": float(audio_length_s), "num_waveforms_per_prompt": int(num_waveforms_per_prompt)}
+    jobs = _clip_jobs(records, seeds, folder, sampling, str(model) if isinstance(model, (str, Path)) else None)
+    todo = [j for j in jobs if not _finished(j.wav, j.settings, overwrite)]
+    # 3. the pipeline; finished clips are checked against its weights even when every clip is finished
     pipe = load_model(model, device=device, dtype=dtype) if isinstance(model, (str, Path)) else model
     pipe.set_progress_bar_config(disable=True)
-    label, revision = _model_label(model, pipe)
-    common = {"model": label, "model_revision": revision, "weights_sha256": weights_sha256(pipe), "system": system,
-              "sample_rate": SAMPLE_RATE, "scheduler": type(pipe.scheduler).__name__, "dtype": str(pipe.unet.dtype),
-              "device": str(pipe._execution_device), "versions": package_versions(), "git_sha": git_sha()}
-    # finished clips from other weights (a checkpoint folder overwritten by later training, another pipeline object)
-    # would be a silent mix: checked against the loaded weights even when every clip is finished
-    todo = {j[3] for j in jobs}
-    stale = [j for j in all_jobs if j[3] not in todo
-             and json.loads(j[3].with_suffix(".json").read_text())["weights_sha256"] != common["weights_sha256"]]
-    if stale and not overwrite:
-        raise ValueError(f"{stale[0][3].with_suffix('.json')} (and {len(stale) - 1} more) were generated with other weights; "
-                         "use another output folder or overwrite=True")
-    jobs = sorted(jobs + stale, key=all_jobs.index)
-    if not jobs:
-        log.info("generate: all %d clips in %s are done, made with these weights", len(paths), folder)
-        return paths
+    common = _sidecar_common(model, pipe, system)
+    todo = _jobs_to_run(jobs, todo, common["weights_sha256"], overwrite)
+    if not todo:
+        log.info("generate: all %d clips in %s are done, made with these weights", len(jobs), folder)
+        return [j.wav for j in jobs]
+    # 4. batches of clips, each written with its sidecar
     from tqdm.auto import tqdm
     cache = {}
-    with tqdm(total=len(jobs), desc=f"generate {system}", disable=not progress) as bar:
-        for b in range(0, len(jobs), batch_size):
-            batch = jobs[b:b + batch_size]
+    with tqdm(total=len(todo), desc=f"generate {system}", disable=not progress) as bar:
+        for b in range(0, len(todo), batch_size):
+            batch = todo[b:b + batch_size]
             t0 = time.perf_counter()
-            audio, info = synthesize(pipe, [j[1]["prompt"] for j in batch], [j[2] for j in batch], steps=steps,
+            audio, info = synthesize(pipe, [j.record["prompt"] for j in batch], [j.seed for j in batch], steps=steps,
                                      guidance_scale=guidance_scale, audio_length_s=audio_length_s,
                                      negative_prompt=negative_prompt, num_waveforms_per_prompt=num_waveforms_per_prompt,
                                      cache=cache)
-            seconds = (time.perf_counter() - t0)/len(batch)
-            for (i, rec, seed, wav, settings), clip, extra in zip(batch, audio, info):
-                write_wav(wav, clip)
-                meta = {**settings, **common, "prompt_index": i, "num_samples": int(clip.shape[-1]),
-                        "generation_seconds": round(seconds, 4), "batch_size": len(batch),
-                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra,
-                        **{k: v for k, v in rec.items() if k != "prompt"}}
-                atomic_write_text(wav.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+            _write_batch(batch, audio, info, common, (time.perf_counter() - t0)/len(batch))
             bar.update(len(batch))
-    return paths
+    return [j.wav for j in jobs]
 
 # %% ../nbs/04_generate.ipynb #18c87f4c
 def log_mel(wav) -> np.ndarray:
@@ -387,11 +419,11 @@ def main(argv=None) -> int:
     p.add_argument("--model", required=True, help="hub id, checkpoint folder or 'tiny'")
     p.add_argument("--prompts", required=True, help="prompt file: .txt (one a line, # comments) or .jsonl")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--guidance", type=float, default=3.5)
-    p.add_argument("--negative-prompt", default="Low quality.", help="'' for none")
-    p.add_argument("--length", type=float, default=CLIP_SECONDS, help="seconds of audio per clip")
-    p.add_argument("--waveforms", type=int, default=1, help="candidates per prompt, the CLAP-best is kept")
+    p.add_argument("--steps", type=int, default=GenerateConfig.steps)
+    p.add_argument("--guidance", type=float, default=GenerateConfig.guidance_scale)
+    p.add_argument("--negative-prompt", default=GenerateConfig.negative_prompt, help="'' for none")
+    p.add_argument("--length", type=float, default=GenerateConfig.audio_length_s, help="seconds of audio per clip")
+    p.add_argument("--waveforms", type=int, default=GenerateConfig.num_waveforms_per_prompt, help="candidates per prompt, the CLAP-best is kept")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", required=True, help="output folder (a run directory with --system)")
     p.add_argument("--system", default=None, help="write into OUT/samples/SYSTEM/")
