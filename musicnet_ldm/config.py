@@ -221,7 +221,9 @@ def _allowed(f) -> str:
 def _from_text(value: str, allowed: tuple):
     "A command line's or papermill's text for a list or float setting: '1e-4', '[0, 1]' or 'vggish,clap-hf-music'."
     if list in allowed:
-        return yaml.safe_load(value) if value.strip().startswith("[") else [yaml.safe_load(v) for v in value.split(",")]
+        if value.strip().startswith("["): return yaml.safe_load(value)
+        items = [yaml.safe_load(v) for v in value.split(",")]
+        return items[0] if len(items) == 1 and int in allowed and isinstance(items[0], int) else items   # '2' for int | list
     try: return float(value)
     except ValueError: return value
 
@@ -233,6 +235,7 @@ def check_value(f, value, where: str):
         if not isinstance(value, dict): raise ConfigError(f"{where} = {value!r} is not allowed: {where.split('.')[-1]} must be {_allowed(f)}")
         return from_dict(m["section"], value, where)
     if (float in allowed or list in allowed) and isinstance(value, str): value = _from_text(value, allowed)
+    if list in allowed and not isinstance(value, (list, bool, type(None), *allowed)): value = [value]   # -p seeds 0
     if float in allowed: allowed += (int,)                       # 60 for 60.0, kept as written
     ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
     if ok and value is not None and m.get("choices") and value not in m["choices"]: ok = False
