@@ -11,15 +11,15 @@ import torch
 
 from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text, audioldm2_architecture,
                                outputs_dir, package_versions, pick_device, repo_root)
-from .finetune import enable_gradient_checkpointing
+from .finetune import enable_gradient_checkpointing, peak_memory
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'GPU_PEAK_BF16', 'TRAIN_MFU', 'INFERENCE_MFU', 'MUSICNET_TRAIN_HOURS', 'T5_TOKENS', 'README_MARKERS',
            'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation', 'bench_distill', 'bench_frechet',
            'repeat_benchmark', 'run_benchmarks', 'format_bench', 'musicnet_training_clips', 'count_flops',
-           'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops', 'peak_memory',
-           'measure_train_memory', 'extrapolate_memory', 'measure_gpu', 'project_costs', 'projection',
-           'projection_table', 'write_readme_table', 'main', 'write_projection']
+           'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops', 'measure_train_memory',
+           'extrapolate_memory', 'measure_gpu', 'project_costs', 'projection', 'projection_table', 'write_readme_table',
+           'main', 'write_projection']
 
 # %% ../nbs/08_bench.ipynb #3bae3fb0
 def bench_preprocessing(model: str = "tiny") -> dict:
@@ -174,23 +174,6 @@ def generation_flops(pipe) -> dict:
             "per_clip_once": decode + 2 * prompt, "encode_training_clip": vae_encode + prompt}
 
 # %% ../nbs/08_bench.ipynb #d8d00014
-@contextlib.contextmanager
-def peak_memory(device):
-    "Peak memory in GiB over the block: CUDA's allocator peak, or on a CPU the sampled RSS (`box['gib']`)."
-    import psutil, threading
-    box = {"gib": 0.0}
-    if device.type == "cuda":
-        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(device)
-        yield box
-        torch.cuda.synchronize(); box["gib"] = torch.cuda.max_memory_allocated(device) / 2**30
-        return
-    proc, stop = psutil.Process(), threading.Event()
-    def sample():
-        while not stop.is_set(): box["gib"] = max(box["gib"], proc.memory_info().rss / 2**30); stop.wait(0.005)
-    thread = threading.Thread(target=sample, daemon=True); thread.start()
-    try: yield box
-    finally: stop.set(); thread.join()
-
 def _train_step_memory(unet_config: dict, batch: int, ckpt: bool, device: str) -> dict:
     "Peak memory and time of one AdamW step of a fresh random UNet built from `unet_config` (run in its own process on a CPU)."
     from diffusers import AudioLDM2UNet2DConditionModel
@@ -229,29 +212,43 @@ def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
     return out
 
 # %% ../nbs/08_bench.ipynb #d8d00020
-def measure_gpu(name: str = DEFAULT_MODEL, repeats: int = 3, steps: int = 200) -> dict:
-    "On a CUDA GPU: median seconds of a bf16-autocast UNet training step at batch 16 (checkpointing) and of a `steps`-step clip."
-    device, dtype = torch.device("cuda"), torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    from musicnet_ldm.model import MusicNetLDMPipeline
+def _timed(fn, repeats: int) -> dict:
+    "Median, min and max seconds of `repeats` calls of `fn`, after a warm-up call."
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+def _gpu_train_step(name: str, repeats: int, dtype) -> dict:
+    "Timing of an autocast UNet training step at batch 16 with checkpointing; the UNet and its optimizer go on return."
+    device = torch.device("cuda")
     meta_unet = audioldm2_architecture(name, device="meta").unet
     unet = type(meta_unet).from_config(meta_unet.config).to(device)
     enable_gradient_checkpointing(unet.train())
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
     def train_step():
         with torch.autocast("cuda", dtype=dtype): loss = unet(**_unet_inputs(unet, 16, device)).sample.float().pow(2).mean()
-        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True); torch.cuda.synchronize()
-    def timed(fn):
-        fn()                                                           # warm-up
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
-        return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
-    train = timed(train_step)
-    del unet, opt; torch.cuda.empty_cache()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+    return _timed(train_step, repeats)
+
+def measure_gpu(name: str = DEFAULT_MODEL, repeats: int = 3, steps: int = 200) -> dict:
+    "On a CUDA GPU: median seconds of a bf16-autocast UNet training step at batch 16 (checkpointing) and of a `steps`-step clip."
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    from musicnet_ldm.model import MusicNetLDMPipeline
+    train = _gpu_train_step(name, repeats, dtype)
+    torch.cuda.empty_cache()                                       # the training UNet and its optimizer are freed
     pipe = MusicNetLDMPipeline.from_audioldm2(audioldm2_architecture(name, device="cuda", dtype=dtype))
-    def clip(): pipe("a string quartet", num_inference_steps=steps, negative_prompt="Low quality."); torch.cuda.synchronize()
+    def clip():
+        pipe("a string quartet", num_inference_steps=steps, negative_prompt="Low quality.")
+        torch.cuda.synchronize()
     return {"gpu": torch.cuda.get_device_name(0), "dtype": str(dtype), "measured_train_step_batch16": train,
-            f"measured_clip_{steps}_steps": timed(clip)}
+            f"measured_clip_{steps}_steps": _timed(clip, repeats)}
 
 # %% ../nbs/08_bench.ipynb #d8d00015
 def project_costs(flops: dict, n_clips: int, epochs: int = 30, batch: int = 16, steps: int = 200) -> dict:

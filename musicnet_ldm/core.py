@@ -393,8 +393,8 @@ PUBLISHED_SIZES = {  # parameters: model card (UNet, all); audioldm2-large's UNe
     "cvssp/audioldm2": {"unet": 350e6, "total": 1.1e9}, "cvssp/audioldm2-music": {"unet": 350e6, "total": 1.1e9},
     "cvssp/audioldm2-large": {"unet": 2.87e9 / 4, "total": 1.5e9}}
 
-def parameter_table(pipe) -> "pd.DataFrame":
-    "Parameters per model component of `pipe` (millions), with its class, and the total."
+def parameter_table(pipe):
+    "A pandas DataFrame of the parameters per model component of `pipe` (millions), with its class, and the total."
     import pandas as pd
     rows = [{"component": name, "class": type(m).__name__, "params_M": sum(p.numel() for p in m.parameters()) / 1e6}
             for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)]

@@ -250,7 +250,7 @@ def after_update(self: Engine, finite: bool, epoch: int):
         self.progress.nonfinite = 0
         if self.ema is not None: self.ema.step(self.params)
         if self.job.after_step is not None: self.job.after_step(self.acc.unwrap_model(self.model))
-        if self.progress.step % self.s.log_every == 0: self.log_train(epoch)
+        if self.progress.step % self.s.log_every == 0 or self.progress.step == self.total: self.log_train(epoch)
     else: self.nonfinite(epoch)
     end_of_epoch = self.progress.step % self.steps_per_epoch == 0 or self.progress.step == self.total
     if end_of_epoch and self.job.eval_set is not None: self.evaluate_and_keep_best(epoch)

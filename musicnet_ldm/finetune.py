@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_finetune.ipynb #89966921
 from __future__ import annotations
-import argparse, copy, json, os, sys, time
+import argparse, contextlib, copy, json, os, sys, time
 from functools import partial
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
 __all__ = ['ConditionedUNet', 'drop_conditioning', 'diffusion_loss', 'toy_conditioned_latents', 'empty_conditioning',
            'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora', 'finetune_losses',
            'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train', 'read_train_log',
-           'plot_loss_curve', 'bench_training', 'main']
+           'plot_loss_curve', 'peak_memory', 'bench_training', 'main']
 
 # %% ../nbs/03_finetune.ipynb #652352d1
 class ConditionedUNet(nn.Module):
@@ -274,26 +274,34 @@ def plot_loss_curve(run_dir):
     return fig
 
 # %% ../nbs/03_finetune.ipynb #b1a1bb18
-def _peak_memory_meter(device):
-    "A context manager measuring peak memory in MB: CUDA's allocator peak on a GPU; on a CPU the peak rise of the sampled process RSS."
-    import contextlib, threading, psutil
-    @contextlib.contextmanager
-    def meter():
-        box = {"peak_mb": 0.0}
-        if device.type == "cuda":
-            torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(device)
-            yield box
-            torch.cuda.synchronize(); box["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-            return
-        proc, stop = psutil.Process(), threading.Event()
-        base = proc.memory_info().rss / 2**20          # the process (model, interpreter) before the steps
-        def sample():
-            while not stop.is_set():
-                box["peak_mb"] = max(box["peak_mb"], proc.memory_info().rss / 2**20 - base); stop.wait(0.005)
-        th = threading.Thread(target=sample, daemon=True); th.start()
-        try: yield box
-        finally: stop.set(); th.join()
-    return meter
+@contextlib.contextmanager
+def peak_memory(device):
+    """Peak memory over the block, in GiB: `box["gib"]` is CUDA's allocator peak on a GPU, the sampled process RSS on
+    a CPU; `box["rise_gib"]` its rise over the block's start (on a CPU: what the block added to the interpreter and model)."""
+    import psutil, threading
+    box = {"gib": 0.0, "rise_gib": 0.0}
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device) / 2**30
+        yield box
+        torch.cuda.synchronize()
+        box["gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        box["rise_gib"] = box["gib"] - base
+        return
+    proc, stop = psutil.Process(), threading.Event()
+    base = proc.memory_info().rss / 2**30
+    def sample():
+        while not stop.is_set():
+            box["gib"] = max(box["gib"], proc.memory_info().rss / 2**30)
+            box["rise_gib"] = max(box["rise_gib"], box["gib"] - base)
+            stop.wait(0.005)
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try: yield box
+    finally:
+        stop.set()
+        thread.join()
 
 def bench_training(model: str = "tiny", n_items: int = 4, batch_size: int = 2, steps: int = 2, device="auto",
                    gradient_checkpointing: bool = False, seed: int = 0) -> dict:
@@ -323,12 +331,13 @@ def bench_training(model: str = "tiny", n_items: int = 4, batch_size: int = 2, s
             loss = diffusion_loss(model, get_batch(batches[k % len(batches)]), sched, step_g)
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         one(0)                                                  # warm-up: allocations, kernels
-        with _peak_memory_meter(device)() as mem:
+        with peak_memory(device) as mem:
             t0 = time.perf_counter()
             for k in range(steps): one(k)
             if device.type == "cuda": torch.cuda.synchronize()
             dt = time.perf_counter() - t0
-        return steps * batch_size / dt, mem["peak_mb"]
+        # a GPU: the allocator peak, weights included; a CPU: the rise of the RSS (the interpreter is not the step's)
+        return steps * batch_size / dt, (mem["gib"] if device.type == "cuda" else mem["rise_gib"]) * 1024
     t0 = time.perf_counter()
     cached = {b[0]: encode(b) for b in batches}
     encode_once_s = time.perf_counter() - t0

@@ -117,8 +117,8 @@ def write_metrics(run_dir: Path, cfg: dict) -> dict:
     stages = {p.stem: _read_json(p) for p in sorted((run_dir/"stages").glob("*.json"))}
     results = {name: _read_json(run_dir/f) for name, f in
                (("table1", "table1.json"), ("distill", "distill.json"), ("train", "train_summary.json"))}
-    metrics = {"run_id": run_dir.name, "preset": cfg.get("preset"), "config_hash": config_hash(cfg),
-               "seeds": {"global": cfg.get("seed"), "generate": (cfg.get("generate") or {}).get("seeds")},
+    metrics = {"run_id": run_dir.name, "preset": cfg["preset"], "config_hash": config_hash(cfg),
+               "seeds": {"global": cfg["seed"], "generate": cfg["generate"]["seeds"]},
                "versions": package_versions(), "git_sha": git_sha(), "stages": stages,
                "results": {k: v for k, v in results.items() if v is not None}}
     atomic_write_text(run_dir/"metrics.json", json.dumps(metrics, indent=2, default=str))
@@ -223,8 +223,8 @@ FETCH = {
 
 def preset_embedders(cfg: dict) -> list[str]:
     "Every embedder the preset's evaluation and distillation stages load."
-    e, d = cfg.get("evaluate") or {}, cfg.get("distill") or {}
-    names = list(e.get("fad_embedders") or []) + [e.get("clap_backend"), e.get("clap_agreement"), d.get("fad_embedding"), d.get("clap_embedding")]
+    e, d = cfg["evaluate"], cfg["distill"]
+    names = list(e["fad_embedders"]) + [e["clap_backend"], e["clap_agreement"], d["fad_embedding"], d["clap_embedding"]]
     return list(dict.fromkeys(n for n in names if n))
 
 def _vggish_files() -> str:
@@ -295,21 +295,21 @@ def _cfg_value(folder: Path, file: str, key: str, default):
 
 def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dict:
     "Projected GPU memory (GiB, a floor) and disk (GiB per item) of a run of `cfg` with the pipeline folder `weights`."
-    t, g = cfg.get("train") or {}, cfg.get("generate") or {}
+    t, g = cfg["train"], cfg["generate"]
     unet = safetensors_params(weights/"unet")
     frozen = sum(safetensors_params(weights/c) for c in ("vae", "text_encoder", "text_encoder_2", "language_model", "projection_model"))
-    per_param = (10 if t.get("use_8bit_adam") else 16) + (4 if t.get("ema") else 0)
+    per_param = (10 if t["use_8bit_adam"] else 16) + (4 if t["ema"] else 0)
     gpu = max(unet * per_param, (unet + frozen) * 4) / 2**30
     t5_len = int(_cfg_value(weights/"tokenizer_2", "tokenizer_config.json", "model_max_length", 128))
     t5_dim = int(_cfg_value(weights/"text_encoder_2", "config.json", "d_model", 1024))
     gpt_dim = int(_cfg_value(weights/"language_model", "config.json", "n_embd", 768))
     per_clip = 2 * 8 * 256 * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
     pipeline = _folder_bytes(weights) - _folder_bytes(weights/"unet") + unet * 4
-    ckpt = unet * (12 + (4 if t.get("ema") else 0))
-    n_wavs = 5 * n_prompts * len(g.get("seeds") or [0]) * int(g.get("num_waveforms_per_prompt") or 1)   # 5 systems
-    disk = {"cache": n_clips * per_clip, "checkpoints": (int(t.get("keep_checkpoints", 2)) + 1) * ckpt,
-            "best": pipeline + (unet * 4 if t.get("ema") else 0), "student": pipeline,         # EMA: the raw UNet beside it
-            "samples": n_wavs * float(g.get("audio_length_s", 10.24)) * 16_000 * 4}
+    ckpt = unet * (12 + (4 if t["ema"] else 0))
+    n_wavs = 5 * n_prompts * len(g["seeds"]) * int(g["num_waveforms_per_prompt"])   # 5 systems
+    disk = {"cache": n_clips * per_clip, "checkpoints": (int(t["keep_checkpoints"]) + 1) * ckpt,
+            "best": pipeline + (unet * 4 if t["ema"] else 0), "student": pipeline,         # EMA: the raw UNet beside it
+            "samples": n_wavs * float(g["audio_length_s"]) * 16_000 * 4}
     return {"gpu_gib_floor": round(gpu, 1), "unet_params": unet, "frozen_params": frozen,
             "disk_bytes": {k: int(v) for k, v in disk.items()},
             "disk_gib": {k: round(v / 2**30, 2) for k, v in disk.items()}}
@@ -322,7 +322,7 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
     "The data check and the seconds of audio it found (None: absent or synthetic)."
     root = Path(cfg["data"]["root"]).expanduser()
     if not root.is_absolute(): root = repo_root()/root
-    if cfg["data"].get("synthetic"): return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], None
+    if cfg["data"]["synthetic"]: return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], None
     from musicnet_ldm.musicnet import find_musicnet
     c = _check("data MusicNet", lambda: find_musicnet(root), f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
                f"download_musicnet({str(root)!r})\"   (or point data.root at a copy)")
@@ -348,7 +348,7 @@ def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Che
     free = shutil.disk_usage(outputs_dir() if outputs_dir().exists() else repo_root()).free / 2**30
     if need is None: return Check("disk", True, f"{free:.0f} GiB free (need unknown: weights missing)", required=False)
     parts = dict(need["disk_gib"])
-    if data_seconds is None and not cfg["data"].get("synthetic"):
+    if data_seconds is None and not cfg["data"]["synthetic"]:
         parts["musicnet"] = MUSICNET_ARCHIVE_GIB + round(MUSICNET_SECONDS * 44_100 * 2 / 2**30, 1)   # archive + 16-bit PCM
     total = sum(parts.values())
     return Check("disk", free > total, f"{free:.0f} GiB free; projected {total:.0f} GiB: " + ", ".join(f"{k} {v:g}" for k, v in parts.items()),
@@ -364,17 +364,17 @@ def check_environment(cfg: dict, kernel: str = "python3") -> dict:
     need = None
     if cfg["model"] != "tiny":
         checks += check_weights(cfg["model"])
-        teacher = (cfg.get("distill") or {}).get("teacher")
+        teacher = cfg["distill"]["teacher"]
         if teacher and teacher != "pretrained": checks += check_weights(teacher)
         if all(c.ok for c in checks if c.what.startswith(f"weights {cfg['model']}")):
-            clip_s, seconds = float(cfg["data"].get("clip_seconds", 10.24)), data_seconds or MUSICNET_SECONDS
-            g = cfg.get("generate") or {}
-            prompts_file = repo_root()/g.get("prompts_file", "prompts/table1.txt")
+            clip_s, seconds = float(cfg["data"]["clip_seconds"]), data_seconds or MUSICNET_SECONDS
+            g = cfg["generate"]
+            prompts_file = repo_root()/g["prompts_file"]
             n_prompts = (len(prompts_file.read_text().splitlines()) if prompts_file.is_file() else 0) + \
-                        (int(g.get("max_test_prompts") or seconds * 10 / 330 / clip_s) if g.get("test_prompts") else 0)
+                        (int(g["max_test_prompts"] or seconds * 10 / 330 / clip_s) if g["test_prompts"] else 0)
             need = project_needs(cfg, Path(_hub_model(cfg["model"])), int(seconds / clip_s), n_prompts)
     for name in preset_embedders(cfg): checks += check_embedder(name)
-    checks += check_transcriber((cfg.get("evaluate") or {}).get("transcriber", "auto"))
+    checks += check_transcriber(cfg["evaluate"]["transcriber"])
     checks += check_kernel(kernel) + _gpu_checks(cfg, need) + [_disk_check(need, data_seconds, cfg)]
     problems = [f"{c.what}: {c.detail}" + (f"\n    fetch: {c.fix}" if c.fix else "") for c in checks if not c.ok and c.required]
     return {"ok": not problems, "checks": [vars(c) for c in checks], "problems": problems, "estimate": need}
@@ -406,10 +406,10 @@ def _dry_data(cfg: dict, n_clips: int, work: Path) -> dict:
     from musicnet_ldm.fixture import make_fixture
     from musicnet_ldm.musicnet import build_clip_index, build_prompt
     d = cfg["data"]
-    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=21, seed=cfg.get("seed", 0)),
+    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=21, seed=cfg["seed"]),
                              clip_seconds=d["clip_seconds"], min_note_coverage=0.0).clips[:n_clips]
-    wavs = [load_clip_audio(c, top_db=d.get("top_db", 60), normalize_peak=d.get("normalize_peak", 0.5)) for c in clips]
-    return {"wavs": wavs, "prompts": [build_prompt(c, style=d.get("prompt_style", "clip")) for c in clips]}
+    wavs = [load_clip_audio(c, top_db=d["top_db"], normalize_peak=d["normalize_peak"]) for c in clips]
+    return {"wavs": wavs, "prompts": [build_prompt(c, style=d["prompt_style"]) for c in clips]}
 
 def _dry_cache(pipe, data: dict) -> list[dict]:
     from musicnet_ldm.cache import encode_audio, encode_text, posterior_sample
@@ -424,15 +424,15 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     from musicnet_ldm.cache import collate, encode_text
     from musicnet_ldm.finetune import ConditionedUNet, diffusion_loss, enable_gradient_checkpointing
     t = cfg["train"]
-    acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg.get("mixed_precision")), cpu=device.type == "cpu")
-    if t.get("gradient_checkpointing"): enable_gradient_checkpointing(pipe.unet)
+    acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg["mixed_precision"]), cpu=device.type == "cpu")
+    if t["gradient_checkpointing"]: enable_gradient_checkpointing(pipe.unet)
     model = ConditionedUNet(pipe.unet, pipe.adapter).train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"], weight_decay=t["weight_decay"])
     model, opt = acc.prepare(model, opt)
     batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t["batch_size"]]).items()}
     empty = {k: v.to(acc.device) for k, v in encode_text(pipe, [""])[0].items()}
     with acc.autocast():
-        loss = diffusion_loss(model, batch, pipe.scheduler, torch.Generator().manual_seed(0), empty, t.get("cond_dropout", 0.0))
+        loss = diffusion_loss(model, batch, pipe.scheduler, torch.Generator().manual_seed(0), empty, t["cond_dropout"])
     acc.backward(loss); opt.step(); opt.zero_grad(set_to_none=True)
     model.eval()
     if not torch.isfinite(loss): raise FloatingPointError(f"dry run: training loss is {loss.item()}")
@@ -440,7 +440,7 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
 
 def _dry_generate(pipe, prompt: str, cfg: dict, steps: int) -> dict:
     g = cfg["generate"]
-    audio = pipe(prompt, num_inference_steps=steps, guidance_scale=g["guidance_scale"], negative_prompt=g.get("negative_prompt"),
+    audio = pipe(prompt, num_inference_steps=steps, guidance_scale=g["guidance_scale"], negative_prompt=g["negative_prompt"],
                  audio_length_in_s=g["audio_length_s"], generator=torch.Generator().manual_seed(0)).audios
     if not np.isfinite(audio).all(): raise FloatingPointError("dry run: generated audio is not finite")
     return {"samples": int(audio.shape[-1]), "steps": steps}
@@ -449,9 +449,9 @@ def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
     from musicnet_ldm.cache import collate
     from musicnet_ldm.distill import kd_loss, make_student
     d = cfg["distill"]
-    student = make_student(pipe.unet, d.get("layers_per_block"), d.get("transformer_layers_per_block"), d.get("channel_mult", 1.0))
+    student = make_student(pipe.unet, d["layers_per_block"], d["transformer_layers_per_block"], d["channel_mult"])
     batch = {k: v.to(pipe.unet.device) if torch.is_tensor(v) else v for k, v in collate(items[:1]).items()}
-    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"].get("weights"), generator=torch.Generator().manual_seed(0))
+    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"]["weights"], generator=torch.Generator().manual_seed(0))
     loss.backward()
     return {**parts, "student_params_M": student.init_report["size"]["params_m"]}
 
@@ -472,14 +472,14 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
     import tempfile
     with tempfile.TemporaryDirectory(prefix="dry-run-") as work:
         pipe = timed("build", lambda: {"pipe": MusicNetLDMPipeline.from_audioldm2(audioldm2_architecture(name, device="cpu"))}).pop("pipe")
-        if cfg["train"].get("adapter"): pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
+        if cfg["train"]["adapter"]: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
         pipe.to(device)
         data = timed("data", lambda: _dry_data(cfg, n_clips, Path(work)))
         items = timed("cache", lambda: {"items": _dry_cache(pipe, data)})["items"]
         if "finetune" in stages: timed("finetune", lambda: _dry_finetune(pipe, items, cfg, device))
         if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
         if "generate" in stages:     # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
-            pipe.to(dtype=pick_dtype(device, cfg.get("mixed_precision")))
+            pipe.to(dtype=pick_dtype(device, cfg["mixed_precision"]))
             timed("generate", lambda: _dry_generate(pipe, data["prompts"][0], cfg, steps))
     report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)
     return report

@@ -35,6 +35,9 @@ def test_distill_notebook_papermill(smoke_distill):
     for phase, steps in (("kd", 3), ("lcm", 2)):
         assert [p.name for p in checkpoints(work / phase / "checkpoints")][-1] == f"step_{steps}"
         assert json.loads((work / phase / "train_summary.json").read_text())["steps"] == steps
+        # a phase shorter than log_every (smoke: 5) still logs its last step
+        logged = [json.loads(l) for l in (work / phase / "train_log.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in logged if r["event"] == "train"] == [steps]
     assert json.loads((run / "student" / "distill.json").read_text())["num_inference_steps"] == 2
     assert json.loads((run / "student" / "model_index.json").read_text())["scheduler"][1] == "LCMScheduler"
     assert (run / "figures" / "distill_loss.png").is_file() and "| student |" in (run / "distill.md").read_text()
