@@ -118,19 +118,25 @@ def _piece_metadata(rng, rid: int, ensemble: str, bpm: float, seconds: float, se
             "catalog_name": f"Op{int(rng.integers(1, 130))}", "seconds": int(round(seconds))}
 
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
-                 sf2_path=None, overwrite: bool = False) -> Path:
-    "Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`."
+                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None) -> Path:
+    """Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`.
+    `ensembles`: only these, in turn (recording k plays `ensembles[k % len]`), the test split the first `test_recordings`."""
     out = Path(out)
     if recordings < 1 or seconds <= 1: raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
     test_recordings = max(1, recordings // 3) if test_recordings is None else int(test_recordings)
     if not 0 <= test_recordings <= recordings: raise ValueError(f"test_recordings={test_recordings} must be in 0..{recordings}")
     params = {"recordings": int(recordings), "seconds": float(seconds), "seed": int(seed), "test_recordings": test_recordings}
+    if ensembles:
+        unknown = sorted(set(ensembles) - set(ENSEMBLES))
+        if unknown: raise ValueError(f"unknown ensemble(s) {unknown}; known: {list(ENSEMBLES)}")
+        params["ensembles"] = list(ensembles)
     stamp = out/"fixture.json"
     if not overwrite and stamp.is_file() and json.loads(stamp.read_text()).get("params") == params: return out
     sf2 = find_soundfont(sf2_path)
     rng = np.random.default_rng(seed)
     ids = sorted(int(i) for i in rng.choice(np.arange(1700, 2700), recordings, replace=False))
     test_ids = set(int(i) for i in rng.choice(ids, test_recordings, replace=False)) if test_recordings else set()
+    if ensembles: test_ids = set(ids[:test_recordings])                    # one per ensemble when test_recordings = len(ensembles)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -138,6 +144,7 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
         meta = []
         for k, rid in enumerate(ids):
             ensemble = list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES) else str(rng.choice(list(ENSEMBLES)))
+            if ensembles: ensemble = ensembles[k % len(ensembles)]
             bpm = float(rng.choice([60, 72, 84, 96, 108, 120, 132, 144]))
             tonic, mode = int(rng.integers(0, 12)), str(rng.choice(list(SCALES)))
             labels = compose(rng, ensemble, seconds, bpm, tonic, mode)
