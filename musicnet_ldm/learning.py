@@ -7,9 +7,9 @@ __all__ = ['LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'f
            'cross_ensemble_permutation', 'ci', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
            'pooled', 'decoded_mels', 'frechet', 'frechet_ratio', 'fit_centroids', 'predict_centroids', 'train_latents',
            'accuracy', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
-           'adapter_and_student', 'plot_learning', 'run_learning', 'learning_parser', 'main']
+           'adapter_and_student', 'plot_learning', 'run_learning', 'headline', 'learning_parser', 'main']
 
-# %% ../nbs/06a_learning.ipynb #ae328704
+# %% ../nbs/06a_learning.ipynb #48cb6418
 import argparse, copy, json, sys, time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,7 +29,7 @@ from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci,
 from .model import ConditioningAdapter, load_pipeline
 from .musicnet import find_musicnet, read_metadata
 
-# %% ../nbs/06a_learning.ipynb #357872d9
+# %% ../nbs/06a_learning.ipynb #4f51f7bb
 @dataclass
 class LearningConfig:
     "The learning experiment's settings."
@@ -37,35 +37,36 @@ class LearningConfig:
     seed: int = setting(0, "the fixture's music, training noise and order, the control's shuffle, sampling seeds", low=0)
     ensembles: str = setting("Solo Piano,String Quartet,Wind Quintet", "the fixture's ensembles, comma-separated (fixture.ENSEMBLES)")
     recordings_per_ensemble: int = setting(4, "rendered recordings per ensemble: one held out (test), the rest train", low=3)
-    recording_seconds: float = setting(16.0, "length of each rendered recording", low=3.0)
+    recording_seconds: float = setting(12.0, "length of each rendered recording", low=3.0)
     clip_seconds: float = setting(2.56, "clip length: 2.56 s is 64 latent frames", low=0.64)
     hop_seconds: float = setting(1.28, "clip hop: overlapping clips, more training items from the same audio", low=0.1)
     eval_fraction: float = setting(0.12, "train recordings held out for the engine's eval loss and best/", low=0.0, high=0.5)
-    max_steps: int = setting(250, "optimizer steps of each fine-tuning (the model and its shuffled control)", low=1)
+    max_steps: int = setting(150, "optimizer steps of each fine-tuning (the model and its shuffled control)", low=1)
     batch_size: int = setting(8, "items per batch", low=1)
     lr: float = setting(5e-4, "AdamW's learning rate", low=0.0)
     cond_dropout: float = setting(0.1, "empty-prompt conditioning in training, for classifier-free guidance", low=0.0, high=1.0)
     adapter: bool = setting(True, "train the conditioning adapter with the UNet")
-    loss_draws: int = setting(8, "noise and timestep draws per held-out clip for the paired losses", low=1)
-    prompts_per_ensemble: int = setting(4, "held-out clip prompts per ensemble to sample from", low=1)
+    loss_draws: int = setting(4, "noise and timestep draws per held-out clip for the paired losses", low=1)
+    prompts_per_ensemble: int = setting(3, "held-out clip prompts per ensemble to sample from", low=1)
     seeds_per_prompt: int = setting(2, "sampler seeds per prompt", low=1)
     sample_steps: int = setting(20, "DDIM steps of the fine-tuned and pretrained models", low=1)
     guidance_scale: float = setting(3.5, "classifier-free guidance scale (the presets' generate.guidance_scale)", low=1.0)
     negative_prompt: str = setting("Low quality.", "the negative prompt of guided sampling")
-    kd_steps: int = setting(60, "distillation's first phase (feature and output KD) steps", low=1)
-    lcm_steps: int = setting(30, "distillation's second phase (latent consistency) steps", low=1)
+    kd_steps: int = setting(40, "distillation's first phase (feature and output KD) steps", low=1)
+    lcm_steps: int = setting(20, "distillation's second phase (latent consistency) steps", low=1)
     student_steps: int = setting(4, "the student's sampling steps (LCM)", low=1, high=8)
     channel_mult: float = setting(0.5, "the student's channel width relative to the teacher's", low=0.1, high=1.0)
-    n_boot: int = setting(1000, "bootstrap resamples of every interval", low=100)
+    n_boot: int = setting(1000, "bootstrap resamples of the losses' and accuracies' intervals", low=100)
+    fd_boot: int = setting(200, "bootstrap resamples of the Fréchet distances' intervals (each one a matrix square root)", low=50)
 
-# %% ../nbs/06a_learning.ipynb #2fb2c81f
+# %% ../nbs/06a_learning.ipynb #69614155
 def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> dict:
     "The resolved project configuration (model, seed, `data:`) the cache is built from."
     data = {"root": str(root), "clip_seconds": s.clip_seconds, "hop_seconds": s.hop_seconds, "eval_fraction": s.eval_fraction,
             "split_seed": s.seed, "cache_dir": str(cache_dir), "latents": "sample", "workers": 0}
     return resolve({"model": s.model, "seed": s.seed, "mixed_precision": "no", "data": data})
 
-# %% ../nbs/06a_learning.ipynb #f5234cc9
+# %% ../nbs/06a_learning.ipynb #59cf5f94
 class LearningItems(torch.utils.data.Dataset):
     "A cached split's items with latents cut to `frames`; with `shuffle_seed`, each item's conditioning from a permuted item."
     def __init__(self, ds, frames: int, shuffle_seed: int | None = None):
@@ -83,7 +84,7 @@ class LearningItems(torch.utils.data.Dataset):
             item.update({k: other[k] for k in (*COND_KEYS, "prompt")})
         return item
 
-# %% ../nbs/06a_learning.ipynb #5fb6897c
+# %% ../nbs/06a_learning.ipynb #05c90564
 def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
     "Render the fixture into `out/fixture`, build the cache, return the splits (`LearningItems`), their ensembles and `empty`."
     names = [e.strip() for e in s.ensembles.split(",") if e.strip()]
@@ -99,7 +100,7 @@ def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
             "train_labels": np.array(label(train)), "test_labels": np.array(label(test)), "ensembles": names,
             "empty": empty, "frames": frames}
 
-# %% ../nbs/06a_learning.ipynb #61a72484
+# %% ../nbs/06a_learning.ipynb #5205e67e
 def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuffled: bool = False, log=print):
     "Fine-tune a deep copy of `pretrained` (on shuffled prompts when `shuffled`); return (the fine-tuned pipeline, the summary)."
     pipe = copy.deepcopy(pretrained)
@@ -115,7 +116,7 @@ def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuf
         if m is not None: m.eval().requires_grad_(False)
     return pipe, {**summary, "adapter_norm_start": start}
 
-# %% ../nbs/06a_learning.ipynb #c1cde459
+# %% ../nbs/06a_learning.ipynb #f7af9d7f
 @torch.no_grad()
 def clip_losses(pipe, items, draws: int = 8, cond_from=None, seed: int = 0) -> np.ndarray:
     "Per-item held-out diffusion loss (mean over `draws` noise/timestep draws, the same for any model or prompt)."
@@ -130,18 +131,18 @@ def clip_losses(pipe, items, draws: int = 8, cond_from=None, seed: int = 0) -> n
         out.append(diffusion_loss(model, batch, sched, torch.Generator().manual_seed(seed * 100_003 + i)).item())
     return np.array(out)
 
-# %% ../nbs/06a_learning.ipynb #cb20e6dc
+# %% ../nbs/06a_learning.ipynb #283dfcff
 def cross_ensemble_permutation(labels, seed: int = 0) -> np.ndarray:
     "For each item, the index of a random item with another label."
     labels, rng = np.asarray(labels), np.random.default_rng(seed)
     return np.array([rng.choice(np.flatnonzero(labels != l)) for l in labels])
 
-# %% ../nbs/06a_learning.ipynb #403a8c2a
+# %% ../nbs/06a_learning.ipynb #38f6094c
 def ci(values, clusters=None, n_boot: int = 1000, seed: int = 0) -> dict:
     "{mean, ci, n, n_clusters} of `values` (percentile bootstrap over `clusters`)."
     return cluster_bootstrap_ci(values, clusters, n_boot=n_boot, seed=seed)
 
-# %% ../nbs/06a_learning.ipynb #d0958ab8
+# %% ../nbs/06a_learning.ipynb #b1291cb7
 def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
     "The `eval_loss` entry: start, end, their paired drop, and shuffled − correct gaps per model, each with its CI and N."
     perm = cross_ensemble_permutation(data["test_labels"], s.seed)
@@ -154,7 +155,7 @@ def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
             "shuffled_minus_correct": {k: c(v) for k, v in gap.items()},
             "n": len(data["test"]), "draws_per_clip": s.loss_draws}
 
-# %% ../nbs/06a_learning.ipynb #6427cc42
+# %% ../nbs/06a_learning.ipynb #82588abd
 def sampling_plan(data: dict, s: LearningConfig) -> dict:
     "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, and the cluster (prompt) label."
     rows = []
@@ -166,7 +167,7 @@ def sampling_plan(data: dict, s: LearningConfig) -> dict:
     return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds),
             "prompts": [data["test"][i]["prompt"] for i in items], "clusters": [f"p{i}" for i in items]}
 
-# %% ../nbs/06a_learning.ipynb #20a7e06f
+# %% ../nbs/06a_learning.ipynb #8a674a2e
 def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, seconds: float, negative_prompt: str | None,
                    batch_size: int = 12) -> np.ndarray:
     "The sampler's (scaled) latents [rows, channels, frames, 16] for the rows of `plan`."
@@ -178,7 +179,7 @@ def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, seconds:
         out.append(lat)
     return np.concatenate(out)
 
-# %% ../nbs/06a_learning.ipynb #53af9cfc
+# %% ../nbs/06a_learning.ipynb #1e03d3d4
 def latent_frames(latents) -> list:
     "Per clip, its latent frames as vectors: [frames, channels · bins] each."
     lat = np.asarray(latents, np.float64)
@@ -188,7 +189,7 @@ def pooled(latents) -> np.ndarray:
     "Each clip's latent averaged over time: [clips, channels · bins]."
     return np.asarray(latents, np.float64).mean(2).reshape(len(latents), -1)
 
-# %% ../nbs/06a_learning.ipynb #88de1a53
+# %% ../nbs/06a_learning.ipynb #7ff716a5
 @torch.no_grad()
 def decoded_mels(pipe, latents, batch_size: int = 16) -> list:
     "Per clip, the VAE-decoded log-mel frames [frames, 64]."
@@ -199,7 +200,7 @@ def decoded_mels(pipe, latents, batch_size: int = 16) -> list:
         out += [m.double().numpy() for m in mel]
     return out
 
-# %% ../nbs/06a_learning.ipynb #5f6a48d9
+# %% ../nbs/06a_learning.ipynb #90a98a0e
 def frechet(gen_clips, reference: EmbeddingStats, clusters, n_boot: int, seed: int = 0) -> dict:
     "{fd, ci, n, n_clusters, n_ref}: `metrics.FrechetAudioDistance` of `gen_clips` to `reference`."
     m = FrechetAudioDistance(reference, n_boot=n_boot, seed=seed)
@@ -214,7 +215,7 @@ def frechet_ratio(a_clips, b_clips, reference: EmbeddingStats, clusters, n_boot:
     r = boots["a"] / np.maximum(boots["b"], 1e-12)
     return {"ratio": a / b, "ci": [float(np.quantile(r, 0.025)), float(np.quantile(r, 0.975))], "n": len(a_clips)}
 
-# %% ../nbs/06a_learning.ipynb #7acb57d7
+# %% ../nbs/06a_learning.ipynb #1ea0907b
 def fit_centroids(features, labels) -> dict:
     "{centroids [classes, D], scale [D]}: per-class means of standardised `features`."
     x, y = np.asarray(features, np.float64), np.asarray(labels)
@@ -226,7 +227,7 @@ def predict_centroids(model: dict, features) -> np.ndarray:
     d = cdist(np.asarray(features, np.float64) / model["scale"], model["centroids"])
     return model["classes"][d.argmin(1)]
 
-# %% ../nbs/06a_learning.ipynb #c79ca2eb
+# %% ../nbs/06a_learning.ipynb #04702c25
 def train_latents(data: dict) -> np.ndarray:
     "The train split's posterior means [items, channels, frames, 16], cut to the clip's frames."
     ds = data["train"].ds
@@ -237,14 +238,14 @@ def accuracy(model: dict, latents, labels, clusters, s: LearningConfig) -> dict:
     "Accuracy of the classifier on `latents` against `labels`, with its prompt-clustered CI."
     return ci((predict_centroids(model, pooled(latents)) == np.asarray(labels)).astype(float), clusters, s.n_boot, s.seed)
 
-# %% ../nbs/06a_learning.ipynb #4b896072
+# %% ../nbs/06a_learning.ipynb #6b6cb1a7
 def adapter_norm(adapter) -> float:
     "The norm of the adapter's zero-initialised output layers (weights and biases)."
     if adapter is None: return float("nan")
     last = [mlp[-1] for mlp in (adapter.loa, adapter.t5) if mlp is not None]
     return float(torch.sqrt(sum((p.detach().double() ** 2).sum() for m in last for p in m.parameters())))
 
-# %% ../nbs/06a_learning.ipynb #9a337ef3
+# %% ../nbs/06a_learning.ipynb #a0979f73
 def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print):
     "A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; student UNet, LCM scheduler)."
     student = make_student(teacher.unet, channel_mult=s.channel_mult, seed=s.seed)
@@ -259,7 +260,7 @@ def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print
     teacher.unet.requires_grad_(False)
     return student_pipeline(teacher, student.eval().requires_grad_(False), "lcm")
 
-# %% ../nbs/06a_learning.ipynb #154443ff
+# %% ../nbs/06a_learning.ipynb #ff4f080b
 def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     "{system: latents} for every system on the rows of `plan`."
     run = lambda p, steps, g: sample_latents(p, plan, steps, g, s.clip_seconds, s.negative_prompt)
@@ -269,7 +270,7 @@ def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     out["student"] = run(pipes["student"], s.student_steps, 1.0)
     return out
 
-# %% ../nbs/06a_learning.ipynb #db9c550a
+# %% ../nbs/06a_learning.ipynb #d53c221d
 def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> dict:
     "`latent_fd` and `mel_fd`: each system's FD to the held-out clips, and pretrained / fine-tuned on the same resamples."
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
@@ -277,14 +278,14 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
     out = {}
     for key, f in feats.items():
         ref, gen = EmbeddingStats.from_embeddings(f(test)), {k: f(v) for k, v in lat.items()}
-        fd = lambda k: frechet(gen[k], ref, plan["clusters"], s.n_boot, s.seed)
+        fd = lambda k: frechet(gen[k], ref, plan["clusters"], s.fd_boot, s.seed)
         out[key] = {k: fd(k) for k in ("pretrained", "finetuned", "finetuned_shuffled")}
-        out[key]["pretrained_over_finetuned"] = frechet_ratio(gen["pretrained"], gen["finetuned"], ref, plan["clusters"], s.n_boot, s.seed)
+        out[key]["pretrained_over_finetuned"] = frechet_ratio(gen["pretrained"], gen["finetuned"], ref, plan["clusters"], s.fd_boot, s.seed)
         out[key]["n"], out[key]["n_ref"] = len(plan["clusters"]), len(test)
         if key == "latent_fd": out["_gen"], out["_ref"] = gen, ref
     return out
 
-# %% ../nbs/06a_learning.ipynb #cf7e7f9b
+# %% ../nbs/06a_learning.ipynb #c4a70e9b
 def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> dict:
     "`ensemble_accuracy`: every system's accuracy with its CI, chance, and the classifier's ceiling on held-out data."
     model = fit_centroids(pooled(train_latents(data)), data["train_labels"])
@@ -296,21 +297,21 @@ def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> d
     out["n"], out["ensembles"] = len(plan["labels"]), data["ensembles"]
     return out
 
-# %% ../nbs/06a_learning.ipynb #df39fc1f
+# %% ../nbs/06a_learning.ipynb #5942b9d7
 def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: LearningConfig) -> tuple[dict, dict]:
     "The `adapter` entry (norms, FD with and without it, their paired difference) and the `student` entry."
     gen, ref, cl = fd["_gen"], fd["_ref"], plan["clusters"]
-    with_, without = frechet(gen["finetuned"], ref, cl, s.n_boot, s.seed), frechet(gen["finetuned_no_adapter"], ref, cl, s.n_boot, s.seed)
-    diff = fad_paired_difference(gen["finetuned_no_adapter"], gen["finetuned"], cl, ref, s.n_boot, seed=s.seed)
+    with_, without = (frechet(gen[k], ref, cl, s.fd_boot, s.seed) for k in ("finetuned", "finetuned_no_adapter"))
+    diff = fad_paired_difference(gen["finetuned_no_adapter"], gen["finetuned"], cl, ref, s.fd_boot, seed=s.seed)
     rms = np.sqrt(((lat["finetuned"] - lat["finetuned_no_adapter"]) ** 2).mean((1, 2, 3)))
     adapter = {"norm_start": norms["start"], "norm_end": norms["end"], "latent_fd_with": with_, "latent_fd_without": without,
                "fd_without_minus_with": diff, "rms_latent_difference": ci(rms, cl, s.n_boot, s.seed), "n": len(cl)}
-    student = {"latent_fd": frechet(gen["student"], ref, cl, s.n_boot, s.seed), "teacher_latent_fd": with_,
-               "student_over_teacher": frechet_ratio(gen["student"], gen["finetuned"], ref, cl, s.n_boot, s.seed),
+    student = {"latent_fd": frechet(gen["student"], ref, cl, s.fd_boot, s.seed), "teacher_latent_fd": with_,
+               "student_over_teacher": frechet_ratio(gen["student"], gen["finetuned"], ref, cl, s.fd_boot, s.seed),
                "steps": s.student_steps, "teacher_steps": s.sample_steps, "n": len(cl)}
     return adapter, student
 
-# %% ../nbs/06a_learning.ipynb #ab49971a
+# %% ../nbs/06a_learning.ipynb #df8ce48c
 def plot_learning(result: dict, out: Path):
     "Write `out/learning.png`: loss curves, latent FD bars, ensemble accuracy bars (95 % CIs); return the figure."
     import matplotlib; matplotlib.use("Agg", force=False); import matplotlib.pyplot as plt
@@ -337,7 +338,7 @@ def plot_learning(result: dict, out: Path):
     fig.tight_layout(); fig.savefig(out/"learning.png", dpi=120)
     return fig
 
-# %% ../nbs/06a_learning.ipynb #5ce9657d
+# %% ../nbs/06a_learning.ipynb #a2e2b8de
 def run_learning(s: LearningConfig, out, log=print) -> dict:
     "Run the experiment with settings `s` into `out`; write `learning.json` and `learning.png`; return the result."
     out, t, t0 = Path(out), {}, time.time()
@@ -372,7 +373,27 @@ def run_learning(s: LearningConfig, out, log=print) -> dict:
     plt.close(plot_learning(result, out))
     return result
 
-# %% ../nbs/06a_learning.ipynb #e8a59c3c
+# %% ../nbs/06a_learning.ipynb #2ad337e6
+def headline(result: dict) -> dict:
+    "Estimate and 95 % CI of each headline measure of a `learning.json`."
+    fmt = lambda v, lo, hi: f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
+    e, a, acc = result["eval_loss"], result["adapter"], result["ensemble_accuracy"]
+    row = {"eval loss start": fmt(e["start"]["mean"], *e["start"]["ci"]), "eval loss end": fmt(e["end"]["mean"], *e["end"]["ci"]),
+           "loss drop": f"{100 * e['relative_drop']:.1f} %",
+           "shuffled − correct loss (fine-tuned)": fmt(e["shuffled_minus_correct"]["finetuned"]["mean"], *e["shuffled_minus_correct"]["finetuned"]["ci"])}
+    for key in ("latent_fd", "mel_fd"):
+        r = result[key]["pretrained_over_finetuned"]
+        row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
+    for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"): row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])
+    row["chance"] = f"{acc['chance']:.3g}"
+    row["adapter norm start → end"] = f"{a['norm_start']:.3g} → {a['norm_end']:.3g}"
+    row["adapter FD without − with"] = fmt(a["fd_without_minus_with"]["diff"], *a["fd_without_minus_with"]["ci"])
+    r = result["student"]["student_over_teacher"]
+    row["student / teacher latent FD"] = fmt(r["ratio"], *r["ci"])
+    row["seconds"] = result["timing"]["total"]
+    return row
+
+# %% ../nbs/06a_learning.ipynb #ee960c51
 def learning_parser() -> argparse.ArgumentParser:
     "`python -m musicnet_ldm.learning`'s parser, derived from `LearningConfig`."
     ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.learning", allow_abbrev=False,
@@ -392,5 +413,5 @@ def main(argv=None) -> int:
     print(json.dumps({k: r[k] for k in ("eval_loss", "ensemble_accuracy", "timing")}, indent=1, default=str))
     return 0
 
-# %% ../nbs/06a_learning.ipynb #39a5629a
+# %% ../nbs/06a_learning.ipynb #c424363b
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())   # `python -m`, not a notebook
