@@ -10,19 +10,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
-from musicnet_ldm.learning import LearningConfig
+MODEL = "standin"             # the pre-trained stand-in (issue 17, deliverable 1); the random 'tiny' cannot show conditioning
 
 # the thresholds (nbs/03_finetune.ipynb states them with the measured values)
 MIN_LOSS_DROP = 0.10          # the held-out diffusion loss falls by at least 10 %, its CIs apart
 MIN_FD_FACTOR = 3.0           # pretrained / fine-tuned latent FD: the CI's lower end above 3
 MAX_STUDENT_FACTOR = 3.0      # student / teacher latent FD: the CI's upper end below 3
-RANDOM_TEXT = LearningConfig().model == "tiny"    # the random stand-in's text path does not tell the ensembles apart
+
+
+def _model_available(model: str) -> bool:
+    from musicnet_ldm.core import ModelNotAvailableError, load_pretrained
+    try: return load_pretrained(model, device="cpu") is not None
+    except (ModelNotAvailableError, OSError, ValueError): return False
+
+
+pytestmark = pytest.mark.skipif(not _model_available(MODEL), reason=f"model {MODEL!r} is not in this checkout")
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("learning")
-    r = subprocess.run([sys.executable, "-m", "musicnet_ldm.learning", "--out", str(out), "--seed", "0"], cwd=ROOT, env=ENV,
+    r = subprocess.run([sys.executable, "-m", "musicnet_ldm.learning", "--out", str(out), "--seed", "0", "--model", MODEL],
+                       cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (out/"learning.png").stat().st_size > 10_000
@@ -66,7 +75,6 @@ def test_classifier_ceiling(result):
     assert acc["data_heldout"]["ci"][0] > acc["chance"]      # the measure can see ensembles in data latents
 
 
-@pytest.mark.xfail(RANDOM_TEXT, strict=True, reason="the random stand-in's text path does not separate prompts (issue 17)")
 def test_conditioning(result):
     acc = result["ensemble_accuracy"]
     assert acc["finetuned"]["ci"][0] > acc["chance"]
