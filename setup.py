@@ -50,7 +50,8 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['musicnet_ldm', 'musicnet_ldm.*']),
     include_package_data=True,
-    package_data={'musicnet_ldm': ['configs/*.txt', 'configs/*/*.json', 'configs/*/*/*.json', 'configs/*/*/*.txt']},  # tokenizer corpus, architecture configs
+    package_data={'musicnet_ldm': ['configs/*.txt', 'configs/*/*.json', 'configs/*/*/*.json', 'configs/*/*/*.txt',
+                                  'checkpoints/*/*.json', 'checkpoints/*/*/*']},  # tokenizer corpus, architecture configs, the stand-in
     install_requires=requirements,
     extras_require=extras,
     dependency_links=cfg.get('dep_links', '').split(),

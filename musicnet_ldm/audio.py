@@ -109,7 +109,7 @@ def mel_basis() -> torch.Tensor:
 
 def log_mel(wav_16k, frames: int | None = MEL_FRAMES) -> torch.Tensor:
     "AudioLDM2's training feature of 16 kHz audio: [frames, 64] natural-log magnitude mel (zero-padded/cut to `frames`)."
-    y = torch.as_tensor(np.asarray(wav_16k, np.float32)).reshape(1, 1, -1)
+    y = (wav_16k.float() if torch.is_tensor(wav_16k) else torch.as_tensor(np.asarray(wav_16k, np.float32))).reshape(1, 1, -1)  # tensors keep their gradient
     pad = (N_FFT - HOP_LENGTH) // 2
     y = torch.nn.functional.pad(y, (pad, pad), mode="reflect").reshape(1, -1)
     spec = torch.stft(y, N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, window=torch.hann_window(WIN_LENGTH),

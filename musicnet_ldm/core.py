@@ -14,10 +14,10 @@ import yaml
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
-           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
+           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'STANDIN_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
            'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'git_sha', 'package_versions', 'make_run_dir',
            'atomic_write_text', 'seed_everything', 'pick_device', 'pick_mixed_precision', 'pick_dtype',
-           'ModelNotAvailableError', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
+           'ModelNotAvailableError', 'standin_folder', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
            'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder', 'prompt_corpus', 'roberta_tokenizer',
            't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2', 'architecture_folder', 'audioldm2_architecture',
            'parameter_table', 'check_published_sizes']
@@ -31,6 +31,7 @@ N_MELS, MEL_FMIN, MEL_FMAX = 64, 0, 8_000
 MEL_FRAMES = 1_024        # = CLIP_SAMPLES / HOP_LENGTH
 LATENT_CHANNELS = 8
 DEFAULT_MODEL = "cvssp/audioldm2-music"
+STANDIN_MODEL = "standin"  # the tiny model pre-trained on another musical distribution (02b_standin), committed in checkpoints/
 
 # %% ../nbs/00_core.ipynb #bda48711
 from .config import config_hash, load_config, merge_config, outputs_dir, params_dir, repo_root
@@ -108,8 +109,16 @@ def _fetch_hint(model_id: str) -> str:
             f"or, in Python, `huggingface_hub.snapshot_download({model_id!r})`, then copy the cache folder here "
             f"or pass the downloaded folder's path instead of the id.")
 
+def standin_folder() -> Path:
+    "The committed pre-trained stand-in (`model: standin`), written by `python -m musicnet_ldm.standin`."
+    return Path(__file__).resolve().parent/"checkpoints"/"audioldm2-standin" if "__file__" in globals() else repo_root()/"musicnet_ldm"/"checkpoints"/"audioldm2-standin"
+
 def resolve_model_path(model_id: str) -> str:
-    "A local folder for `model_id`: the folder itself, or the cached snapshot; `ModelNotAvailableError` otherwise."
+    "A local folder for `model_id`: `'standin'`'s committed folder, the folder itself, or the cached snapshot; `ModelNotAvailableError` otherwise."
+    if model_id == STANDIN_MODEL:
+        if not (standin_folder()/"model_index.json").is_file():
+            raise ModelNotAvailableError(f"the stand-in is not at {standin_folder()}: write it with `python -m musicnet_ldm.standin --out {standin_folder()}`")
+        return str(standin_folder())
     if Path(model_id).expanduser().is_dir(): return str(Path(model_id).expanduser())
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
@@ -125,7 +134,7 @@ def resolve_model_path(model_id: str) -> str:
 # %% ../nbs/00_core.ipynb #1214b9d5
 def load_pretrained(model: str = DEFAULT_MODEL, device: str | torch.device | None = "auto",
                     dtype: torch.dtype | None = None, **kwargs):
-    "An `AudioLDM2Pipeline` from a hub id, a local folder, or `'tiny'` (`tiny_audioldm2`), all through `load_audioldm2_folder`."
+    "An `AudioLDM2Pipeline` from a hub id, a local folder, `'standin'` or `'tiny'` (`tiny_audioldm2`), all through `load_audioldm2_folder`."
     device = pick_device(device)
     if model == "tiny": pipe = tiny_audioldm2(dtype=dtype or torch.float32, **kwargs)
     else: pipe = load_audioldm2_folder(resolve_model_path(model), dtype=dtype or pick_dtype(device), **kwargs)
@@ -226,29 +235,29 @@ def prompt_corpus() -> list[str]:
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 @functools.lru_cache(maxsize=None)
-def _trained_bpe(vocab_size: int) -> tuple:
-    "A byte-level BPE trained on `prompt_corpus` (deterministic): `(vocab, merges)`."
+def _trained_bpe(vocab_size: int, extra_text: tuple = ()) -> tuple:
+    "A byte-level BPE trained on `prompt_corpus` and `extra_text` lines (deterministic): `(vocab, merges)`."
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]           # RoBERTa's ids 0-4
-    tok.train_from_iterator(prompt_corpus(), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+    tok.train_from_iterator(prompt_corpus() + list(extra_text), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
                                                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     merges = json.loads(tok.to_str())["model"]["merges"]
     return tok.get_vocab(), tuple(tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges)
 
-def roberta_tokenizer(vocab_size: int = 1_000, pad_to: int | None = None, max_length: int = 77):
-    "A `RobertaTokenizerFast` (byte-level BPE) trained on the prompt corpus; `pad_to` pads the vocabulary with unused tokens."
+def roberta_tokenizer(vocab_size: int = 1_000, pad_to: int | None = None, max_length: int = 77, extra_text: tuple = ()):
+    "A `RobertaTokenizerFast` (byte-level BPE) trained on the prompt corpus (and `extra_text`); `pad_to` pads the vocabulary with unused tokens."
     from transformers import RobertaTokenizerFast
-    vocab, merges = _trained_bpe(vocab_size)
+    vocab, merges = _trained_bpe(vocab_size, tuple(extra_text))
     vocab = dict(vocab)
     if pad_to: vocab.update({f"<unused{i}>": i for i in range(len(vocab), pad_to)})
     return RobertaTokenizerFast(vocab=vocab, merges=list(merges), model_max_length=max_length)
 
-def t5_tokenizer(pad_to: int | None = None, max_length: int = 128):
-    "A `T5TokenizerFast` (unigram, ▁-words) of the prompt corpus' words plus single characters; `pad_to` counts T5's 100 extra ids."
+def t5_tokenizer(pad_to: int | None = None, max_length: int = 128, extra_text: tuple = ()):
+    "A `T5TokenizerFast` (unigram, ▁-words) of the prompt corpus' (and `extra_text`'s) words plus single characters; `pad_to` counts T5's 100 extra ids."
     from transformers import T5TokenizerFast
-    words = sorted({w for line in prompt_corpus() for w in re.findall(r"\w+|[^\w\s]", line)})
+    words = sorted({w for line in prompt_corpus() + list(extra_text) for w in re.findall(r"\w+|[^\w\s]", line)})
     pieces = {"<pad>": 0., "</s>": 0., "<unk>": 0., "▁": -3.}        # T5's ids 0-2
     pieces.update({"▁" + w: -1. for w in words})
     pieces.update({w: -2. for w in words})
@@ -307,12 +316,12 @@ def _set_vocoder_level(vae, vocoder, peak_dbfs: float = TINY_PEAK_DBFS):
     vocoder.conv_post.weight.mul_(10 ** (peak_dbfs / 20) / peak)
 
 # %% ../nbs/00_core.ipynb #3f9c9141
-def _tiny_components(seed: int = 0) -> dict:
-    "The tiny pipeline's components, the hub's classes (random weights, eval mode)."
+def _tiny_components(seed: int = 0, extra_text: tuple = ()) -> dict:
+    "The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn `extra_text`."
     from diffusers import DDIMScheduler
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
     from transformers import ClapFeatureExtractor
-    clap_tok, t5_tok = roberta_tokenizer(), t5_tokenizer()
+    clap_tok, t5_tok = roberta_tokenizer(extra_text=extra_text), t5_tokenizer(extra_text=extra_text)
     gpt_dim, t5_dim, clap_dim = 16, 32, 16
     with torch.random.fork_rng():
         torch.manual_seed(seed)

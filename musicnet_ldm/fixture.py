@@ -15,9 +15,9 @@ from .config import DataConfig, from_dict, repo_root
 from .musicnet import data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE, MUSICNET_INSTRUMENTS
 
 # %% auto #0
-__all__ = ['ENSEMBLES', 'REGISTERS', 'NOTE_VALUES', 'COMPOSERS', 'FORMS', 'TEMPO_MARKS', 'KEYS', 'SCALES', 'compose_voice',
-           'compose', 'SoundFontNotFound', 'find_soundfont', 'render', 'write_labels', 'make_fixture', 'prepare_data',
-           'main']
+__all__ = ['ENSEMBLES', 'REGISTERS', 'NOTE_VALUES', 'COMPOSERS', 'FORMS', 'TEMPO_MARKS', 'KEYS', 'SCALES', 'PRETRAIN_ENSEMBLES',
+           'PRETRAIN_REGISTERS', 'TEXTURES', 'PRETRAIN_FORMS', 'compose_texture', 'compose_voice', 'compose',
+           'SoundFontNotFound', 'find_soundfont', 'render', 'write_labels', 'make_fixture', 'prepare_data', 'main']
 
 # %% ../nbs/01b_fixture.ipynb #b70a040f
 ENSEMBLES = {"Solo Piano": [1], "String Quartet": [41, 41, 42, 43], "Accompanied Violin": [41, 1],
@@ -37,11 +37,48 @@ TEMPO_MARKS = [(60, "Adagio"), (76, "Andante"), (108, "Allegretto"), (132, "Alle
 KEYS = ["C", "C#", "D", "E-flat", "E", "F", "F#", "G", "A-flat", "A", "B-flat", "B"]
 SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10]}
 
+# %% ../nbs/01b_fixture.ipynb #11105c34
+PRETRAIN_ENSEMBLES = {"Brass Section": [57, 58, 59], "Organ Trio": [17, 27, 33], "Synth Pop": [81, 90, 39],
+                      "Mallet Duo": [13, 12], "Rock Band": [30, 34], "Nylon Guitar": [25]}
+PRETRAIN_REGISTERS = {57: (55, 82), 58: (40, 72), 59: (28, 58), 17: (48, 79), 27: (55, 84), 33: (28, 52), 81: (60, 88),
+                      90: (48, 76), 39: (28, 52), 13: (45, 84), 12: (53, 89), 30: (40, 71), 34: (28, 52), 25: (40, 76)}
+TEXTURES = {57: "melody", 58: "chords", 59: "ostinato", 17: "chords", 27: "melody", 33: "ostinato", 81: "melody",
+            90: "chords", 39: "ostinato", 13: "arpeggio", 12: "melody", 30: "chords", 34: "ostinato", 25: "arpeggio"}
+PRETRAIN_FORMS = {"Brass Section": "Fanfare", "Organ Trio": "Groove", "Synth Pop": "Pop Song", "Mallet Duo": "Mallet Etude",
+                  "Rock Band": "Rock Song", "Nylon Guitar": "Guitar Study"}
+
+# %% ../nbs/01b_fixture.ipynb #b8dda74e
+def _triad(pitches: list, degree: int) -> list:
+    "Three scale pitches a third apart from `degree` (kept inside the register's pitch list)."
+    return [pitches[min(degree + k, len(pitches) - 1)] for k in (0, 2, 4)]
+
+def compose_texture(rng, texture: str, pitches: list, n_beats: float) -> list:
+    "Chords, arpeggio or ostinato over the register's scale `pitches`: (start_beat, length_beats, pitch) rows."
+    out, beat = [], 0.0
+    if texture == "ostinato":
+        figure = [float(v) for v in rng.choice([0.5, 0.5, 1.0], 6)]
+        figure = figure[:int(np.searchsorted(np.cumsum(figure), 4.0, side="right"))]
+        steps = rng.choice([0, 4, 7, 2], len(figure))                        # root, fifth, octave-ish scale steps
+        while beat < n_beats:
+            for length, step in zip(figure, steps):
+                if beat >= n_beats: break
+                out.append((beat, min(length, n_beats - beat), pitches[min(int(step), len(pitches) - 1)])); beat += length
+            beat = float(np.ceil(beat / 4) * 4)
+        return out
+    while beat < n_beats:
+        length = min(float(rng.choice([2.0, 4.0])), n_beats - beat)
+        chord = _triad(pitches, int(rng.integers(0, max(1, len(pitches) - 5))))
+        if texture == "chords": out += [(beat, length, p) for p in chord]
+        else: out += [(beat + k * 0.5, min(0.5, length - k * 0.5), chord[[0, 1, 2, 1][k % 4]]) for k in range(int(length * 2))]
+        beat += length
+    return out
+
 # %% ../nbs/01b_fixture.ipynb #858843c3
 def compose_voice(rng, code: int, tonic: int, scale: list, n_beats: float) -> list:
-    "One voice: a list of (start_beat, length_beats, pitch) in the instrument's register."
-    lo, hi = REGISTERS[code]
+    "One voice: a list of (start_beat, length_beats, pitch) in the instrument's register (and texture, for the pre-training programs)."
+    lo, hi = {**REGISTERS, **PRETRAIN_REGISTERS}[code]
     pitches = [p for p in range(lo, hi + 1) if (p - tonic) % 12 in scale]
+    if TEXTURES.get(code, "melody") != "melody": return compose_texture(rng, TEXTURES[code], pitches, n_beats)
     values, weights = np.array(list(NOTE_VALUES)), np.array([.05, .3, .05, .3, .1, .12, .04, .04])
     i, beat, out = int(rng.integers(len(pitches) // 4, 3 * len(pitches) // 4)), 0.0, []
     while beat < n_beats:
@@ -61,7 +98,7 @@ def compose(rng, ensemble: str, seconds: float, bpm: float, tonic: int = 0, mode
     sec_per_beat = 60.0 / bpm
     n_beats = np.floor((seconds - 0.5) / sec_per_beat * 4) / 4          # leave a little release at the end
     rows = []
-    for code in ENSEMBLES[ensemble]:
+    for code in {**ENSEMBLES, **PRETRAIN_ENSEMBLES}[ensemble]:
         for start_beat, length, pitch in compose_voice(rng, code, tonic, scale, n_beats):
             start = int(round(start_beat * sec_per_beat * LABEL_SAMPLE_RATE))
             end = int(round((start_beat + length) * sec_per_beat * LABEL_SAMPLE_RATE))
@@ -112,39 +149,46 @@ def _piece_metadata(rng, rid: int, ensemble: str, bpm: float, seconds: float, se
     mark = min(TEMPO_MARKS, key=lambda t: abs(t[0] - bpm))[1]
     key = f"{KEYS[tonic]} {mode}"
     return {"id": rid, "composer": str(rng.choice(COMPOSERS)),
-            "composition": f"{FORMS[ensemble]} No {int(rng.integers(1, 13))} in {key}",
+            "composition": f"{ {**FORMS, **PRETRAIN_FORMS}[ensemble]} No {int(rng.integers(1, 13))} in {key}",
             "movement": f"{int(rng.integers(1, 5))}. {mark}", "ensemble": ensemble,
             "source": "synthetic (musicnet_ldm.fixture, FluidSynth)", "transcriber": f"musicnet_ldm.fixture seed {seed}",
             "catalog_name": f"Op{int(rng.integers(1, 130))}", "seconds": int(round(seconds))}
 
+def _known_ensembles(names) -> list:
+    "`names` as a list, each checked against `ENSEMBLES` and `PRETRAIN_ENSEMBLES`."
+    names, known = [str(n) for n in names], {**ENSEMBLES, **PRETRAIN_ENSEMBLES}
+    bad = [n for n in names if n not in known]
+    if bad or not names: raise ValueError(f"unknown ensemble(s) {bad or names}; known: {list(known)}")
+    return names
+
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
-                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None) -> Path:
+                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None, balanced_test: bool = False) -> Path:
     """Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`.
-    `ensembles`: only these, in turn (recording k plays `ensembles[k % len]`), the test split the first `test_recordings`."""
+    `ensembles`: names from `ENSEMBLES` or `PRETRAIN_ENSEMBLES`, dealt in turn (default: every MusicNet ensemble, then at random).
+    `balanced_test`: the test split is the first `test_recordings` recordings (one per ensemble when that is `len(ensembles)`)."""
     out = Path(out)
     if recordings < 1 or seconds <= 1: raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
     test_recordings = max(1, recordings // 3) if test_recordings is None else int(test_recordings)
     if not 0 <= test_recordings <= recordings: raise ValueError(f"test_recordings={test_recordings} must be in 0..{recordings}")
     params = {"recordings": int(recordings), "seconds": float(seconds), "seed": int(seed), "test_recordings": test_recordings}
-    if ensembles:
-        unknown = sorted(set(ensembles) - set(ENSEMBLES))
-        if unknown: raise ValueError(f"unknown ensemble(s) {unknown}; known: {list(ENSEMBLES)}")
-        params["ensembles"] = list(ensembles)
+    if ensembles is not None: params["ensembles"] = _known_ensembles(ensembles)
     stamp = out/"fixture.json"
     if not overwrite and stamp.is_file() and json.loads(stamp.read_text()).get("params") == params: return out
     sf2 = find_soundfont(sf2_path)
     rng = np.random.default_rng(seed)
     ids = sorted(int(i) for i in rng.choice(np.arange(1700, 2700), recordings, replace=False))
     test_ids = set(int(i) for i in rng.choice(ids, test_recordings, replace=False)) if test_recordings else set()
-    if ensembles: test_ids = set(ids[:test_recordings])                    # one per ensemble when test_recordings = len(ensembles)
+    if balanced_test:
+        params["balanced_test"] = True
+        test_ids = set(ids[:test_recordings])                    # recordings are dealt ensembles in turn
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for d in ("train_data", "train_labels", "test_data", "test_labels"): (tmp/d).mkdir()
         meta = []
         for k, rid in enumerate(ids):
-            ensemble = list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES) else str(rng.choice(list(ENSEMBLES)))
-            if ensembles: ensemble = ensembles[k % len(ensembles)]
+            if ensembles is not None: ensemble = params["ensembles"][k % len(params["ensembles"])]
+            else: ensemble = list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES) else str(rng.choice(list(ENSEMBLES)))
             bpm = float(rng.choice([60, 72, 84, 96, 108, 120, 132, 144]))
             tonic, mode = int(rng.integers(0, 12)), str(rng.choice(list(SCALES)))
             labels = compose(rng, ensemble, seconds, bpm, tonic, mode)

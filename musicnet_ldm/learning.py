@@ -9,7 +9,7 @@ __all__ = ['LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'f
            'accuracy', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
            'adapter_and_student', 'plot_learning', 'run_learning', 'headline', 'learning_parser', 'main']
 
-# %% ../nbs/06a_learning.ipynb #dba23413
+# %% ../nbs/06a_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -29,11 +29,11 @@ from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci,
 from .model import ConditioningAdapter, load_pipeline
 from .musicnet import find_musicnet, read_metadata
 
-# %% ../nbs/06a_learning.ipynb #b587c9f1
+# %% ../nbs/06a_learning.ipynb #80cce681
 @dataclass
 class LearningConfig:
     "The learning experiment's settings."
-    model: str = setting("tiny", "the pretrained model fine-tuning starts from: 'standin', 'tiny' (random) or a folder")
+    model: str = setting("standin", "the pretrained model fine-tuning starts from: 'standin' (pre-trained), 'tiny' (random) or a folder")
     seed: int = setting(0, "the fixture's music, training noise and order, the control's shuffle, sampling seeds", low=0)
     ensembles: str = setting("Solo Piano,String Quartet,Wind Quintet", "the fixture's ensembles, comma-separated (fixture.ENSEMBLES)")
     recordings_per_ensemble: int = setting(4, "rendered recordings per ensemble: one held out (test), the rest train", low=3)
@@ -59,14 +59,14 @@ class LearningConfig:
     n_boot: int = setting(1000, "bootstrap resamples of the losses' and accuracies' intervals", low=100)
     fd_boot: int = setting(200, "bootstrap resamples of the Fréchet distances' intervals (each one a matrix square root)", low=50)
 
-# %% ../nbs/06a_learning.ipynb #4d1db930
+# %% ../nbs/06a_learning.ipynb #4beceabd
 def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> dict:
     "The resolved project configuration (model, seed, `data:`) the cache is built from."
     data = {"root": str(root), "clip_seconds": s.clip_seconds, "hop_seconds": s.hop_seconds, "eval_fraction": s.eval_fraction,
             "split_seed": s.seed, "cache_dir": str(cache_dir), "latents": "sample", "workers": 0}
     return resolve({"model": s.model, "seed": s.seed, "mixed_precision": "no", "data": data})
 
-# %% ../nbs/06a_learning.ipynb #9425966b
+# %% ../nbs/06a_learning.ipynb #915e3a51
 class LearningItems(torch.utils.data.Dataset):
     "A cached split's items with latents cut to `frames`; with `shuffle_seed`, each item's conditioning from a permuted item."
     def __init__(self, ds, frames: int, shuffle_seed: int | None = None):
@@ -84,12 +84,12 @@ class LearningItems(torch.utils.data.Dataset):
             item.update({k: other[k] for k in (*COND_KEYS, "prompt")})
         return item
 
-# %% ../nbs/06a_learning.ipynb #1d9881b5
+# %% ../nbs/06a_learning.ipynb #d41fefa6
 def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
     "Render the fixture into `out/fixture`, build the cache, return the splits (`LearningItems`), their ensembles and `empty`."
     names = [e.strip() for e in s.ensembles.split(",") if e.strip()]
     root = make_fixture(out/"fixture", recordings=len(names) * s.recordings_per_ensemble, seconds=s.recording_seconds,
-                        seed=s.seed, test_recordings=len(names), ensembles=names)
+                        seed=s.seed, test_recordings=len(names), ensembles=names, balanced_test=True)
     cfg = data_config(s, root, out/"cache")
     train, ev, empty, _ = training_data(cfg, pipe, log=log, device="cpu")
     test = CachedClipDataset(cache_dir_for(cfg), "test", latents="mean")
@@ -100,7 +100,7 @@ def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
             "train_labels": np.array(label(train)), "test_labels": np.array(label(test)), "ensembles": names,
             "empty": empty, "frames": frames}
 
-# %% ../nbs/06a_learning.ipynb #8b2f675c
+# %% ../nbs/06a_learning.ipynb #7eb0e001
 def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuffled: bool = False, log=print):
     "Fine-tune a deep copy of `pretrained` (on shuffled prompts when `shuffled`); return (the fine-tuned pipeline, the summary)."
     pipe = copy.deepcopy(pretrained)
@@ -116,7 +116,7 @@ def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuf
         if m is not None: m.eval().requires_grad_(False)
     return pipe, {**summary, "adapter_norm_start": start}
 
-# %% ../nbs/06a_learning.ipynb #86a9908e
+# %% ../nbs/06a_learning.ipynb #0412b3b3
 @torch.no_grad()
 def clip_losses(pipe, items, draws: int = 8, cond_from=None, seed: int = 0) -> np.ndarray:
     "Per-item held-out diffusion loss (mean over `draws` noise/timestep draws, the same for any model or prompt)."
@@ -131,18 +131,18 @@ def clip_losses(pipe, items, draws: int = 8, cond_from=None, seed: int = 0) -> n
         out.append(diffusion_loss(model, batch, sched, torch.Generator().manual_seed(seed * 100_003 + i)).item())
     return np.array(out)
 
-# %% ../nbs/06a_learning.ipynb #5c46f615
+# %% ../nbs/06a_learning.ipynb #387e2e1b
 def cross_ensemble_permutation(labels, seed: int = 0) -> np.ndarray:
     "For each item, the index of a random item with another label."
     labels, rng = np.asarray(labels), np.random.default_rng(seed)
     return np.array([rng.choice(np.flatnonzero(labels != l)) for l in labels])
 
-# %% ../nbs/06a_learning.ipynb #8cc500ac
+# %% ../nbs/06a_learning.ipynb #3e9d9764
 def ci(values, clusters=None, n_boot: int = 1000, seed: int = 0) -> dict:
     "{mean, ci, n, n_clusters} of `values` (percentile bootstrap over `clusters`)."
     return cluster_bootstrap_ci(values, clusters, n_boot=n_boot, seed=seed)
 
-# %% ../nbs/06a_learning.ipynb #c94ca5a4
+# %% ../nbs/06a_learning.ipynb #bc95b74d
 def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
     "The `eval_loss` entry: start, end, their paired drop, and shuffled − correct gaps per model, each with its CI and N."
     perm = cross_ensemble_permutation(data["test_labels"], s.seed)
@@ -155,7 +155,7 @@ def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
             "shuffled_minus_correct": {k: c(v) for k, v in gap.items()},
             "n": len(data["test"]), "draws_per_clip": s.loss_draws}
 
-# %% ../nbs/06a_learning.ipynb #26e660e5
+# %% ../nbs/06a_learning.ipynb #fac0e256
 def sampling_plan(data: dict, s: LearningConfig) -> dict:
     "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, and the cluster (prompt) label."
     rows = []
@@ -167,7 +167,7 @@ def sampling_plan(data: dict, s: LearningConfig) -> dict:
     return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds),
             "prompts": [data["test"][i]["prompt"] for i in items], "clusters": [f"p{i}" for i in items]}
 
-# %% ../nbs/06a_learning.ipynb #aab7dfaf
+# %% ../nbs/06a_learning.ipynb #34e530b9
 def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, seconds: float, negative_prompt: str | None,
                    batch_size: int = 12) -> np.ndarray:
     "The sampler's (scaled) latents [rows, channels, frames, 16] for the rows of `plan`."
@@ -179,7 +179,7 @@ def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, seconds:
         out.append(lat)
     return np.concatenate(out)
 
-# %% ../nbs/06a_learning.ipynb #80bce901
+# %% ../nbs/06a_learning.ipynb #049c3f80
 def latent_frames(latents) -> list:
     "Per clip, its latent frames as vectors: [frames, channels · bins] each."
     lat = np.asarray(latents, np.float64)
@@ -189,7 +189,7 @@ def pooled(latents) -> np.ndarray:
     "Each clip's latent averaged over time: [clips, channels · bins]."
     return np.asarray(latents, np.float64).mean(2).reshape(len(latents), -1)
 
-# %% ../nbs/06a_learning.ipynb #68172bba
+# %% ../nbs/06a_learning.ipynb #91a33d8a
 @torch.no_grad()
 def decoded_mels(pipe, latents, batch_size: int = 16) -> list:
     "Per clip, the VAE-decoded log-mel frames [frames, 64]."
@@ -200,7 +200,7 @@ def decoded_mels(pipe, latents, batch_size: int = 16) -> list:
         out += [m.double().numpy() for m in mel]
     return out
 
-# %% ../nbs/06a_learning.ipynb #7fd94d89
+# %% ../nbs/06a_learning.ipynb #ba516e97
 def frechet(gen_clips, reference: EmbeddingStats, clusters, n_boot: int, seed: int = 0) -> dict:
     "{fd, ci, n, n_clusters, n_ref}: `metrics.FrechetAudioDistance` of `gen_clips` to `reference`."
     m = FrechetAudioDistance(reference, n_boot=n_boot, seed=seed)
@@ -215,7 +215,7 @@ def frechet_ratio(a_clips, b_clips, reference: EmbeddingStats, clusters, n_boot:
     r = boots["a"] / np.maximum(boots["b"], 1e-12)
     return {"ratio": a / b, "ci": [float(np.quantile(r, 0.025)), float(np.quantile(r, 0.975))], "n": len(a_clips)}
 
-# %% ../nbs/06a_learning.ipynb #bcf21fbb
+# %% ../nbs/06a_learning.ipynb #938a8c3f
 def fit_centroids(features, labels) -> dict:
     "{centroids [classes, D], scale [D]}: per-class means of standardised `features`."
     x, y = np.asarray(features, np.float64), np.asarray(labels)
@@ -227,7 +227,7 @@ def predict_centroids(model: dict, features) -> np.ndarray:
     d = cdist(np.asarray(features, np.float64) / model["scale"], model["centroids"])
     return model["classes"][d.argmin(1)]
 
-# %% ../nbs/06a_learning.ipynb #541340d4
+# %% ../nbs/06a_learning.ipynb #b11727db
 def train_latents(data: dict) -> np.ndarray:
     "The train split's posterior means [items, channels, frames, 16], cut to the clip's frames."
     ds = data["train"].ds
@@ -238,14 +238,14 @@ def accuracy(model: dict, latents, labels, clusters, s: LearningConfig) -> dict:
     "Accuracy of the classifier on `latents` against `labels`, with its prompt-clustered CI."
     return ci((predict_centroids(model, pooled(latents)) == np.asarray(labels)).astype(float), clusters, s.n_boot, s.seed)
 
-# %% ../nbs/06a_learning.ipynb #c008c181
+# %% ../nbs/06a_learning.ipynb #416be2f2
 def adapter_norm(adapter) -> float:
     "The norm of the adapter's zero-initialised output layers (weights and biases)."
     if adapter is None: return float("nan")
     last = [mlp[-1] for mlp in (adapter.loa, adapter.t5) if mlp is not None]
     return float(torch.sqrt(sum((p.detach().double() ** 2).sum() for m in last for p in m.parameters())))
 
-# %% ../nbs/06a_learning.ipynb #d262fe22
+# %% ../nbs/06a_learning.ipynb #b4c2d62e
 def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print):
     "A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; student UNet, LCM scheduler)."
     student = make_student(teacher.unet, channel_mult=s.channel_mult, seed=s.seed)
@@ -260,7 +260,7 @@ def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print
     teacher.unet.requires_grad_(False)
     return student_pipeline(teacher, student.eval().requires_grad_(False), "lcm")
 
-# %% ../nbs/06a_learning.ipynb #67319672
+# %% ../nbs/06a_learning.ipynb #e02cd687
 def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     "{system: latents} for every system on the rows of `plan`."
     run = lambda p, steps, g: sample_latents(p, plan, steps, g, s.clip_seconds, s.negative_prompt)
@@ -270,7 +270,7 @@ def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     out["student"] = run(pipes["student"], s.student_steps, 1.0)
     return out
 
-# %% ../nbs/06a_learning.ipynb #69860d7e
+# %% ../nbs/06a_learning.ipynb #5be64388
 def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> dict:
     "`latent_fd` and `mel_fd`: each system's FD to the held-out clips, and pretrained / fine-tuned on the same resamples."
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
@@ -285,7 +285,7 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
         if key == "latent_fd": out["_gen"], out["_ref"] = gen, ref
     return out
 
-# %% ../nbs/06a_learning.ipynb #96fa8beb
+# %% ../nbs/06a_learning.ipynb #d2738124
 def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> dict:
     "`ensemble_accuracy`: every system's accuracy with its CI, chance, and the classifier's ceiling on held-out data."
     model = fit_centroids(pooled(train_latents(data)), data["train_labels"])
@@ -297,7 +297,7 @@ def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> d
     out["n"], out["ensembles"] = len(plan["labels"]), data["ensembles"]
     return out
 
-# %% ../nbs/06a_learning.ipynb #2e909186
+# %% ../nbs/06a_learning.ipynb #29e9b0a1
 def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: LearningConfig) -> tuple[dict, dict]:
     "The `adapter` entry (norms, FD with and without it, their paired difference) and the `student` entry."
     gen, ref, cl = fd["_gen"], fd["_ref"], plan["clusters"]
@@ -311,7 +311,7 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
                "steps": s.student_steps, "teacher_steps": s.sample_steps, "n": len(cl)}
     return adapter, student
 
-# %% ../nbs/06a_learning.ipynb #6de9cca7
+# %% ../nbs/06a_learning.ipynb #0f3eb1bb
 def plot_learning(result: dict, out: Path):
     "Write `out/learning.png`: loss curves, latent FD bars, ensemble accuracy bars (95 % CIs); return the figure."
     import matplotlib; matplotlib.use("Agg", force=False); import matplotlib.pyplot as plt
@@ -338,7 +338,7 @@ def plot_learning(result: dict, out: Path):
     fig.tight_layout(); fig.savefig(out/"learning.png", dpi=120)
     return fig
 
-# %% ../nbs/06a_learning.ipynb #6de80d88
+# %% ../nbs/06a_learning.ipynb #6c70bc25
 def run_learning(s: LearningConfig, out, log=print) -> dict:
     "Run the experiment with settings `s` into `out`; write `learning.json` and `learning.png`; return the result."
     out, t, t0 = Path(out), {}, time.time()
@@ -373,7 +373,7 @@ def run_learning(s: LearningConfig, out, log=print) -> dict:
     plt.close(plot_learning(result, out))
     return result
 
-# %% ../nbs/06a_learning.ipynb #4a5979e4
+# %% ../nbs/06a_learning.ipynb #97aae54f
 def headline(result: dict) -> dict:
     "Estimate and 95 % CI of each headline measure of a `learning.json`."
     fmt = lambda v, lo, hi: f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
@@ -393,7 +393,7 @@ def headline(result: dict) -> dict:
     row["seconds"] = result["timing"]["total"]
     return row
 
-# %% ../nbs/06a_learning.ipynb #6c85c089
+# %% ../nbs/06a_learning.ipynb #8074215b
 def learning_parser() -> argparse.ArgumentParser:
     "`python -m musicnet_ldm.learning`'s parser, derived from `LearningConfig`."
     ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.learning", allow_abbrev=False,
@@ -413,5 +413,5 @@ def main(argv=None) -> int:
     print(json.dumps({k: r[k] for k in ("eval_loss", "ensemble_accuracy", "timing")}, indent=1, default=str))
     return 0
 
-# %% ../nbs/06a_learning.ipynb #cf9cda49
+# %% ../nbs/06a_learning.ipynb #4a52c113
 if __name__ == "__main__" and "__file__" in globals(): sys.exit(main())   # `python -m`, not a notebook
