@@ -162,9 +162,10 @@ def _known_ensembles(names) -> list:
     return names
 
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
-                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None) -> Path:
+                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None, balanced_test: bool = False) -> Path:
     """Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`.
-    `ensembles`: names from `ENSEMBLES` or `PRETRAIN_ENSEMBLES`, dealt in turn (default: every MusicNet ensemble, then at random)."""
+    `ensembles`: names from `ENSEMBLES` or `PRETRAIN_ENSEMBLES`, dealt in turn (default: every MusicNet ensemble, then at random).
+    `balanced_test`: the test split is the first `test_recordings` recordings (one per ensemble when that is `len(ensembles)`)."""
     out = Path(out)
     if recordings < 1 or seconds <= 1: raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
     test_recordings = max(1, recordings // 3) if test_recordings is None else int(test_recordings)
@@ -177,6 +178,9 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
     rng = np.random.default_rng(seed)
     ids = sorted(int(i) for i in rng.choice(np.arange(1700, 2700), recordings, replace=False))
     test_ids = set(int(i) for i in rng.choice(ids, test_recordings, replace=False)) if test_recordings else set()
+    if balanced_test:
+        params["balanced_test"] = True
+        test_ids = set(ids[:test_recordings])                    # recordings are dealt ensembles in turn
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

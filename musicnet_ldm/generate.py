@@ -169,8 +169,10 @@ def clap_rank(pipe, prompt: str, audios: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, guidance_scale: float = 3.5,
                audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = "Low quality.",
-               num_waveforms_per_prompt: int = 1, cache: dict | None = None) -> tuple[np.ndarray, list[dict]]:
-    "One batch: audio [len(prompts), samples] (the CLAP-best of `num_waveforms_per_prompt` each) and per-item ranking info."
+               num_waveforms_per_prompt: int = 1, cache: dict | None = None, output_type: str = "np") -> tuple[np.ndarray, list[dict]]:
+    """One batch: audio [len(prompts), samples] (the CLAP-best of `num_waveforms_per_prompt` each) and per-item ranking info;
+    `output_type='latent'`: the sampler's scaled latents [len(prompts), channels, frames, 16] instead (one per prompt)."""
+    if output_type == "latent" and num_waveforms_per_prompt != 1: raise ValueError("output_type='latent' returns one sample per prompt")
     for m in _modules(pipe).values(): m.eval()
     pipe.set_progress_bar_config(disable=True)   # callers show their own progress
     cache = {} if cache is None else cache
@@ -185,7 +187,8 @@ def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, gui
     # one CPU generator per item (the same noise on any device); its n candidates draw from it in turn
     generators = [g for s in seeds for g in [torch.Generator("cpu").manual_seed(int(s))] * n]
     audio = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=audio_length_s,
-                 num_waveforms_per_prompt=n, generator=generators, output_type="np", **kw).audios
+                 num_waveforms_per_prompt=n, generator=generators, output_type=output_type, **kw).audios
+    if output_type == "latent": return audio.float().cpu().numpy(), [{} for _ in prompts]
     audio = audio.reshape(len(prompts), n, -1)
     if n == 1: return audio[:, 0], [{} for _ in prompts]
     best, info = [], []

@@ -1,0 +1,91 @@
+"""`python -m musicnet_ldm.learning` at its default seed: does fine-tuning, the adapter and distillation move generation
+where they should? The thresholds are those stated in nbs/03_finetune.ipynb ("Does it learn?"), beside the measured values.
+Cost: one run of the experiment (about 4 CPU-minutes single-threaded; more on a loaded machine)."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+MODEL = "standin"             # the pre-trained stand-in (issue 17, deliverable 1); the random 'tiny' cannot show conditioning
+
+# the thresholds (nbs/03_finetune.ipynb states them with the measured values)
+MIN_LOSS_DROP = 0.10          # the held-out diffusion loss falls by at least 10 %, its CIs apart
+MIN_FD_FACTOR = 3.0           # pretrained / fine-tuned latent FD: the CI's lower end above 3
+MAX_STUDENT_FACTOR = 3.0      # student / teacher latent FD: the CI's upper end below 3
+
+
+def _model_available(model: str) -> bool:
+    from musicnet_ldm.core import ModelNotAvailableError, load_pretrained
+    try: return load_pretrained(model, device="cpu") is not None
+    except (ModelNotAvailableError, OSError, ValueError): return False
+
+
+pytestmark = pytest.mark.skipif(not _model_available(MODEL), reason=f"model {MODEL!r} is not in this checkout")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("learning")
+    r = subprocess.run([sys.executable, "-m", "musicnet_ldm.learning", "--out", str(out), "--seed", "0", "--model", MODEL],
+                       cwd=ROOT, env=ENV,
+                       capture_output=True, text=True, timeout=1500)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out/"learning.png").stat().st_size > 10_000
+    return json.loads((out/"learning.json").read_text())
+
+
+def test_keys(result):
+    for key in ("eval_loss", "latent_fd", "mel_fd", "ensemble_accuracy", "adapter", "student"):
+        assert "n" in result[key], key
+    for key in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
+        entry = result["ensemble_accuracy"][key]
+        assert {"mean", "ci", "n"} <= set(entry), key
+    assert result["ensemble_accuracy"]["chance"] == pytest.approx(1 / 3)
+
+
+def test_eval_loss_falls(result):
+    e = result["eval_loss"]
+    assert e["end"]["ci"][1] < e["start"]["ci"][0]
+    assert e["relative_drop"] >= MIN_LOSS_DROP
+
+
+# measured with the first committed stand-in (seed 0, nbs/results/learning/standin_seed0.json): these directions FAIL;
+# they are kept strict (an unexpected pass fails too) until the stand-in is good enough, never loosened
+STANDIN_FAILS = "first stand-in, seed 0: "
+
+
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 1.65 [1.64, 1.65], mel FD ratio 1.07 [1.06, 1.08]")
+@pytest.mark.parametrize("key", ["latent_fd", "mel_fd"])
+def test_fd_shrinks(result, key):
+    assert result[key]["pretrained_over_finetuned"]["ci"][0] > MIN_FD_FACTOR
+
+
+def test_adapter_leaves_zero_and_matters(result):
+    a = result["adapter"]
+    assert a["norm_start"] == 0.0 and a["norm_end"] > 0
+    assert a["rms_latent_difference"]["ci"][0] > 0
+    diff = a["fd_without_minus_with"]["ci"]
+    assert diff[0] > 0 or diff[1] < 0                       # the with/without rows differ by more than their CI
+
+
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 31.8 [31.7, 31.9]")
+def test_student_close_to_teacher(result):
+    assert result["student"]["student_over_teacher"]["ci"][1] < MAX_STUDENT_FACTOR
+
+
+def test_classifier_ceiling(result):
+    acc = result["ensemble_accuracy"]
+    assert acc["data_heldout"]["ci"][0] > acc["chance"]      # the measure can see ensembles in data latents
+
+
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "every system at chance (0.333 [0.167, 0.444]); shuffled − correct loss 3e-6 [-1e-4, 1e-4]")
+def test_conditioning(result):
+    acc = result["ensemble_accuracy"]
+    assert acc["finetuned"]["ci"][0] > acc["chance"]
+    lo, hi = acc["finetuned_shuffled"]["ci"]
+    assert lo <= acc["chance"] <= hi or hi < acc["finetuned"]["ci"][0]   # the control stays at chance, or below the model
+    assert result["eval_loss"]["shuffled_minus_correct"]["finetuned"]["ci"][0] > 0
