@@ -10,7 +10,7 @@ SOUNDFONT_PKGS := libfluidsynth3 timgm6mb-soundfont
 # headless Debian chromium drives the listening-test page in tests/test_listening.py (playwright uses it, downloads nothing)
 BROWSER_PKGS := chromium
 
-.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench outputs
+.PHONY: install sysdeps smoke reproduce test test-slow nbtest pytest sync-check clean-nbs bench outputs
 
 install: $(VENV)/.installed
 
@@ -46,9 +46,13 @@ nbtest: install sysdeps
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 pytest: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" tests
 
 test: sync-check nbtest pytest
+
+# the experiments too slow for CI: the learning experiment at its default seed (tests/test_learning.py)
+test-slow: install sysdeps
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
 
 bench: install sysdeps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m musicnet_ldm.bench
