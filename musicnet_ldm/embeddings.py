@@ -11,15 +11,18 @@ import numpy as np
 import torch
 
 from .audio import resample
-from .core import SAMPLE_RATE, ModelNotAvailableError, pick_device, resolve_model_path, tiny_audioldm2
+from .core import (SAMPLE_RATE, ModelNotAvailableError, _package_file, check_tokenizer, pick_device, resolve_model_path,
+                               roberta_tokenizer, tiny_audioldm2)
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
 # %% auto #0
 __all__ = ['LOUDNESS_LUFS', 'LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'ROBERTA_REPO', 'VGGISH_REPO', 'VGGISH_FILES',
-           'EMBEDDERS', 'check_wav', 'load_wav', 'Embedder', 'ClapEmbedder', 'tiny_clap_embedder', 'loudness_normalize',
-           'find_laion_clap_checkpoint', 'import_clap_module', 'build_laion_clap', 'load_roberta_tokenizer',
-           'LaionClapEmbedder', 'VGGishEmbedder', 'get_embedder', 'embed_files', 'files_fingerprint',
-           'weights_revision', 'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
+           'EMBEDDERS', 'LARGER_CLAP_MUSIC', 'RANDOM_EMBEDDERS', 'check_wav', 'load_wav', 'Embedder', 'ClapEmbedder',
+           'tiny_clap_embedder', 'loudness_normalize', 'find_laion_clap_checkpoint', 'import_clap_module',
+           'build_laion_clap', 'load_roberta_tokenizer', 'LaionClapEmbedder', 'vggish_repo_dir', 'VGGishEmbedder',
+           'get_embedder', 'random_laion_clap_embedder', 'random_hf_clap_embedder', 'random_vggish_embedder',
+           'random_embedder', 'embed_files', 'files_fingerprint', 'weights_revision', 'reference_stats',
+           'fad_from_files', 'ClapScore', 'bench_embedder']
 
 # %% ../nbs/05b_embeddings.ipynb #931a1c79
 def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarray:
@@ -258,26 +261,35 @@ class LaionClapEmbedder(Embedder):
 VGGISH_REPO = "harritaylor/torchvggish"
 VGGISH_FILES = ("vggish-10086976.pth", "vggish_pca_params-970ea276.pth")
 
+def vggish_repo_dir(need_weights: bool = True) -> Path:
+    "torch hub's local copy of harritaylor/torchvggish (its code; with `need_weights` its checkpoint too), or a clear error."
+    hub = Path(torch.hub.get_dir())
+    repo_dir = hub/"harritaylor_torchvggish_master"
+    # the PCA file is only read with postprocess=True (which FAD does not use)
+    wanted = (repo_dir, hub/"checkpoints"/VGGISH_FILES[0]) if need_weights else (repo_dir,)
+    missing = [str(p) for p in wanted if not p.exists()]
+    if missing:
+        raise ModelNotAvailableError(
+            f"VGGish ({VGGISH_REPO}) is not in torch hub's cache; missing: {', '.join(missing)}.\n"
+            f"Fetch it once with internet access:\n    python -c \"import torch; torch.hub.load('{VGGISH_REPO}', 'vggish')\"\n"
+            f"then copy {hub} to this machine (or set TORCH_HOME to a folder holding hub/).")
+    return repo_dir
+
 class VGGishEmbedder(Embedder):
-    "VGGish frame embeddings (16 kHz, 128-d per 0.96 s) from torch hub's local copy of harritaylor/torchvggish."
+    """VGGish frame embeddings (16 kHz, 128-d per 0.96 s) from torch hub's local copy of harritaylor/torchvggish;
+    `pretrained=False`: its own `VGGish` class with random weights (needs its code, not its checkpoint)."""
     sample_rate, per_frame, name = 16_000, True, "vggish"
 
-    def __init__(self, device="auto"):
-        hub = Path(torch.hub.get_dir())
-        repo_dir = hub/"harritaylor_torchvggish_master"
-        # the PCA file is only read with postprocess=True (which FAD does not use)
-        missing = [str(p) for p in (repo_dir, hub/"checkpoints"/VGGISH_FILES[0]) if not p.exists()]
-        if missing:
-            raise ModelNotAvailableError(
-                f"VGGish ({VGGISH_REPO}) is not in torch hub's cache; missing: {', '.join(missing)}.\n"
-                f"Fetch it once with internet access:\n    python -c \"import torch; torch.hub.load('{VGGISH_REPO}', 'vggish')\"\n"
-                f"then copy {hub} to this machine (or set TORCH_HOME to a folder holding hub/).")
+    def __init__(self, device="auto", pretrained: bool = True):
+        repo_dir = vggish_repo_dir(need_weights=pretrained)
         self.device = pick_device(device)
-        try: model = torch.hub.load(str(repo_dir), "vggish", source="local", postprocess=False, device=self.device)
-        except TypeError: model = torch.hub.load(str(repo_dir), "vggish", source="local", postprocess=False)  # older snapshot: no device
+        kw = dict(source="local", postprocess=False, pretrained=pretrained)
+        try: model = torch.hub.load(str(repo_dir), "vggish", device=self.device, **kw)
+        except TypeError: model = torch.hub.load(str(repo_dir), "vggish", **kw)  # older snapshot: no device
         model.embeddings = torch.nn.Sequential(*list(model.embeddings.children())[:-1])  # drop the last ReLU
         model.device, model.preprocess = self.device, False
         self.model = model.to(self.device).eval()
+        if not pretrained: self.name = "vggish-random"
 
     @torch.no_grad()
     def _embed(self, wavs):
@@ -296,6 +308,51 @@ def get_embedder(name: str, **kwargs) -> Embedder:
     if name in EMBEDDERS: return EMBEDDERS[name](**kwargs)
     if "/" in name or Path(name).is_dir(): return ClapEmbedder(name, **kwargs)
     raise ValueError(f"Unknown embedder {name!r}; known: {sorted(EMBEDDERS)} or a transformers CLAP id")
+
+# %% ../nbs/05b_embeddings.ipynb #5b0e0002
+# configs/larger_clap_music/config.json: the hub's laion/larger_clap_music/config.json (main), key for key;
+# preprocessor_config.json: the ClapFeatureExtractor file LAION's unfused HTSAT CLAPs publish identically
+# (laion/larger_clap_general, laion/clap-htsat-unfused; larger_clap_music's own copy was not available to compare)
+LARGER_CLAP_MUSIC = "larger_clap_music"
+
+def random_laion_clap_embedder(seed: int = 0, device="cpu") -> LaionClapEmbedder:
+    "`clap-laion-music` at its real size (laion_clap's HTSAT-base + RoBERTa-base) with random weights; stand-in tokenizer."
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model, _ = build_laion_clap("HTSAT-base", device="cpu")
+    rows = model.text_branch.embeddings.word_embeddings.num_embeddings
+    tokenizer = roberta_tokenizer(pad_to=rows)
+    check_tokenizer(tokenizer, rows, "clap-laion-music stand-in tokenizer")
+    embedder = LaionClapEmbedder(model=model, tokenizer=tokenizer, device=device)
+    embedder.name = f"clap-laion-music-random{seed}"
+    return embedder
+
+def random_hf_clap_embedder(seed: int = 0, device="cpu") -> ClapEmbedder:
+    "`clap-hf-music`: transformers' `ClapModel` with laion/larger_clap_music's config and random weights; stand-in tokenizer."
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+    folder = _package_file("configs", LARGER_CLAP_MUSIC)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = ClapModel(ClapConfig.from_pretrained(folder))
+    rows = model.config.text_config.vocab_size
+    tokenizer = roberta_tokenizer(pad_to=rows)
+    check_tokenizer(tokenizer, rows, "clap-hf-music stand-in tokenizer")
+    return ClapEmbedder(model.eval(), ClapFeatureExtractor.from_pretrained(folder), tokenizer, name=f"clap-hf-music-random{seed}", device=device)
+
+def random_vggish_embedder(seed: int = 0, device="cpu") -> VGGishEmbedder:
+    "`vggish`: torchvggish's `VGGish` with random weights (its code must be in torch hub's cache)."
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return VGGishEmbedder(device=device, pretrained=False)
+
+RANDOM_EMBEDDERS = {"vggish": random_vggish_embedder, "clap-laion-music": random_laion_clap_embedder,
+                    "clap-hf-music": random_hf_clap_embedder, "tiny": lambda seed=0, device="cpu": tiny_clap_embedder(seed)}
+
+def random_embedder(name: str, seed: int = 0, device="cpu") -> Embedder:
+    "The registry's embedder `name` as its real class and configuration with random weights, built offline."
+    if name not in RANDOM_EMBEDDERS: raise ValueError(f"no random-weight build of embedder {name!r}; known: {sorted(RANDOM_EMBEDDERS)}")
+    return RANDOM_EMBEDDERS[name](seed=seed, device=device)
+
 
 # %% ../nbs/05b_embeddings.ipynb #7dfba0b1
 def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE, loudness_lufs: float | None = None):

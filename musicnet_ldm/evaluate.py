@@ -118,7 +118,8 @@ def verify_reference(ref_dir, run_dir=None, split: str = "test") -> list:
 # %% ../nbs/05_evaluate.ipynb #aa4d7672
 class _Models:
     "Embedders and the transcriber, each loaded once."
-    def __init__(self, transcriber: str = "auto"): self.embedders, self.transcriber_name, self._transcriber = {}, transcriber, None
+    def __init__(self, transcriber: str = "auto", embedders: dict | None = None):
+        self.embedders, self.transcriber_name, self._transcriber = dict(embedders or {}), transcriber, None
     def embedder(self, name):
         if name not in self.embedders: self.embedders[name] = get_embedder(name)
         return self.embedders[name]
@@ -324,17 +325,18 @@ def _protocol(s: dict, listened: dict | None) -> dict:
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None, max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
-           loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None) -> dict:
+           loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None, embedders: dict | None = None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
     Every sample must carry its `prompt_set` (an unlabelled one is an error). `listening`: `evaluate.listening`
-    ({build, clips_per_system}; None: no kit is built)."""
+    ({build, clips_per_system}; None: no kit is built). `embedders`: already built embedders by registry name
+    (the dry run's random-weight ones), used instead of loading those names."""
     # 1. the reference clips, the systems, the models and FAD's reference statistics (cached)
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
     systems = discover_systems(run_dir, systems)
     if ref_dir == run_dir/"samples"/"reference" and "reference" not in systems: systems = ["reference", *systems]
-    models = _Models(transcriber)
+    models = _Models(transcriber, embedders)
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")
     fad_refs = {name: reference_stats(models.embedder(name), [s["path"] for s in protocol_subsets(ref_samples)["fad"]],
                                       f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir, loudness_lufs=loudness_lufs)

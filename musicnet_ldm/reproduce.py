@@ -12,11 +12,12 @@ from .core import (atomic_write_text, config_hash, git_sha, load_config, make_ru
                                package_versions, repo_root)
 
 # %% auto #0
-__all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'FETCH', 'MUSICNET_SECONDS', 'MUSICNET_ARCHIVE_GIB',
-           'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage', 'select_stages',
-           'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout',
-           'check_weights', 'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel',
-           'safetensors_params', 'project_needs', 'check_environment', 'format_check', 'dry_run', 'main']
+__all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH', 'MUSICNET_SECONDS',
+           'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage',
+           'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'Check',
+           'pipeline_layout', 'config_drift', 'check_weights', 'preset_embedders', 'check_embedder',
+           'check_transcriber', 'check_kernel', 'safetensors_params', 'project_needs', 'check_environment',
+           'format_check', 'dry_config', 'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -202,12 +203,31 @@ def pipeline_layout(folder) -> str:
     if missing: raise FileNotFoundError(f"{folder}: incomplete pipeline: {', '.join(missing)}")
     return f"{folder}: {len(comps)} components ({', '.join(comps)})"
 
+KEPT_CONFIGS = ("vae/config.json", "unet/config.json", "vocoder/config.json", "scheduler/scheduler_config.json")
+
+def config_drift(folder, name: str) -> str:
+    "Raise naming every value of `folder`'s model configs that differs from the architecture kept for `name` (the dry run's)."
+    from musicnet_ldm.core import architecture_folder
+    kept, diffs = architecture_folder(name), []
+    for f in KEPT_CONFIGS:
+        if not (Path(folder)/f).is_file(): continue
+        hub, ours = (json.loads((d/f).read_text()) for d in (Path(folder), kept))
+        diffs += [f"{f}:{k} {hub[k]!r} (kept: {ours.get(k, 'absent')!r})" for k in sorted(hub)
+                  if not k.startswith("_") and k not in ("transformers_version", "torch_dtype", "model_type") and ours.get(k) != hub[k]]
+    if diffs: raise ValueError(f"{len(diffs)} differ from musicnet_ldm/configs/{kept.name}: " + "; ".join(diffs))
+    return f"as kept in musicnet_ldm/configs/{kept.name}"
+
 def check_weights(model_id: str) -> list[Check]:
-    "The model's weights on this machine and their layout."
+    "The model's weights on this machine, their layout, and (for a kept architecture) its configs against the dry run's."
+    from musicnet_ldm.core import ARCHITECTURES
     fix = f"huggingface-cli download {model_id}"
     c = _check(f"weights {model_id}", lambda: _hub_model(model_id), fix)
     if not c.ok: return [c]
-    return [c, _check(f"weights {model_id}: layout", lambda: pipeline_layout(c.detail), f"{fix}  (re-download: a file is missing)")]
+    checks = [c, _check(f"weights {model_id}: layout", lambda: pipeline_layout(c.detail), f"{fix}  (re-download: a file is missing)")]
+    if model_id in ARCHITECTURES:     # reported only: the real run uses the checkpoint's own files; the dry run used the kept ones
+        checks.append(_check(f"weights {model_id}: configs", lambda: config_drift(c.detail, model_id),
+                             "copy the checkpoint's values into musicnet_ldm/configs/ (they are what the dry run builds)", required=False))
+    return checks
 
 # %% ../nbs/07_reproduce.ipynb #29d3db94
 # how to fetch each piece (the single place to change when an install route changes)
@@ -393,23 +413,39 @@ def format_check(report: dict) -> str:
 # %% ../nbs/07_reproduce.ipynb #c7d00002
 import numpy as np
 import torch
-from .core import audioldm2_architecture, pick_device, pick_dtype, pick_mixed_precision
+from .core import _set_vocoder_level, audioldm2_architecture, pick_device, pick_dtype, pick_mixed_precision
 
-DRY_RUN_STAGES = ("data", "cache", "finetune", "distill", "generate")
+DRY_RUN_STAGES = ("data", "audio", "cache", "finetune", "distill", "generate", "evaluate")
 
 def _peak_rss_gib() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20     # Linux: KiB
 
-def _dry_data(cfg: dict, n_clips: int, work: Path) -> dict:
+def dry_config(cfg: dict, work: Path, n_clips: int) -> dict:
+    "The preset with its data on the fixture under `work`, `n_clips` MusicNet test prompts and the first seed; all else as it is."
+    import copy
+    cfg = copy.deepcopy(cfg)
+    cfg["data"].update(root=str(Path(work)/"fixture"), synthetic=None)
+    cfg["generate"].update(max_test_prompts=n_clips, seeds=list(cfg["generate"]["seeds"])[:1])
+    return cfg
+
+def _dry_data(cfg: dict, n_clips: int) -> dict:
     from musicnet_ldm.audio import load_clip_audio
     from musicnet_ldm.fixture import make_fixture
     from musicnet_ldm.musicnet import build_clip_index, build_prompt
     d = cfg["data"]
-    clips = build_clip_index(make_fixture(work/"fixture", recordings=2, test_recordings=1, seconds=21, seed=cfg["seed"]),
+    clips = build_clip_index(make_fixture(d["root"], recordings=2, test_recordings=1, seconds=21, seed=cfg["seed"]),
                              clip_seconds=d["clip_seconds"], min_note_coverage=0.0).clips[:n_clips]
     wavs = [load_clip_audio(c, top_db=d["top_db"], normalize_peak=d["normalize_peak"]) for c in clips]
     return {"wavs": wavs, "prompts": [build_prompt(c, style=d["prompt_style"]) for c in clips]}
+
+def _dry_audio(data: dict, run_dir: Path) -> dict:
+    "Figure 2 of the clips, as the `audio` stage draws it."
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from musicnet_ldm.audio import plot_log_mels
+    plt.close(plot_log_mels(data["wavs"], data["prompts"], run_dir/"figures"/"fig2_log_mels"))
+    return {"figure": str(run_dir/"figures"/"fig2_log_mels.png")}
 
 def _dry_cache(pipe, data: dict) -> list[dict]:
     from musicnet_ldm.cache import encode_audio, encode_text, posterior_sample
@@ -438,12 +474,20 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     if not torch.isfinite(loss): raise FloatingPointError(f"dry run: training loss is {loss.item()}")
     return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision}
 
-def _dry_generate(pipe, prompt: str, cfg: dict, steps: int) -> dict:
+def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int, prompt_sets=("table1", "musicnet_test")) -> dict:
+    "`generate.generate` on `n_clips` prompts of each of `prompt_sets` into `run_dir/samples/finetuned/`."
+    import soundfile as sf
+    from musicnet_ldm.generate import evaluation_prompt_records, generate
     g = cfg["generate"]
-    audio = pipe(prompt, num_inference_steps=steps, guidance_scale=g["guidance_scale"], negative_prompt=g["negative_prompt"],
-                 audio_length_in_s=g["audio_length_s"], generator=torch.Generator().manual_seed(0)).audios
-    if not np.isfinite(audio).all(): raise FloatingPointError("dry run: generated audio is not finite")
-    return {"samples": int(audio.shape[-1]), "steps": steps}
+    records = evaluation_prompt_records(cfg, run_dir, log=lambda *a: None)
+    chosen = [r for s in prompt_sets for r in [r for r in records if r["prompt_set"] == s][:n_clips]]
+    paths = generate(pipe, chosen, seeds=g["seeds"], steps=steps, guidance_scale=g["guidance_scale"], audio_length_s=g["audio_length_s"],
+                     negative_prompt=g["negative_prompt"], num_waveforms_per_prompt=g["num_waveforms_per_prompt"],
+                     batch_size=g["batch_size"], out_dir=run_dir, system="finetuned", progress=False)
+    audio = [sf.read(str(p), dtype="float32")[0] for p in paths]
+    if not all(np.isfinite(a).all() for a in audio): raise FloatingPointError("dry run: generated audio is not finite")
+    return {"clips": len(paths), "samples": int(audio[0].shape[-1]), "steps": steps, "dtype": str(pipe.unet.dtype),
+            "peak_dbfs": round(float(20 * np.log10(max(np.abs(a).max() for a in audio) + 1e-30)), 1)}
 
 def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
     from musicnet_ldm.cache import collate
@@ -455,34 +499,87 @@ def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
     loss.backward()
     return {**parts, "student_params_M": student.init_report["size"]["params_m"]}
 
+def _dry_embedders(cfg: dict, embedder, log=print) -> tuple[dict, dict]:
+    "The preset's evaluation embedders built by `embedder(name)`; those that cannot be built here: {name: why}."
+    from musicnet_ldm.core import ModelNotAvailableError
+    e = cfg["evaluate"]
+    names = dict.fromkeys(n for n in [*e["fad_embedders"], e["clap_backend"], e["clap_agreement"]] if n)
+    built, skipped = {}, {}
+    for name in names:
+        try: built[name] = embedder(name)
+        except (ModelNotAvailableError, ImportError) as err:
+            skipped[name] = str(err).splitlines()[0]
+            log(f"dry run: evaluate: embedder {name!r} SKIPPED (cannot be built on this machine): {err}")
+    return built, skipped
+
+def _dry_evaluate(cfg: dict, run_dir: Path, embedder, log=print) -> dict:
+    "`evaluate.table1` with the preset's evaluation settings and random-weight embedders; the finetuned row's figures."
+    from musicnet_ldm.evaluate import table1
+    e = cfg["evaluate"]
+    built, skipped = _dry_embedders(cfg, embedder, log)
+    keep = lambda n: n if n in built else None
+    record = table1(run_dir, systems=e["systems"], fad_embedders=tuple(n for n in e["fad_embedders"] if n in built),
+                    clap_backend=keep(e["clap_backend"]), transcriber=e["transcriber"], reference=e["reference"],
+                    cfg=cfg, max_reference_clips=e["max_reference_clips"], n_boot=e["n_boot"], fad_inf=e["fad_inf"],
+                    seed=cfg["seed"], listening=e["listening"], loudness_lufs=e["loudness_lufs"],
+                    clap_agreement=keep(e["clap_agreement"]), embedders=built)
+    row = next(r for r in record["rows"] if r["system"] == "finetuned")
+    figures = {k: v for k, v in row.items() if isinstance(v, (int, float)) and (k.startswith(("fad_", "clap")) or k.endswith("_n"))}
+    return {**figures, "systems": ",".join(record["protocol"]["systems"]), "n_reference": record["protocol"]["n_reference"],
+            "embedders": ",".join(f"{n}={built[n].name}" for n in built), "skipped": ",".join(skipped) or "none",
+            "transcriber": record["protocol"]["prompt_adherence"]["transcriber"], "table1": str(run_dir/"table1.md"),
+            "_skipped": skipped}
+
+
 # %% ../nbs/07_reproduce.ipynb #c7d00004
+def _dry_embedder(name: str):
+    from musicnet_ldm.embeddings import random_embedder
+    return random_embedder(name)
+
+def _dry_pipeline(name: str):
+    "The full-size architecture, its random vocoder scaled (as the tiny stand-in's) so that audio comes out near −20 dBFS, not ≈ −100."
+    from musicnet_ldm.model import MusicNetLDMPipeline
+    pipe = audioldm2_architecture(name, device="cpu")
+    _set_vocoder_level(pipe.vae, pipe.vocoder)      # else the evaluation rightly rejects the clips as silent
+    return MusicNetLDMPipeline.from_audioldm2(pipe)
+
 def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps: int = 2, device="auto",
-            model: str | None = None, log=print) -> dict:
-    "Run `stages` of `preset` on fixture clips with the full-size architecture (random weights); time and peak memory per stage."
-    from musicnet_ldm.model import ConditioningAdapter, MusicNetLDMPipeline
+            model: str | None = None, run_dir=None, embedder=_dry_embedder, prompt_sets=("table1", "musicnet_test"), log=print) -> dict:
+    """Run `stages` of `preset` on fixture clips with the full-size architecture (random weights) into `run_dir` (default: a
+    temporary folder); time and peak memory per stage. `embedder(name)` builds the evaluation's embedders (random weights);
+    `generate` makes `n_clips` clips of each of `prompt_sets` (the evaluation needs both)."""
+    import gc, tempfile
+    from musicnet_ldm.model import ConditioningAdapter
     cfg, device = load_config(preset), pick_device(device)
     name = model or cfg["model"]
-    report = {"preset": preset, "model": name, "device": str(device), "stages": {}}
+    report = {"preset": preset, "model": name, "device": str(device), "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]),
+              "inference_dtype": str(pick_dtype(device, cfg["mixed_precision"])), "stages": {}, "skipped": {}}
     def timed(stage, fn):
         t0 = time.perf_counter(); out = fn()
-        figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str))}     # not the data it hands on
+        figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) and not k.startswith("_")}   # not the data it hands on
         report["stages"][stage] = {**figures, "seconds": round(time.perf_counter() - t0, 1), "peak_rss_gib": round(_peak_rss_gib(), 2)}
         log(f"dry run: {stage}: {report['stages'][stage]}")
         return out
-    import tempfile
     with tempfile.TemporaryDirectory(prefix="dry-run-") as work:
-        pipe = timed("build", lambda: {"pipe": MusicNetLDMPipeline.from_audioldm2(audioldm2_architecture(name, device="cpu"))}).pop("pipe")
+        run = Path(run_dir or Path(work)/"run"); run.mkdir(parents=True, exist_ok=True)
+        cfg = dry_config(cfg, Path(work), n_clips)
+        pipe = timed("build", lambda: {"pipe": _dry_pipeline(name)}).pop("pipe")
         if cfg["train"]["adapter"]: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
         pipe.to(device)
-        data = timed("data", lambda: _dry_data(cfg, n_clips, Path(work)))
+        data = timed("data", lambda: _dry_data(cfg, n_clips))
+        if "audio" in stages: timed("audio", lambda: _dry_audio(data, run))
         items = timed("cache", lambda: {"items": _dry_cache(pipe, data)})["items"]
         if "finetune" in stages: timed("finetune", lambda: _dry_finetune(pipe, items, cfg, device))
         if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
         if "generate" in stages:     # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
             pipe.to(dtype=pick_dtype(device, cfg["mixed_precision"]))
-            timed("generate", lambda: _dry_generate(pipe, data["prompts"][0], cfg, steps))
+            timed("generate", lambda: _dry_generate(pipe, cfg, run, steps, n_clips, prompt_sets))
+        pipe = items = None; gc.collect()               # the evaluation loads its own models, as the evaluate stage does
+        if "evaluate" in stages and "generate" in stages:
+            report["skipped"] = timed("evaluate", lambda: _dry_evaluate(cfg, run, embedder, log))["_skipped"]
     report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)
     return report
+
 
 # %% ../nbs/07_reproduce.ipynb #03a5d799
 def main(argv=None):
@@ -493,12 +590,12 @@ def main(argv=None):
     p.add_argument("--only", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--force", action="store_true", help="re-run stages even if already done")
     p.add_argument("--check", action="store_true", help="only check what the preset will touch (data, weights, embedders, kernel, GPU, disk); exit 1 naming what is missing")
-    p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights (no download)")
+    p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights, embedders included (no download)")
     p.add_argument("--dry-run-out", default=None, help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
     a = p.parse_args(argv)
     if a.dry_run:
-        rep = dry_run(a.preset)
         out = Path(a.dry_run_out or outputs_dir()/f"dry_run_{Path(a.preset).stem}.json")
+        rep = dry_run(a.preset, run_dir=out.with_suffix(""))          # Table 1, samples and listening kit kept beside the report
         out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(rep, indent=2))
         print(json.dumps(rep, indent=2))
         return 0

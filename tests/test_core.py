@@ -97,3 +97,20 @@ def test_clip_prompts_fit_the_stand_in_tokenizers(tmp_path):
             ids = tok(p).input_ids
             assert len(ids) < tok.model_max_length, (len(ids), p)          # not truncated
             assert tok.unk_token_id not in ids and tok.decode(ids, skip_special_tokens=True) == p
+
+
+HUB_AUDIOLDM2_VAE_SCALING_FACTOR = 0.4110932946205139   # hub file cvssp/audioldm2 vae/config.json (the original checkpoint's learnt scale_factor)
+
+
+def test_architecture_vae_scaling_factor_is_the_hubs():
+    "The full-size architecture scales latents as the hub's VAE does, not by diffusers' Stable Diffusion default 0.18215."
+    import torch
+    from diffusers import AutoencoderKL
+    from musicnet_ldm.core import ARCHITECTURES, architecture_folder
+    for name in ARCHITECTURES:
+        with torch.device("meta"):          # the VAE exactly as core.audioldm2_architecture builds it, without its weights
+            built = AutoencoderKL.from_config(AutoencoderKL.load_config(architecture_folder(name) / "vae"))
+        assert built.config.scaling_factor == HUB_AUDIOLDM2_VAE_SCALING_FACTOR, name
+        vae = json.loads((architecture_folder(name) / "vae" / "config.json").read_text())
+        # only cvssp/audioldm2's own file was available to copy from; the others say so where the value lives
+        assert ("NOT VERIFIED" in vae["_scaling_factor_source"]) == (name != "cvssp/audioldm2"), name
