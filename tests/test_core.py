@@ -76,12 +76,13 @@ def test_hub_layout_folder_loads_and_generates(tmp_path):
 
 
 def test_package_data_covers_configs():
-    "Every file under musicnet_ldm/configs matches setup.py's package_data, so an installed package finds it."
+    "Every file under musicnet_ldm/configs and /checkpoints (the stand-in) matches setup.py's package_data, so an installed package finds it."
     import fnmatch, re
-    patterns = eval(re.search(r"package_data=\{'musicnet_ldm': (\[.*?\])\}", (ROOT / "setup.py").read_text()).group(1))
-    files = [p.relative_to(ROOT / "musicnet_ldm").as_posix() for p in (ROOT / "musicnet_ldm" / "configs").rglob("*") if p.is_file()]
-    assert files and all(any(fnmatch.fnmatchcase(f, pat) and f.count("/") == pat.count("/") for pat in patterns) for f in files), files
-    assert "recursive-include musicnet_ldm/configs *" in (ROOT / "MANIFEST.in").read_text()
+    patterns = eval(re.search(r"package_data=\{'musicnet_ldm': (\[.*?\])\}", (ROOT / "setup.py").read_text(), re.S).group(1))
+    for folder in ("configs", "checkpoints"):
+        files = [p.relative_to(ROOT / "musicnet_ldm").as_posix() for p in (ROOT / "musicnet_ldm" / folder).rglob("*") if p.is_file()]
+        assert files and all(any(fnmatch.fnmatchcase(f, pat) and f.count("/") == pat.count("/") for pat in patterns) for f in files), files
+        assert f"recursive-include musicnet_ldm/{folder} *" in (ROOT / "MANIFEST.in").read_text()
 
 
 def test_clip_prompts_fit_the_stand_in_tokenizers(tmp_path):
