@@ -46,7 +46,7 @@ nbtest: install sysdeps
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 pytest: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" tests
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" --durations=25 tests
 
 test: sync-check nbtest pytest
 
