@@ -18,6 +18,7 @@ from .config import LoopConfig
 from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text, load_audioldm2_folder,
                    package_versions, seed_everything, standin_folder, tiny_audioldm2)
 from .engine import Job, load_trainable, save_trainable, train as run_engine
+from .metrics import mean_ci as t_interval
 from .finetune import ConditionedUNet, diffusion_loss
 from .fixture import PRETRAIN_ENSEMBLES, make_fixture
 from .model import MusicNetLDMPipeline
@@ -195,17 +196,15 @@ class LatentPrompts(torch.utils.data.Dataset):
 
 # %% ../nbs/02b_standin.ipynb #s1700032
 def mean_ci(x) -> dict:
-    "Mean, 95 % t-interval and N of `x`."
-    from scipy import stats
-    x = np.asarray(x, float)
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
-    return {"mean": float(x.mean()), "ci95": [float(x.mean() - half), float(x.mean() + half)], "n": int(len(x))}
+    "Mean, 95 % t-interval and N of `x`, as a record (metrics.mean_ci computes them)."
+    m, lo, hi = t_interval(x)
+    return {"mean": m, "ci95": [lo, hi], "n": int(len(x))}
 
 def wilson(k: int, n: int) -> list:
-    "The 95 % Wilson interval of a proportion k/n."
-    z, p = 1.959964, k / n
-    c, h = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [c - h, c + h]
+    "The 95 % Wilson interval of a proportion k/n (scipy's binomtest)."
+    from scipy.stats import binomtest
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return [float(ci.low), float(ci.high)]
 
 # %% ../nbs/02b_standin.ipynb #s1700034
 @torch.no_grad()
