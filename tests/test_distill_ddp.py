@@ -36,7 +36,8 @@ def test_two_process_distillation_keeps_ranks_identical(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": str(ROOT)}
     # torchrun: `accelerate launch --cpu` starts one process unless MPI is set up; accelerate reads torchrun's env (gloo)
-    cmd = [str(BIN / "torchrun"), "--nproc_per_node", "2", str(script), str(tmp_path / "run")]
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2",   # --standalone: a free port (tests run in parallel)
+           str(script), str(tmp_path / "run")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     ranks = [json.loads((tmp_path / "run" / f"rank{i}.json").read_text()) for i in (0, 1)]

@@ -6,6 +6,8 @@ processes need MPI), so the test uses the torchrun launcher (`--multi_gpu`) with
 import json, os, subprocess, sys
 from pathlib import Path
 
+from conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -15,6 +17,7 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "CUDA_VISIBLE_DEVICES": ""}
     cmd = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--main_process_port", str(free_port()),                                                 # tests run in parallel
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "musicnet_ldm.finetune",
            "--preset", "smoke", "--output-dir", str(out), "--epochs", "1", "--batch-size", "2",    # options derived from
            "--data", "toy", "--toy-items", "8", "--eval-batch-size", "2"]                            # config.TrainConfig
