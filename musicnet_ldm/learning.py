@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'finetune_copy', 'clip_losses',
            'cross_ensemble_permutation', 'ci', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
-           'pooled', 'decoded_mels', 'frechet', 'frechet_ratio', 'fit_centroids', 'predict_centroids', 'train_latents',
-           'accuracy', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
-           'adapter_and_student', 'plot_learning', 'run_learning', 'headline', 'learning_parser', 'main']
+           'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'accuracy', 'adapter_norm', 'distill_student',
+           'sample_systems', 'fd_measures', 'accuracy_measures', 'adapter_and_student', 'plot_learning', 'run_learning',
+           'headline', 'learning_parser', 'main']
 
 # %% ../nbs/06a_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.spatial.distance import cdist
 
 from .cache import COND_KEYS, CachedClipDataset, cache_dir_for, collate, encode_text, training_data
 from .config import as_dict, check_value, from_dict, resolve, setting
@@ -24,10 +23,10 @@ from .core import atomic_write_text, seed_everything
 from .distill import adapted, make_student, student_pipeline, train_distill
 from .finetune import ConditionedUNet, diffusion_loss, fit, read_train_log
 from .fixture import make_fixture
-from .generate import synthesize
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci, fad_bootstrap, fad_paired_difference
 from .model import ConditioningAdapter, load_pipeline
 from .musicnet import find_musicnet, read_metadata
+from .standin import NearestCentroid, generate_latents
 
 # %% ../nbs/06a_learning.ipynb #80cce681
 @dataclass
@@ -168,26 +167,15 @@ def sampling_plan(data: dict, s: LearningConfig) -> dict:
             "prompts": [data["test"][i]["prompt"] for i in items], "clusters": [f"p{i}" for i in items]}
 
 # %% ../nbs/06a_learning.ipynb #34e530b9
-def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, seconds: float, negative_prompt: str | None,
-                   batch_size: int = 12) -> np.ndarray:
+def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, s: LearningConfig) -> np.ndarray:
     "The sampler's (scaled) latents [rows, channels, frames, 16] for the rows of `plan`."
-    out, cache = [], {}
-    for b in range(0, len(plan["prompts"]), batch_size):
-        lat, _ = synthesize(pipe, plan["prompts"][b:b + batch_size], plan["seeds"][b:b + batch_size], steps=steps,
-                            guidance_scale=guidance_scale, audio_length_s=seconds, negative_prompt=negative_prompt,
-                            cache=cache, output_type="latent")
-        out.append(lat)
-    return np.concatenate(out)
+    return generate_latents(pipe, plan["prompts"], plan["seeds"], s.clip_seconds, steps, guidance_scale, s.negative_prompt, batch=12).numpy()
 
 # %% ../nbs/06a_learning.ipynb #049c3f80
 def latent_frames(latents) -> list:
     "Per clip, its latent frames as vectors: [frames, channels · bins] each."
     lat = np.asarray(latents, np.float64)
     return [x.transpose(1, 0, 2).reshape(x.shape[1], -1) for x in lat]
-
-def pooled(latents) -> np.ndarray:
-    "Each clip's latent averaged over time: [clips, channels · bins]."
-    return np.asarray(latents, np.float64).mean(2).reshape(len(latents), -1)
 
 # %% ../nbs/06a_learning.ipynb #91a33d8a
 @torch.no_grad()
@@ -215,18 +203,6 @@ def frechet_ratio(a_clips, b_clips, reference: EmbeddingStats, clusters, n_boot:
     r = boots["a"] / np.maximum(boots["b"], 1e-12)
     return {"ratio": a / b, "ci": [float(np.quantile(r, 0.025)), float(np.quantile(r, 0.975))], "n": len(a_clips)}
 
-# %% ../nbs/06a_learning.ipynb #938a8c3f
-def fit_centroids(features, labels) -> dict:
-    "{centroids [classes, D], scale [D]}: per-class means of standardised `features`."
-    x, y = np.asarray(features, np.float64), np.asarray(labels)
-    scale = x.std(0) + 1e-8
-    return {"centroids": np.stack([(x[y == c] / scale).mean(0) for c in np.unique(y)]), "classes": np.unique(y), "scale": scale}
-
-def predict_centroids(model: dict, features) -> np.ndarray:
-    "The class of the nearest centroid (Euclidean, standardised) for each row of `features`."
-    d = cdist(np.asarray(features, np.float64) / model["scale"], model["centroids"])
-    return model["classes"][d.argmin(1)]
-
 # %% ../nbs/06a_learning.ipynb #b11727db
 def train_latents(data: dict) -> np.ndarray:
     "The train split's posterior means [items, channels, frames, 16], cut to the clip's frames."
@@ -234,9 +210,10 @@ def train_latents(data: dict) -> np.ndarray:
     with torch.no_grad():
         return np.stack([ds._file(p).get_slice("latents_mean")[i][:, :data["frames"]].numpy() for p, i, _ in ds.items])
 
-def accuracy(model: dict, latents, labels, clusters, s: LearningConfig) -> dict:
+def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfig) -> dict:
     "Accuracy of the classifier on `latents` against `labels`, with its prompt-clustered CI."
-    return ci((predict_centroids(model, pooled(latents)) == np.asarray(labels)).astype(float), clusters, s.n_boot, s.seed)
+    hits = np.asarray(model.predict(torch.as_tensor(np.asarray(latents)))) == np.asarray(labels)
+    return ci(hits.astype(float), clusters, s.n_boot, s.seed)
 
 # %% ../nbs/06a_learning.ipynb #416be2f2
 def adapter_norm(adapter) -> float:
@@ -263,7 +240,7 @@ def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print
 # %% ../nbs/06a_learning.ipynb #e02cd687
 def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     "{system: latents} for every system on the rows of `plan`."
-    run = lambda p, steps, g: sample_latents(p, plan, steps, g, s.clip_seconds, s.negative_prompt)
+    run = lambda p, steps, g: sample_latents(p, plan, steps, g, s)
     out = {k: run(pipes[k], s.sample_steps, s.guidance_scale) for k in ("pretrained", "finetuned", "finetuned_shuffled")}
     bare = copy.copy(pipes["finetuned"]); bare.adapter = None            # the same components, the adapter left out
     out["finetuned_no_adapter"] = run(bare, s.sample_steps, s.guidance_scale)
@@ -288,7 +265,7 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
 # %% ../nbs/06a_learning.ipynb #d2738124
 def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> dict:
     "`ensemble_accuracy`: every system's accuracy with its CI, chance, and the classifier's ceiling on held-out data."
-    model = fit_centroids(pooled(train_latents(data)), data["train_labels"])
+    model = NearestCentroid(torch.as_tensor(train_latents(data)), list(data["train_labels"]))
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
     acc = lambda k: accuracy(model, lat[k], plan["labels"], plan["clusters"], s)
     out = {k: acc(k) for k in ("finetuned", "finetuned_shuffled", "pretrained", "finetuned_no_adapter", "student")}

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from diffusers import AudioLDM2Pipeline
 
 from .audio import log_mel
-from .cache import ClipMels, encode_mels, posterior_sample
+from .cache import ClipMels, collate, encode_mels, encode_text, posterior_sample
 from .config import LoopConfig
 from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text, load_audioldm2_folder,
                    package_versions, seed_everything, standin_folder, tiny_audioldm2)
@@ -21,15 +21,15 @@ from .engine import Job, load_trainable, save_trainable, train as run_engine
 from .metrics import mean_ci as t_interval
 from .finetune import ConditionedUNet, diffusion_loss
 from .fixture import PRETRAIN_ENSEMBLES, make_fixture
+from .generate import synthesize
 from .model import MusicNetLDMPipeline
 from .musicnet import build_clip_index, build_prompt
 
 # %% auto #0
-__all__ = ['STANDIN_SETTINGS', 'FINETUNE_CHECK', 'pretrain_clips', 'clip_mels', 'vae_loss', 'latent_scale',
-           'reconstruction_error', 'vocoder_loss', 'vocoder_error', 'init_vocoder', 'fit_component',
-           'TextConditionedUNet', 'loa_target', 'text_diffusion_loss', 'LatentPrompts', 'mean_ci', 'wilson',
-           'prompt_gap', 'pooled', 'NearestCentroid', 'generate_latents', 'save_standin', 'pretrain_standin',
-           'CroppedLatents', 'finetune_check', 'main']
+__all__ = ['STANDIN_SETTINGS', 'pretrain_clips', 'clip_mels', 'vae_loss', 'latent_scale', 'reconstruction_error', 'vocoder_loss',
+           'vocoder_error', 'init_vocoder', 'fit_component', 'TextConditionedUNet', 'loa_target', 'text_diffusion_loss',
+           'cached_diffusion_loss', 'LatentPrompts', 'mean_ci', 'wilson', 'prompt_gap', 'pooled', 'NearestCentroid',
+           'generate_latents', 'save_standin', 'pretrain_standin', 'main']
 
 # %% ../nbs/02b_standin.ipynb #s1700005
 STANDIN_SETTINGS = dict(
@@ -52,6 +52,9 @@ STANDIN_SETTINGS = dict(
     unet_warmup=30,           # UNet + text path: warm-up steps
     unet_batch=8,             # UNet + text path: clips per step
     unet_frames=32,           # UNet + text path: latent frames per training crop (of 64; it is convolutional); eval on whole clips
+    unet_alone_steps=1600,    # then the UNet alone on the frozen text path's conditioning: optimizer steps (its time dependence)
+    unet_alone_lr=1e-3,       # the UNet alone: AdamW learning rate (cosine, the same warm-up)
+    unet_alone_batch=16,      # the UNet alone: clips per step (no text path in the step: cheap)
     cond_dropout=0.1,         # empty prompt this often, for classifier-free guidance
     teacher_forcing=0.5,      # the UNet sees the clip's true audio summary instead of GPT-2's this often (AudioLDM2's LOA)
     loa_weight=1.0,           # weight of GPT-2's LOA regression (MSE) beside the diffusion loss
@@ -179,12 +182,21 @@ def text_diffusion_loss(scheduler, cond_dropout: float = 0.0, loa_stats: tuple |
         return diff + loa_weight * loa_mse, {"diffusion": float(diff), "loa_mse": float(loa_mse)}
     return loss
 
+def cached_diffusion_loss(scheduler, empty: dict, cond_dropout: float = 0.0):
+    "loss(model, batch, generator): `diffusion_loss` on the batch's cached conditioning; the empty prompt's for `cond_dropout` of the items in training."
+    def loss(model, batch, generator):
+        return diffusion_loss(model, batch, scheduler, generator, empty, cond_dropout if model.training else 0.0)
+    return loss
+
 # %% ../nbs/02b_standin.ipynb #s1700029
 class LatentPrompts(torch.utils.data.Dataset):
-    "Items {latents, prompt} from posterior (mean, std) [n, 8, frames, 16]: a fresh sample per epoch (or the mean), a random `crop`-frame window."
-    def __init__(self, mean, std, prompts, seed: int = 0, sample: bool = True, crop: int | None = None):
+    """Items {latents, prompt} from posterior (mean, std) [n, 8, frames, 16]: a fresh sample per epoch (or the mean), a
+    random `crop`-frame window; with `conditioning` (`cache.encode_text`'s records, one per prompt) also the prompt's
+    frozen conditioning, as the project's cache holds it."""
+    def __init__(self, mean, std, prompts, seed: int = 0, sample: bool = True, crop: int | None = None,
+                 conditioning: list | None = None):
         self.mean, self.std, self.prompts, self.seed, self.sample, self.epoch = mean, std, list(prompts), seed, sample, 0
-        self.crop = crop
+        self.crop, self.conditioning = crop, conditioning
     def __len__(self): return len(self.prompts)
     def set_epoch(self, epoch: int): self.epoch = epoch
     def __getitem__(self, i):
@@ -192,7 +204,7 @@ class LatentPrompts(torch.utils.data.Dataset):
         if self.crop:
             start = int(np.random.default_rng([self.seed, self.epoch, i]).integers(0, lat.shape[1] - self.crop + 1))
             lat = lat[:, start:start + self.crop]
-        return {"latents": lat, "prompt": self.prompts[i]}
+        return {"latents": lat, "prompt": self.prompts[i], **(self.conditioning[i] if self.conditioning else {})}
 
 # %% ../nbs/02b_standin.ipynb #s1700032
 def mean_ci(x) -> dict:
@@ -246,14 +258,13 @@ class NearestCentroid:
 # %% ../nbs/02b_standin.ipynb #s1700039
 @torch.no_grad()
 def generate_latents(pipe, prompts: list, seeds: list, clip_seconds: float, steps: int = 20, guidance: float = 3.0,
-                     batch: int = 8) -> torch.Tensor:
-    "The pipeline's latents [len(prompts), 8, frames, 16] for (prompt, seed) pairs."
-    out = []
-    pipe.set_progress_bar_config(disable=True)
+                     negative_prompt: str | None = None, batch: int = 8) -> torch.Tensor:
+    "The sampler's (scaled) latents [len(prompts), 8, frames, 16] for (prompt, seed) pairs: `generate.synthesize` in batches."
+    out, cache = [], {}
     for i in range(0, len(prompts), batch):
-        gens = [torch.Generator().manual_seed(int(s)) for s in seeds[i:i + batch]]
-        out.append(pipe(prompt=prompts[i:i + batch], num_inference_steps=steps, guidance_scale=guidance,
-                        audio_length_in_s=clip_seconds, generator=gens, output_type="latent").audios.float().cpu())
+        lat, _ = synthesize(pipe, prompts[i:i + batch], seeds[i:i + batch], steps=steps, guidance_scale=guidance,
+                            audio_length_s=clip_seconds, negative_prompt=negative_prompt, cache=cache, output_type="latent")
+        out.append(torch.from_numpy(lat))
     return torch.cat(out)
 
 # %% ../nbs/02b_standin.ipynb #s1700041
@@ -291,6 +302,16 @@ def _fit_audio_models(pipe, mels: dict, work: Path, seed: int, s: dict, log=prin
                                "fitted_on_decoded_mels": vocoder_error(pipe.vocoder, decoded)},
             "seconds": {"vae": vae_run["seconds"], "vocoder": voc_run["seconds"]}}
 
+def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: dict, log=print) -> dict:
+    "Step 3b: the UNet alone, on the frozen text path's own conditioning of each prompt (cached, as fine-tuning sees it)."
+    cond = {k: encode_text(pipe, prompts[k]) for k in ("train", "eval")}
+    loss = cached_diffusion_loss(pipe.scheduler, encode_text(pipe, [""])[0], s["cond_dropout"])
+    train = LatentPrompts(*enc["train"], prompts["train"], seed, crop=s["unet_frames"], conditioning=cond["train"])
+    held_out = LatentPrompts(*enc["eval"], prompts["eval"], seed, sample=False, conditioning=cond["eval"])
+    return fit_component(ConditionedUNet(pipe.unet, None), loss, train, held_out, work/"unet_alone", s["unet_alone_steps"],
+                         s["unet_alone_lr"], s["unet_alone_batch"], seed, "stand-in UNet alone", warmup=s["unet_warmup"],
+                         collate=collate, log=log)
+
 # %% ../nbs/02b_standin.ipynb #s1700047
 def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: dict) -> dict:
     "Step 4: the paired prompt gap on eval clips; generated test-prompt clips classified by ensemble."
@@ -308,7 +329,7 @@ def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: d
 
 # %% ../nbs/02b_standin.ipynb #s1700048
 def pretrain_standin(out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, log=print) -> dict:
-    "Pre-train the stand-in (fixture, VAE, vocoder, UNet + text path), check it, save it to `out`; return the record."
+    "Pre-train the stand-in (fixture, VAE, vocoder, UNet + text path, UNet alone), check it, save it to `out`; return the record."
     t0, out = time.time(), Path(out)
     work = Path(work or tempfile.mkdtemp(prefix="standin-"))
     seed_everything(seed)
@@ -330,99 +351,19 @@ def pretrain_standin(out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, 
     unet_run = fit_component(model, text_diffusion_loss(pipe.scheduler, s["cond_dropout"], stats, s["teacher_forcing"], s["loa_weight"]),
                              LatentPrompts(*enc["train"], prompts["train"], seed, crop=s["unet_frames"]), LatentPrompts(*enc["eval"], prompts["eval"], seed, sample=False),
                              work/"unet", s["unet_steps"], s["unet_lr"], s["unet_batch"], seed, "stand-in UNet + text", warmup=s["unet_warmup"], log=log)
+    # 3b. the UNet alone, many cheap steps on the frozen text path's conditioning: its time dependence (ε ≈ x_t at high t)
+    alone_run = _fit_unet_alone(pipe, enc, prompts, work, seed, s, log)
     # 4. the checks, on the pre-training distribution
     checks = _checks(pipe, model, enc, prompts, labels, seed, s)
     # 5. saved in the hub's layout, with how it was made
     record = {"seed": seed, "settings": s, "cli": "python -m musicnet_ldm.standin " + " ".join(map(shlex.quote, sys.argv[1:])),
               "data": {"ensembles": {k: v for k, v in PRETRAIN_ENSEMBLES.items()}, "clips": {k: len(v) for k, v in clips.items()}},
               "vae_vocoder": audio, "unet": {k: unet_run[k] for k in ("steps", "best_eval_loss", "best_step", "seconds")},
+              "unet_alone": {k: alone_run[k] for k in ("steps", "best_eval_loss", "best_step", "seconds")},
               "checks": checks, "versions": package_versions(), "seconds": round(time.time() - t0, 1)}
     save_standin(pipe, out, record)
-    log(json.dumps({k: record[k] for k in ("vae_vocoder", "unet", "checks", "seconds")}, indent=1))
+    log(json.dumps({k: record[k] for k in ("vae_vocoder", "unet", "unet_alone", "checks", "seconds")}, indent=1))
     return record
-
-# %% ../nbs/02b_standin.ipynb #s1700051
-FINETUNE_CHECK = dict(
-    ensembles=["Solo Piano", "String Quartet", "Wind Quintet"],   # MusicNet ensembles of the fine-tuning fixture
-    recordings=24,            # fixture recordings (dealt in turn to the ensembles)
-    seconds=10.24,            # seconds per recording: four 2.56 s clips
-    test_recordings=6,        # held out: their prompts are generated and classified
-    clip_seconds=2.56,        # 64 latent frames
-    eval_fraction=0.15,       # train recordings held out for the eval loss
-    max_steps=150,            # fine-tuning optimizer steps
-    lr=1e-3,                  # fine-tuning learning rate (tiny model, CPU scale; the paper's 5e-5 is for the real UNet)
-    batch_size=8,             # clips per step
-    cond_dropout=0.1,         # classifier-free guidance dropout
-    check_steps=20,           # sampling steps
-    check_guidance=3.0,       # guidance scale
-    check_seeds=2,            # generated clips per test prompt
-)
-
-# %% ../nbs/02b_standin.ipynb #s1700052
-class CroppedLatents(torch.utils.data.Dataset):
-    "A cached dataset whose latents are cut to their first `frames` frames (the clip itself, without the cache's padding)."
-    def __init__(self, ds, frames: int): self.ds, self.frames = ds, frames
-    def __len__(self): return len(self.ds)
-    def set_epoch(self, epoch: int):
-        if hasattr(self.ds, "set_epoch"): self.ds.set_epoch(epoch)
-    def __getitem__(self, i):
-        item = self.ds[i]
-        return {**item, "latents": item["latents"][:, :self.frames]}
-    def labels(self, ensembles: dict) -> list:
-        "Each item's ensemble, from its recording id."
-        return [ensembles[rec["recording_id"]] for _, _, rec in self.ds.items]
-    def latents(self) -> torch.Tensor: return torch.stack([self[i]["latents"] for i in range(len(self))])
-
-# %% ../nbs/02b_standin.ipynb #s1700053
-def _check_config(model, root: Path, work: Path, seed: int, c: dict) -> dict:
-    "The run config of the check: the model, the fixture as data, the cache under `work`."
-    from musicnet_ldm.config import resolve
-    return resolve({"seed": seed, "model": str(model), "device": "cpu", "mixed_precision": "no",
-                    "data": {"root": str(root), "clip_seconds": c["clip_seconds"], "eval_fraction": c["eval_fraction"],
-                             "split_seed": seed, "cache_dir": str(work/"cache"), "workers": 0, "latents": "sample"}})
-
-def _generated_accuracy(pipe, clf, test, labels, c) -> dict:
-    "Generate `check_seeds` clips per test prompt and classify them."
-    prompts = [p for p in dict.fromkeys(it["prompt"] for it in (test[i] for i in range(len(test))))]
-    by_prompt = {test[i]["prompt"]: labels[i] for i in range(len(test))}
-    ps = [p for p in prompts for _ in range(c["check_seeds"])]
-    gen = generate_latents(pipe, ps, list(range(len(ps))), c["clip_seconds"], c["check_steps"], c["check_guidance"])
-    return {**clf.accuracy(gen, [by_prompt[p] for p in ps]), "generated_latent_std": float(gen.std())}
-
-# %% ../nbs/02b_standin.ipynb #s1700054
-def finetune_check(model, work, seed: int = 0, c: dict = FINETUNE_CHECK, log=print) -> dict:
-    "Fine-tune `model` (a pipeline folder) on a 3-ensemble MusicNet fixture; classify generated clips before and after."
-    from musicnet_ldm.cache import training_data
-    from musicnet_ldm.finetune import fit
-    from musicnet_ldm.model import load_pipeline
-    from musicnet_ldm.musicnet import METADATA_FILE, read_metadata
-    t0, work = time.time(), Path(work)
-    # 1. the fixture and the project's cache of it (latents cut to the clip's frames)
-    root = make_fixture(work/"musicnet", recordings=c["recordings"], seconds=c["seconds"], seed=seed,
-                        test_recordings=c["test_recordings"], ensembles=c["ensembles"])
-    cfg, frames = _check_config(model, root, work, seed, c), int(round(c["clip_seconds"] * 25))
-    pipe = load_pipeline(str(model), device="cpu", dtype=torch.float32, adapter=False)
-    train_set, eval_set, empty, collate = training_data(cfg, pipe, log=log)
-    from musicnet_ldm.cache import CachedClipDataset
-    test = CroppedLatents(CachedClipDataset(train_set.dir, "test", latents="mean"), frames)
-    ensembles = read_metadata(root/METADATA_FILE).ensemble.to_dict()
-    data = CroppedLatents(CachedClipDataset(train_set.dir, "train", latents="mean"), frames)
-    clf = NearestCentroid(data.latents(), data.labels(ensembles))
-    # 2. the stand-in before fine-tuning
-    before = _generated_accuracy(pipe, clf, test, test.labels(ensembles), c)
-    # 3. fine-tuning through the project's loop
-    t1 = time.time()
-    run = fit(pipe, CroppedLatents(train_set, frames), CroppedLatents(eval_set, frames), work/"run", empty=empty, collate=collate,
-              log=log, seed=seed, mixed_precision="no", max_steps=c["max_steps"], lr=c["lr"], batch_size=c["batch_size"],
-              eval_batch_size=16, cond_dropout=c["cond_dropout"], adapter=True, lr_scheduler="cosine", weight_decay=0.0,
-              log_every=10, keep_checkpoints=1)
-    t2 = time.time()
-    # 4. after: generated clips classified; the held-out data's own accuracy as the classifier's ceiling
-    after = _generated_accuracy(pipe, clf, test, test.labels(ensembles), c)
-    return {"settings": c, "seed": seed, "clips": {"train": len(train_set), "eval": len(eval_set), "test": len(test)},
-            "ensemble_accuracy": {"standin": before, "finetuned": after, "held_out_data": clf.accuracy(test.latents(), test.labels(ensembles))},
-            "finetune": {k: run[k] for k in ("steps", "best_eval_loss", "best_step")}, "finetune_seconds": round(t2 - t1, 1),
-            "seconds": round(time.time() - t0, 1)}
 
 # %% ../nbs/02b_standin.ipynb #s1700056
 def main(argv=None) -> int:
@@ -431,17 +372,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="the pipeline folder to write (the committed one: musicnet_ldm/checkpoints/audioldm2-standin)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=None, help="fixture and training logs (default: a temporary folder)")
-    ap.add_argument("--finetune-check", action="store_true", help="instead: fine-tune the stand-in at --out on 3 MusicNet ensembles and record the check in its standin.json")
     a = ap.parse_args(argv)
-    if not a.finetune_check:
-        pretrain_standin(a.out, a.seed, a.work)
-        return 0
-    result = finetune_check(a.out, a.work or tempfile.mkdtemp(prefix="standin-check-"), a.seed)
-    record_path = Path(a.out)/"standin.json"
-    record = json.loads(record_path.read_text())
-    record.setdefault("finetune_check", {})[str(a.seed)] = result
-    atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
-    print(json.dumps(result, indent=1))
+    pretrain_standin(a.out, a.seed, a.work)
     return 0
 
 # %% ../nbs/02b_standin.ipynb #s1700057

@@ -1,6 +1,6 @@
 """`python -m musicnet_ldm.learning` at its default seed: does fine-tuning, the adapter and distillation move generation
 where they should? The thresholds are those stated in nbs/03_finetune.ipynb ("Does it learn?"), beside the measured values.
-Cost: one run of the experiment (about 4 CPU-minutes single-threaded; more on a loaded machine)."""
+Cost: one run of the experiment (7 minutes measured, single-threaded, on a machine running a second one)."""
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -43,17 +43,19 @@ def test_keys(result):
 
 
 def test_eval_loss_falls(result):
+    # paired: both models see the same clips, noise and timesteps, so the per-clip drop's interval is the measure
+    # (the unpaired start and end intervals mostly show how much clips differ from each other)
     e = result["eval_loss"]
-    assert e["end"]["ci"][1] < e["start"]["ci"][0]
+    assert e["drop"]["ci"][0] > 0
     assert e["relative_drop"] >= MIN_LOSS_DROP
 
 
-# measured with the first committed stand-in (seed 0, nbs/results/learning/standin_seed0.json): these directions FAIL;
+# measured with the committed stand-in (seed 0, nbs/results/learning/standin_seed0.json): these directions FAIL;
 # they are kept strict (an unexpected pass fails too) until the stand-in is good enough, never loosened
-STANDIN_FAILS = "first stand-in, seed 0: "
+STANDIN_FAILS = "second stand-in (UNet-alone phase), seed 0: "
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 1.65 [1.64, 1.65], mel FD ratio 1.07 [1.06, 1.08]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 0.90 [0.87, 0.93], mel FD ratio 0.86 [0.80, 0.97]")
 @pytest.mark.parametrize("key", ["latent_fd", "mel_fd"])
 def test_fd_shrinks(result, key):
     assert result[key]["pretrained_over_finetuned"]["ci"][0] > MIN_FD_FACTOR
@@ -67,7 +69,7 @@ def test_adapter_leaves_zero_and_matters(result):
     assert diff[0] > 0 or diff[1] < 0                       # the with/without rows differ by more than their CI
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 31.8 [31.7, 31.9]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 1300 [1260, 1320]")
 def test_student_close_to_teacher(result):
     assert result["student"]["student_over_teacher"]["ci"][1] < MAX_STUDENT_FACTOR
 
@@ -77,7 +79,7 @@ def test_classifier_ceiling(result):
     assert acc["data_heldout"]["ci"][0] > acc["chance"]      # the measure can see ensembles in data latents
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "every system at chance (0.333 [0.167, 0.444]); shuffled − correct loss 3e-6 [-1e-4, 1e-4]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "fine-tuned accuracy 0.39 [0.11, 0.72] holds chance 1/3; shuffled − correct loss 4e-5 [-6e-5, 1.4e-4]")
 def test_conditioning(result):
     acc = result["ensemble_accuracy"]
     assert acc["finetuned"]["ci"][0] > acc["chance"]
