@@ -45,9 +45,9 @@ sync-check: install
 nbtest: install sysdeps
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
-# two workers, one file each at a time (module fixtures run once; the DDP tests pick free ports)
+# two workers, one file each at a time (module fixtures run once; the DDP tests pick free ports), in conftest's order
 pytest: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile --durations=25 tests
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests
 
 test: sync-check nbtest pytest
 

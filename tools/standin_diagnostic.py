@@ -1,0 +1,60 @@
+"""Where a stand-in's sampling goes wrong: its ε error per timestep on its own pre-training clips, and the latent
+spread along DDIM trajectories (guidance 1 and 3). The numbers in nbs/02b_standin.ipynb's step-3b paragraph.
+
+    python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about a minute on one CPU core)"""
+import argparse, json, tempfile
+from pathlib import Path
+
+import torch
+
+from musicnet_ldm.model import load_pipeline
+from musicnet_ldm.musicnet import build_prompt
+from musicnet_ldm.standin import STANDIN_SETTINGS, TextConditionedUNet, _encoded, clip_mels, pretrain_clips
+
+TIMESTEPS = (0, 50, 200, 500, 800, 900, 951, 999)
+
+
+@torch.no_grad()
+def eps_errors(model, latents, cond, scheduler, seed: int = 0) -> dict:
+    "Per timestep: ε MSE, the prediction's spread, and the spread of the x̂₀ error it implies (÷ √ᾱ)."
+    g, out = torch.Generator().manual_seed(seed), {}
+    for t in TIMESTEPS:
+        noise, tt = torch.randn(latents.shape, generator=g), torch.full((len(latents),), t)
+        pred = model(scheduler.add_noise(latents, noise, tt), tt, cond["generated_prompt_embeds"], cond["prompt_embeds"], cond["attention_mask"])
+        abar = scheduler.alphas_cumprod[t]
+        out[t] = {"alpha_bar": float(abar), "eps_mse": float(((pred - noise) ** 2).mean()), "pred_std": float(pred.std()),
+                  "x0_error_std": float(((pred - noise) * (1 - abar).sqrt() / abar.sqrt()).std())}
+    return out
+
+
+@torch.no_grad()
+def trajectory(pipe, prompts, guidance: float, steps: int = 20, seconds: float = 2.56) -> list:
+    "The latent spread after each DDIM step."
+    spread = []
+    pipe(prompt=prompts, num_inference_steps=steps, guidance_scale=guidance, audio_length_in_s=seconds,
+         generator=torch.Generator().manual_seed(0), output_type="latent",
+         callback=lambda i, t, lat: spread.append(round(float(lat.std()), 3)), callback_steps=1)
+    return spread
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="standin")
+    ap.add_argument("--clips", type=int, default=24)
+    a = ap.parse_args(argv)
+    settings = dict(STANDIN_SETTINGS, recordings=12, test_recordings=3)   # a small fixture of the same distribution
+    clips = pretrain_clips(Path(tempfile.mkdtemp())/"fixture", 0, settings).split("train")[:a.clips]
+    pipe = load_pipeline(a.model, device="cpu", dtype=torch.float32, adapter=False)
+    pipe.set_progress_bar_config(disable=True)
+    latents = _encoded(pipe, clip_mels(clips, settings["clip_seconds"]))[0]
+    prompts = [build_prompt(c) for c in clips]
+    model = TextConditionedUNet(pipe).eval()
+    cond = model.conditioning(prompts)
+    record = {"model": a.model, "n_clips": len(clips), "data_latent_std": float(latents.std()),
+              "by_timestep": eps_errors(model, latents, cond, pipe.scheduler),
+              "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)}}
+    print(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
