@@ -10,7 +10,7 @@ SOUNDFONT_PKGS := libfluidsynth3 timgm6mb-soundfont
 # headless Debian chromium drives the listening-test page in tests/test_listening.py (playwright uses it, downloads nothing)
 BROWSER_PKGS := chromium
 
-.PHONY: install sysdeps smoke reproduce test test-slow nbtest pytest sync-check clean-nbs bench outputs
+.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench outputs
 
 install: $(VENV)/.installed
 
@@ -47,13 +47,9 @@ nbtest: install sysdeps
 
 # two workers, one file each at a time (module fixtures run once; the DDP tests pick free ports), in conftest's order
 pytest: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests
 
 test: sync-check nbtest pytest
-
-# the experiments too slow for CI: the learning experiment at its default seed (tests/test_learning.py)
-test-slow: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m slow tests
 
 bench: install sysdeps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m musicnet_ldm.bench

@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'finetune_copy', 'clip_losses',
            'cross_ensemble_permutation', 'ci', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
-           'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'accuracy', 'adapter_norm', 'distill_student',
-           'sample_systems', 'fd_measures', 'accuracy_measures', 'adapter_and_student', 'plot_learning', 'run_learning',
-           'headline', 'learning_parser', 'main']
+           'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'ensemble_classifier', 'accuracy',
+           'prompt_swap', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
+           'swap_measures', 'adapter_and_student', 'plot_learning', 'run_learning', 'headline', 'learning_parser',
+           'main']
 
 # %% ../nbs/06a_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
@@ -26,7 +27,7 @@ from .fixture import make_fixture
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci, fad_bootstrap, fad_paired_difference
 from .model import ConditioningAdapter, load_pipeline
 from .musicnet import find_musicnet, read_metadata
-from .standin import NearestCentroid, generate_latents
+from .standin import NearestCentroid, generate_latents, pooled
 
 # %% ../nbs/06a_learning.ipynb #80cce681
 @dataclass
@@ -46,8 +47,8 @@ class LearningConfig:
     cond_dropout: float = setting(0.1, "empty-prompt conditioning in training, for classifier-free guidance", low=0.0, high=1.0)
     adapter: bool = setting(True, "train the conditioning adapter with the UNet")
     loss_draws: int = setting(4, "noise and timestep draws per held-out clip for the paired losses", low=1)
-    prompts_per_ensemble: int = setting(3, "held-out clip prompts per ensemble to sample from", low=1)
-    seeds_per_prompt: int = setting(2, "sampler seeds per prompt", low=1)
+    prompts_per_ensemble: int = setting(8, "held-out clip prompts per ensemble to sample from (8: all of them; a prompt triple per index)", low=1)
+    seeds_per_prompt: int = setting(1, "sampler seeds per prompt (the same seeds for each ensemble's prompt of a triple)", low=1)
     sample_steps: int = setting(20, "DDIM steps of the fine-tuned and pretrained models", low=1)
     guidance_scale: float = setting(3.5, "classifier-free guidance scale (the presets' generate.guidance_scale)", low=1.0)
     negative_prompt: str = setting("Low quality.", "the negative prompt of guided sampling")
@@ -156,14 +157,15 @@ def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
 
 # %% ../nbs/06a_learning.ipynb #fac0e256
 def sampling_plan(data: dict, s: LearningConfig) -> dict:
-    "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, and the cluster (prompt) label."
+    "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, its cluster (prompt) and group (seed)."
     rows = []
     for e in range(len(data["ensembles"])):
         idx = np.flatnonzero(data["test_labels"] == e)
-        for i in idx[np.linspace(0, len(idx) - 1, min(s.prompts_per_ensemble, len(idx))).round().astype(int)]:
-            for k in range(s.seeds_per_prompt): rows.append((int(i), e, 1000 * s.seed + k))
-    items, labels, seeds = zip(*rows)
-    return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds),
+        picks = idx[np.linspace(0, len(idx) - 1, min(s.prompts_per_ensemble, len(idx))).round().astype(int)]
+        for j, i in enumerate(picks):
+            for k in range(s.seeds_per_prompt): rows.append((int(i), e, 1000 * s.seed + s.seeds_per_prompt * j + k, f"j{j}/k{k}"))
+    items, labels, seeds, groups = zip(*rows)
+    return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds), "groups": list(groups),
             "prompts": [data["test"][i]["prompt"] for i in items], "clusters": [f"p{i}" for i in items]}
 
 # %% ../nbs/06a_learning.ipynb #34e530b9
@@ -210,10 +212,32 @@ def train_latents(data: dict) -> np.ndarray:
     with torch.no_grad():
         return np.stack([ds._file(p).get_slice("latents_mean")[i][:, :data["frames"]].numpy() for p, i, _ in ds.items])
 
+def ensemble_classifier(data: dict) -> NearestCentroid:
+    "`standin.NearestCentroid` fitted on the train clips' posterior means and their ensembles."
+    return NearestCentroid(torch.as_tensor(train_latents(data)), list(data["train_labels"]))
+
 def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfig) -> dict:
     "Accuracy of the classifier on `latents` against `labels`, with its prompt-clustered CI."
     hits = np.asarray(model.predict(torch.as_tensor(np.asarray(latents)))) == np.asarray(labels)
     return ci(hits.astype(float), clusters, s.n_boot, s.seed)
+
+# %% ../nbs/06a_learning.ipynb #9856f893
+def prompt_swap(model: NearestCentroid, latents, plan: dict, s: LearningConfig) -> dict:
+    "{cosine, accuracy, n_groups}: the rows' group-centred latents against the centred centroids; CIs resample prompt triples."
+    z = (pooled(torch.as_tensor(np.asarray(latents))) - model.mu) / model.sd
+    assert model.classes == list(range(len(model.classes))), "labels must be 0..k-1: centroid i is label i"
+    cent = model.centroids - model.centroids.mean(0)
+    groups, labels = np.asarray(plan["groups"]), np.asarray(plan["labels"])
+    cos, hits, clusters = [], [], []
+    for g in dict.fromkeys(groups):
+        rows = np.flatnonzero(groups == g)
+        if sorted(labels[rows]) != list(model.classes): continue          # not one prompt per ensemble: no contrast
+        zc, own = z[rows] - z[rows].mean(0), cent[labels[rows]]
+        cos += list((zc * own).sum(1) / (np.linalg.norm(zc, axis=1) * np.linalg.norm(own, axis=1) + 1e-12))
+        hits += list(((zc[:, None] - cent[None]) ** 2).sum(-1).argmin(1) == labels[rows])
+        clusters += [g.split("/")[0]] * len(rows)                         # rows of one prompt triple share prompts
+    c = lambda v: ci(np.asarray(v, float), clusters, s.n_boot, s.seed)
+    return {"cosine": c(cos), "accuracy": c(hits), "n_groups": len(cos) // len(model.classes)}
 
 # %% ../nbs/06a_learning.ipynb #416be2f2
 def adapter_norm(adapter) -> float:
@@ -263,15 +287,21 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
     return out
 
 # %% ../nbs/06a_learning.ipynb #d2738124
-def accuracy_measures(lat: dict, data: dict, plan: dict, s: LearningConfig) -> dict:
+def accuracy_measures(model: NearestCentroid, lat: dict, data: dict, plan: dict, s: LearningConfig) -> dict:
     "`ensemble_accuracy`: every system's accuracy with its CI, chance, and the classifier's ceiling on held-out data."
-    model = NearestCentroid(torch.as_tensor(train_latents(data)), list(data["train_labels"]))
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
     acc = lambda k: accuracy(model, lat[k], plan["labels"], plan["clusters"], s)
     out = {k: acc(k) for k in ("finetuned", "finetuned_shuffled", "pretrained", "finetuned_no_adapter", "student")}
     out["chance"] = 1 / len(data["ensembles"])
     out["data_heldout"] = accuracy(model, test, data["test_labels"], None, s)
     out["n"], out["ensembles"] = len(plan["labels"]), data["ensembles"]
+    return out
+
+def swap_measures(model: NearestCentroid, lat: dict, plan: dict, s: LearningConfig) -> dict:
+    "`prompt_swap`: `prompt_swap` of every system, with chance (cosine 0, accuracy 1/k)."
+    out = {k: prompt_swap(model, lat[k], plan, s) for k in ("finetuned", "finetuned_shuffled", "pretrained", "student")}
+    out["chance"] = {"cosine": 0.0, "accuracy": 1 / len(model.classes)}
+    out["n"] = len(plan["labels"])
     return out
 
 # %% ../nbs/06a_learning.ipynb #29e9b0a1
@@ -290,9 +320,9 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
 
 # %% ../nbs/06a_learning.ipynb #0f3eb1bb
 def plot_learning(result: dict, out: Path):
-    "Write `out/learning.png`: loss curves, latent FD bars, ensemble accuracy bars (95 % CIs); return the figure."
+    "Write `out/learning.png`: loss curves, latent FD, ensemble accuracy and prompt-swap cosine bars (95 % CIs); return the figure."
     import matplotlib; matplotlib.use("Agg", force=False); import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    fig, ax = plt.subplots(1, 4 if "prompt_swap" in result else 3, figsize=(20, 4))
     for name, style in (("finetune", "-"), ("finetune_shuffled", "--")):
         ev = read_train_log(out/name)
         for kind, key in (("train", "loss"), ("eval", "eval_loss")):
@@ -312,6 +342,11 @@ def plot_learning(result: dict, out: Path):
     bars(ax[2], {k: acc[k] for k in ("pretrained", "finetuned", "finetuned_shuffled", "student", "data_heldout")}, "mean",
          "ensemble accuracy", "accuracy")
     ax[2].axhline(acc["chance"], color="k", ls=":", label="chance"); ax[2].set_ylim(0, 1); ax[2].legend()
+    if "prompt_swap" in result:
+        sw = result["prompt_swap"]
+        bars(ax[3], {k: sw[k]["cosine"] for k in ("pretrained", "finetuned", "finetuned_shuffled", "student")}, "mean",
+             "prompt swap (noise held fixed)", "cosine with own ensemble")
+        ax[3].axhline(0, color="k", ls=":", label="chance"); ax[3].set_ylim(-1, 1); ax[3].legend()
     fig.tight_layout(); fig.savefig(out/"learning.png", dpi=120)
     return fig
 
@@ -339,7 +374,9 @@ def run_learning(s: LearningConfig, out, log=print) -> dict:
     lat = sample_systems(pipes, plan, s); lap("sampling")
     # 5. the measures, the record and the figure
     fd = fd_measures(lat, data, plan, pre, s)
-    result["ensemble_accuracy"] = accuracy_measures(lat, data, plan, s)
+    clf = ensemble_classifier(data)
+    result["ensemble_accuracy"] = accuracy_measures(clf, lat, data, plan, s)
+    result["prompt_swap"] = swap_measures(clf, lat, plan, s)
     result["adapter"], result["student"] = adapter_and_student(fd, lat, plan, norms, s)
     result.update({k: v for k, v in fd.items() if not k.startswith("_")})
     result["training"] = {"finetuned": ft_summary, "finetuned_shuffled": sh_summary}
@@ -363,6 +400,9 @@ def headline(result: dict) -> dict:
         row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
     for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"): row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])
     row["chance"] = f"{acc['chance']:.3g}"
+    for k in ("finetuned", "finetuned_shuffled", "pretrained"):                 # absent from runs before the measure
+        c = result.get("prompt_swap", {}).get(k, {}).get("cosine")
+        row[f"prompt-swap cosine {k}"] = fmt(c["mean"], *c["ci"]) if c else "—"
     row["adapter norm start → end"] = f"{a['norm_start']:.3g} → {a['norm_end']:.3g}"
     row["adapter FD without − with"] = fmt(a["fd_without_minus_with"]["diff"], *a["fd_without_minus_with"]["ci"])
     r = result["student"]["student_over_teacher"]

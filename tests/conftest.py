@@ -18,8 +18,8 @@ def free_port() -> int:
 # `make test` runs the files on two workers (pytest-xdist, --dist loadfile --no-loadscope-reorder: by default xdist would
 # reorder files by their number of tests), which take files in collection order:
 # the longest start first, so that neither worker is left alone with one of them at the end
-LONGEST_FIRST = ("test_reproduce_smoke.py", "test_papermill_finetune.py", "test_dry_run.py", "test_generate.py",
-                 "test_reliability.py", "test_distill.py")
+LONGEST_FIRST = ("test_reproduce_smoke.py", "test_learning.py", "test_papermill_finetune.py", "test_dry_run.py",
+                 "test_generate.py", "test_reliability.py", "test_distill.py")
 
 
 def pytest_collection_modifyitems(config, items):

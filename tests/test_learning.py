@@ -1,6 +1,7 @@
 """`python -m musicnet_ldm.learning` at its default seed: does fine-tuning, the adapter and distillation move generation
 where they should? The thresholds are those stated in nbs/03_finetune.ipynb ("Does it learn?"), beside the measured values.
-Cost: one run of the experiment (7 minutes measured, single-threaded, on a machine running a second one)."""
+Cost: one run of the experiment in `make test` (5.0 minutes measured alone on 2 CPU cores; on one of CI's two pytest
+workers, one thread, beside the other worker)."""
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -18,9 +19,6 @@ MIN_FD_FACTOR = 3.0           # pretrained / fine-tuned latent FD: the CI's lowe
 MAX_STUDENT_FACTOR = 3.0      # student / teacher latent FD: the CI's upper end below 3
 
 
-# not in `make test` (it would take CI past its 30 minutes: ~7 CPU-minutes); `make test-slow` runs it
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
@@ -34,7 +32,7 @@ def result(tmp_path_factory):
 
 
 def test_keys(result):
-    for key in ("eval_loss", "latent_fd", "mel_fd", "ensemble_accuracy", "adapter", "student"):
+    for key in ("eval_loss", "latent_fd", "mel_fd", "ensemble_accuracy", "prompt_swap", "adapter", "student"):
         assert "n" in result[key], key
     for key in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
         entry = result["ensemble_accuracy"][key]
@@ -52,10 +50,10 @@ def test_eval_loss_falls(result):
 
 # measured with the committed stand-in (seed 0, nbs/results/learning/standin_seed0.json): these directions FAIL;
 # they are kept strict (an unexpected pass fails too) until the stand-in is good enough, never loosened
-STANDIN_FAILS = "second stand-in (UNet-alone phase), seed 0: "
+STANDIN_FAILS = "second stand-in (UNet-alone phase), seed 0, 24 samples over 24 prompts: "
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 0.90 [0.87, 0.93], mel FD ratio 0.86 [0.80, 0.97]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 0.91 [0.85, 0.96], mel FD ratio 1.07 [0.92, 1.33]")
 @pytest.mark.parametrize("key", ["latent_fd", "mel_fd"])
 def test_fd_shrinks(result, key):
     assert result[key]["pretrained_over_finetuned"]["ci"][0] > MIN_FD_FACTOR
@@ -69,7 +67,7 @@ def test_adapter_leaves_zero_and_matters(result):
     assert diff[0] > 0 or diff[1] < 0                       # the with/without rows differ by more than their CI
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 1300 [1260, 1320]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 939 [817, 1100]")
 def test_student_close_to_teacher(result):
     assert result["student"]["student_over_teacher"]["ci"][1] < MAX_STUDENT_FACTOR
 
@@ -79,10 +77,20 @@ def test_classifier_ceiling(result):
     assert acc["data_heldout"]["ci"][0] > acc["chance"]      # the measure can see ensembles in data latents
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "fine-tuned accuracy 0.39 [0.11, 0.72] holds chance 1/3; shuffled − correct loss 4e-5 [-6e-5, 1.4e-4]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "fine-tuned accuracy 0.375 [0.21, 0.58] holds chance 1/3; shuffled − correct loss 4e-5 [-6e-5, 1.4e-4]")
 def test_conditioning(result):
     acc = result["ensemble_accuracy"]
     assert acc["finetuned"]["ci"][0] > acc["chance"]
     lo, hi = acc["finetuned_shuffled"]["ci"]
     assert lo <= acc["chance"] <= hi or hi < acc["finetuned"]["ci"][0]   # the control stays at chance, or below the model
     assert result["eval_loss"]["shuffled_minus_correct"]["finetuned"]["ci"][0] > 0
+
+
+def test_prompt_swap(result):
+    # with the sampler's shared error removed, the prompt moves a fine-tuned sample towards the ensemble it names, and the
+    # control fine-tuned on shuffled prompts does not (seed 0: 0.25 [0.20, 0.31] against -0.04 [-0.11, 0.03]); at
+    # seeds 1 and 2 it does not hold after 150 steps (nbs/03_finetune.ipynb, "Does it learn?")
+    sw = result["prompt_swap"]
+    assert sw["finetuned"]["n_groups"] >= 8                   # every held-out clip of each ensemble, one seed each
+    assert sw["finetuned"]["cosine"]["ci"][0] > sw["chance"]["cosine"]
+    assert sw["finetuned_shuffled"]["cosine"]["ci"][1] < sw["finetuned"]["cosine"]["ci"][0]

@@ -1,11 +1,13 @@
-"""Where a stand-in's sampling goes wrong: its ε error per timestep on its own pre-training clips, and the latent
-spread along DDIM trajectories (guidance 1 and 3). The numbers in nbs/02b_standin.ipynb's step-3b paragraph.
+"""Where a stand-in's sampling goes wrong: its ε error per timestep on its own pre-training clips, the latent spread
+along DDIM trajectories (guidance 1 and 3), and DDIM started from the clips themselves noised to t (how far each part of
+the trajectory carries a sample away from the data). The numbers in nbs/02b_standin.ipynb's step-3b paragraph.
 
     python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about a minute on one CPU core)"""
 import argparse, json, tempfile
 from pathlib import Path
 
 import torch
+from diffusers import DDIMScheduler
 
 from musicnet_ldm.model import load_pipeline
 from musicnet_ldm.musicnet import build_prompt
@@ -24,6 +26,22 @@ def eps_errors(model, latents, cond, scheduler, seed: int = 0) -> dict:
         abar = scheduler.alphas_cumprod[t]
         out[t] = {"alpha_bar": float(abar), "eps_mse": float(((pred - noise) ** 2).mean()), "pred_std": float(pred.std()),
                   "x0_error_std": float(((pred - noise) * (1 - abar).sqrt() / abar.sqrt()).std())}
+    return out
+
+
+@torch.no_grad()
+def from_noised_data(model, latents, cond, scheduler_config, steps: int = 20, seed: int = 0) -> dict:
+    "DDIM (`steps` steps, no guidance) from the clips noised to each start t: the returned clips' error and spread."
+    sched = DDIMScheduler.from_config(scheduler_config)
+    sched.set_timesteps(steps)
+    noise, out = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed)), {}
+    for start in (200, 500, 800, int(sched.timesteps[0])):
+        ts = sched.timesteps[sched.timesteps <= start]
+        x = sched.add_noise(latents, noise, ts[:1].expand(len(latents)))
+        for t in ts:
+            eps = model(x, t.expand(len(x)), cond["generated_prompt_embeds"], cond["prompt_embeds"], cond["attention_mask"])
+            x = sched.step(eps, t, x).prev_sample
+        out[int(ts[0])] = {"error_std": round(float((x - latents).std()), 3), "spread": round(float(x.std()), 3)}
     return out
 
 
@@ -52,6 +70,7 @@ def main(argv=None):
     cond = model.conditioning(prompts)
     record = {"model": a.model, "n_clips": len(clips), "data_latent_std": float(latents.std()),
               "by_timestep": eps_errors(model, latents, cond, pipe.scheduler),
+              "ddim_from_noised_data": from_noised_data(model, latents, cond, pipe.scheduler.config),
               "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)}}
     print(json.dumps(record, indent=1))
 
