@@ -157,16 +157,16 @@ def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
 
 # %% ../nbs/06a_learning.ipynb #fac0e256
 def sampling_plan(data: dict, s: LearningConfig) -> dict:
-    "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, its cluster (prompt) and group (seed)."
+    "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, its group (seed) and cluster (triple)."
     rows = []
     for e in range(len(data["ensembles"])):
         idx = np.flatnonzero(data["test_labels"] == e)
         picks = idx[np.linspace(0, len(idx) - 1, min(s.prompts_per_ensemble, len(idx))).round().astype(int)]
         for j, i in enumerate(picks):
-            for k in range(s.seeds_per_prompt): rows.append((int(i), e, 1000 * s.seed + s.seeds_per_prompt * j + k, f"j{j}/k{k}"))
-    items, labels, seeds, groups = zip(*rows)
+            for k in range(s.seeds_per_prompt): rows.append((int(i), e, 1000 * s.seed + s.seeds_per_prompt * j + k, f"j{j}/k{k}", f"j{j}"))
+    items, labels, seeds, groups, triples = zip(*rows)
     return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds), "groups": list(groups),
-            "prompts": [data["test"][i]["prompt"] for i in items], "clusters": [f"p{i}" for i in items]}
+            "prompts": [data["test"][i]["prompt"] for i in items], "clusters": list(triples)}
 
 # %% ../nbs/06a_learning.ipynb #34e530b9
 def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, s: LearningConfig) -> np.ndarray:
@@ -222,22 +222,23 @@ def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfi
     return ci(hits.astype(float), clusters, s.n_boot, s.seed)
 
 # %% ../nbs/06a_learning.ipynb #9856f893
-def prompt_swap(model: NearestCentroid, latents, plan: dict, s: LearningConfig) -> dict:
-    "{cosine, accuracy, n_groups}: the rows' group-centred latents against the centred centroids; CIs resample prompt triples."
-    z = (pooled(torch.as_tensor(np.asarray(latents))) - model.mu) / model.sd
-    assert model.classes == list(range(len(model.classes))), "labels must be 0..k-1: centroid i is label i"
+def prompt_swap(model: NearestCentroid, latents, plan: dict) -> tuple[np.ndarray, np.ndarray]:
+    "(cosines, rows): each row of a complete group, centred on its group's mean, against its ensemble's centred centroid."
+    if model.classes != list(range(len(model.classes))): raise ValueError("labels must be 0..k-1: centroid i is label i")
+    z = (pooled(torch.as_tensor(np.asarray(latents))).astype(np.float64) - model.mu) / model.sd   # float64: exact group means
     cent = model.centroids - model.centroids.mean(0)
     groups, labels = np.asarray(plan["groups"]), np.asarray(plan["labels"])
-    cos, hits, clusters = [], [], []
+    cos, kept = [], []
     for g in dict.fromkeys(groups):
         rows = np.flatnonzero(groups == g)
-        if sorted(labels[rows]) != list(model.classes): continue          # not one prompt per ensemble: no contrast
+        if sorted(labels[rows]) != model.classes: continue               # not one prompt per ensemble: no contrast
         zc, own = z[rows] - z[rows].mean(0), cent[labels[rows]]
-        cos += list((zc * own).sum(1) / (np.linalg.norm(zc, axis=1) * np.linalg.norm(own, axis=1) + 1e-12))
-        hits += list(((zc[:, None] - cent[None]) ** 2).sum(-1).argmin(1) == labels[rows])
-        clusters += [g.split("/")[0]] * len(rows)                         # rows of one prompt triple share prompts
-    c = lambda v: ci(np.asarray(v, float), clusters, s.n_boot, s.seed)
-    return {"cosine": c(cos), "accuracy": c(hits), "n_groups": len(cos) // len(model.classes)}
+        size = np.linalg.norm(zc, axis=1)
+        moved = size > 1e-9 * np.linalg.norm(z[rows], axis=1)             # below rounding: the prompt changed nothing
+        cos.append(np.where(moved, (zc * own).sum(1) / (np.maximum(size, 1e-300) * np.linalg.norm(own, axis=1)), 0.0))
+        kept.append(rows)
+    if not kept: raise ValueError("no group holds one prompt of every ensemble: the plan has no contrast to measure")
+    return np.concatenate(cos), np.concatenate(kept)
 
 # %% ../nbs/06a_learning.ipynb #416be2f2
 def adapter_norm(adapter) -> float:
@@ -298,10 +299,13 @@ def accuracy_measures(model: NearestCentroid, lat: dict, data: dict, plan: dict,
     return out
 
 def swap_measures(model: NearestCentroid, lat: dict, plan: dict, s: LearningConfig) -> dict:
-    "`prompt_swap`: `prompt_swap` of every system, with chance (cosine 0, accuracy 1/k)."
-    out = {k: prompt_swap(model, lat[k], plan, s) for k in ("finetuned", "finetuned_shuffled", "pretrained", "student")}
-    out["chance"] = {"cosine": 0.0, "accuracy": 1 / len(model.classes)}
-    out["n"] = len(plan["labels"])
+    "`prompt_swap`: every system's cosine and the fine-tuned model's paired differences, CIs over triples; chance 0."
+    cos = {k: prompt_swap(model, lat[k], plan) for k in ("finetuned", "finetuned_shuffled", "pretrained", "student")}
+    rows = cos["finetuned"][1]                                         # the same complete groups for every system
+    c = lambda v: ci(v, np.asarray(plan["clusters"])[rows], s.n_boot, s.seed)
+    out = {k: {"cosine": c(v)} for k, (v, _) in cos.items()}
+    for k in ("finetuned_shuffled", "pretrained"): out[f"finetuned_minus_{k}"] = c(cos["finetuned"][0] - cos[k][0])
+    out["chance"], out["n"], out["n_groups"] = {"cosine": 0.0}, len(rows), len(rows) // len(model.classes)
     return out
 
 # %% ../nbs/06a_learning.ipynb #29e9b0a1
@@ -322,7 +326,8 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
 def plot_learning(result: dict, out: Path):
     "Write `out/learning.png`: loss curves, latent FD, ensemble accuracy and prompt-swap cosine bars (95 % CIs); return the figure."
     import matplotlib; matplotlib.use("Agg", force=False); import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 4 if "prompt_swap" in result else 3, figsize=(20, 4))
+    panels = 4 if "prompt_swap" in result else 3                       # runs before the measure have 3
+    fig, ax = plt.subplots(1, panels, figsize=(5 * panels, 4))
     for name, style in (("finetune", "-"), ("finetune_shuffled", "--")):
         ev = read_train_log(out/name)
         for kind, key in (("train", "loss"), ("eval", "eval_loss")):
@@ -400,9 +405,13 @@ def headline(result: dict) -> dict:
         row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
     for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"): row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])
     row["chance"] = f"{acc['chance']:.3g}"
-    for k in ("finetuned", "finetuned_shuffled", "pretrained"):                 # absent from runs before the measure
-        c = result.get("prompt_swap", {}).get(k, {}).get("cosine")
+    sw = result.get("prompt_swap", {})                                          # absent from runs before the measure
+    for k in ("finetuned", "finetuned_shuffled", "pretrained"):
+        c = sw.get(k, {}).get("cosine")
         row[f"prompt-swap cosine {k}"] = fmt(c["mean"], *c["ci"]) if c else "—"
+    for k in ("finetuned_shuffled", "pretrained"):
+        d = sw.get(f"finetuned_minus_{k}")                                      # absent from the first runs with it
+        row[f"prompt-swap cosine fine-tuned − {k}"] = fmt(d["mean"], *d["ci"]) if d else "—"
     row["adapter norm start → end"] = f"{a['norm_start']:.3g} → {a['norm_end']:.3g}"
     row["adapter FD without − with"] = fmt(a["fd_without_minus_with"]["diff"], *a["fd_without_minus_with"]["ci"])
     r = result["student"]["student_over_teacher"]

@@ -19,7 +19,6 @@ MIN_FD_FACTOR = 3.0           # pretrained / fine-tuned latent FD: the CI's lowe
 MAX_STUDENT_FACTOR = 3.0      # student / teacher latent FD: the CI's upper end below 3
 
 
-
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("learning")
@@ -53,7 +52,7 @@ def test_eval_loss_falls(result):
 STANDIN_FAILS = "second stand-in (UNet-alone phase), seed 0, 24 samples over 24 prompts: "
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 0.91 [0.85, 0.96], mel FD ratio 1.07 [0.92, 1.33]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "latent FD ratio 0.91 [0.82, 0.99], mel FD ratio 1.07 [0.87, 1.38]")
 @pytest.mark.parametrize("key", ["latent_fd", "mel_fd"])
 def test_fd_shrinks(result, key):
     assert result[key]["pretrained_over_finetuned"]["ci"][0] > MIN_FD_FACTOR
@@ -67,7 +66,7 @@ def test_adapter_leaves_zero_and_matters(result):
     assert diff[0] > 0 or diff[1] < 0                       # the with/without rows differ by more than their CI
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 939 [817, 1100]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "student / teacher latent FD 939 [709, 1189]")
 def test_student_close_to_teacher(result):
     assert result["student"]["student_over_teacher"]["ci"][1] < MAX_STUDENT_FACTOR
 
@@ -77,7 +76,7 @@ def test_classifier_ceiling(result):
     assert acc["data_heldout"]["ci"][0] > acc["chance"]      # the measure can see ensembles in data latents
 
 
-@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "fine-tuned accuracy 0.375 [0.21, 0.58] holds chance 1/3; shuffled − correct loss 4e-5 [-6e-5, 1.4e-4]")
+@pytest.mark.xfail(strict=True, reason=STANDIN_FAILS + "fine-tuned accuracy 0.375 [0.33, 0.46] holds chance 1/3; shuffled − correct loss 4e-5 [-6e-5, 1.4e-4]")
 def test_conditioning(result):
     acc = result["ensemble_accuracy"]
     assert acc["finetuned"]["ci"][0] > acc["chance"]
@@ -87,10 +86,11 @@ def test_conditioning(result):
 
 
 def test_prompt_swap(result):
-    # with the sampler's shared error removed, the prompt moves a fine-tuned sample towards the ensemble it names, and the
-    # control fine-tuned on shuffled prompts does not (seed 0: 0.25 [0.19, 0.31] against -0.04 [-0.11, 0.03]); at
-    # seeds 1 and 2 it does not hold after 150 steps (nbs/03_finetune.ipynb, "Does it learn?")
+    # with the sampler's shared error removed, the prompt moves a fine-tuned sample towards the ensemble it names, by more
+    # than it moves the control fine-tuned on shuffled prompts (paired, row by row). Measured at seed 0 (150 steps): cosine
+    # 0.25 [0.19, 0.31], fine-tuned - control 0.29 [0.25, 0.34]; at seeds 1 and 2 the difference holds (0.18, 0.18) but the
+    # cosine does not (-0.12, -0.08) until 450 steps (03, "Does it learn?")
     sw = result["prompt_swap"]
-    assert sw["finetuned"]["n_groups"] >= 8                   # every held-out clip of each ensemble, one seed each
+    assert sw["n_groups"] >= 8                                  # every held-out clip of each ensemble, one seed each
     assert sw["finetuned"]["cosine"]["ci"][0] > sw["chance"]["cosine"]
-    assert sw["finetuned_shuffled"]["cosine"]["ci"][1] < sw["finetuned"]["cosine"]["ci"][0]
+    assert sw["finetuned_minus_finetuned_shuffled"]["ci"][0] > 0
