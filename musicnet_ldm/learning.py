@@ -199,7 +199,7 @@ def frechet(gen_clips, reference: EmbeddingStats, clusters, n_boot: int, seed: i
     return {"fd": r["fad"], "ci": r.get("ci"), "n": r["n"], "n_clusters": r["n_clusters"], "n_ref": r["n_ref"]}
 
 def frechet_ratio(a_clips, b_clips, reference: EmbeddingStats, clusters, n_boot: int, seed: int = 0) -> dict:
-    "FD(a) / FD(b) with a percentile interval from the same (paired, prompt-clustered) resamples."
+    "FD(a) / FD(b) with a percentile interval from the same (paired, triple-clustered) resamples."
     a, b = (frechet(x, reference, clusters, 0)["fd"] for x in (a_clips, b_clips))
     boots = fad_bootstrap({"a": a_clips, "b": b_clips}, clusters, reference, n_boot, seed)
     r = boots["a"] / np.maximum(boots["b"], 1e-12)
@@ -217,7 +217,7 @@ def ensemble_classifier(data: dict) -> NearestCentroid:
     return NearestCentroid(torch.as_tensor(train_latents(data)), list(data["train_labels"]))
 
 def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfig) -> dict:
-    "Accuracy of the classifier on `latents` against `labels`, with its prompt-clustered CI."
+    "Accuracy of the classifier on `latents` against `labels`, with its CI clustered as `clusters` (prompt triples)."
     hits = np.asarray(model.predict(torch.as_tensor(np.asarray(latents)))) == np.asarray(labels)
     return ci(hits.astype(float), clusters, s.n_boot, s.seed)
 
