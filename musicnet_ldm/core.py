@@ -287,13 +287,13 @@ def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -
     gpt.config.max_new_tokens = 8
     return {"text_encoder": clap, "text_encoder_2": t5, "language_model": gpt}
 
-def _tiny_audio_models(gpt_dim: int, t5_dim: int) -> dict:
+def _tiny_audio_models(gpt_dim: int, t5_dim: int, unet_widths: tuple = (16, 32)) -> dict:
     from diffusers import AudioLDM2UNet2DConditionModel, AutoencoderKL
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
     # per block: self-attention, cross-attention to GPT-2's sequence, cross-attention to T5's sequence
     unet = AudioLDM2UNet2DConditionModel(
         sample_size=MEL_FRAMES // 4, in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
-        block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
+        block_out_channels=tuple(unet_widths), layers_per_block=1, norm_num_groups=8, attention_head_dim=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=([None, gpt_dim, t5_dim], [None, gpt_dim, t5_dim]))
     # three blocks = two ×2 down-samplings: (1024, 64) mel ↔ (256, 16) latent, as in AudioLDM2
@@ -316,8 +316,8 @@ def _set_vocoder_level(vae, vocoder, peak_dbfs: float = TINY_PEAK_DBFS):
     vocoder.conv_post.weight.mul_(10 ** (peak_dbfs / 20) / peak)
 
 # %% ../nbs/00_core.ipynb #3f9c9141
-def _tiny_components(seed: int = 0, extra_text: tuple = ()) -> dict:
-    "The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn `extra_text`."
+def _tiny_components(seed: int = 0, extra_text: tuple = (), unet_widths: tuple = (16, 32)) -> dict:
+    "The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn `extra_text`; the UNet has `unet_widths` channels."
     from diffusers import DDIMScheduler
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
     from transformers import ClapFeatureExtractor
@@ -325,7 +325,7 @@ def _tiny_components(seed: int = 0, extra_text: tuple = ()) -> dict:
     gpt_dim, t5_dim, clap_dim = 16, 32, 16
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        parts = {**_tiny_encoders(clap_tok, t5_tok, gpt_dim, t5_dim, clap_dim), **_tiny_audio_models(gpt_dim, t5_dim)}
+        parts = {**_tiny_encoders(clap_tok, t5_tok, gpt_dim, t5_dim, clap_dim), **_tiny_audio_models(gpt_dim, t5_dim, unet_widths)}
         parts["projection_model"] = AudioLDM2ProjectionModel(text_encoder_dim=clap_dim, text_encoder_1_dim=t5_dim, langauge_model_dim=gpt_dim)
         _set_vocoder_level(parts["vae"], parts["vocoder"])
     for m in parts.values(): m.eval()              # as from_pretrained leaves them: no dropout

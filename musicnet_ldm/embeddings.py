@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import resample
+from .audio import log_mel, resample
 from .core import (SAMPLE_RATE, ModelNotAvailableError, _package_file, check_tokenizer, pick_device, resolve_model_path,
                                roberta_tokenizer, tiny_audioldm2)
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
@@ -20,9 +20,9 @@ __all__ = ['LOUDNESS_LUFS', 'LAION_CLAP_MUSIC_CKPT', 'LAION_CLAP_REPO', 'ROBERTA
            'EMBEDDERS', 'LARGER_CLAP_MUSIC', 'RANDOM_EMBEDDERS', 'check_wav', 'load_wav', 'Embedder', 'ClapEmbedder',
            'tiny_clap_embedder', 'loudness_normalize', 'find_laion_clap_checkpoint', 'import_clap_module',
            'build_laion_clap', 'load_roberta_tokenizer', 'LaionClapEmbedder', 'vggish_repo_dir', 'VGGishEmbedder',
-           'get_embedder', 'random_laion_clap_embedder', 'random_hf_clap_embedder', 'random_vggish_embedder',
-           'random_embedder', 'embed_files', 'files_fingerprint', 'weights_revision', 'reference_stats',
-           'fad_from_files', 'ClapScore', 'bench_embedder']
+           'LogMelEmbedder', 'get_embedder', 'random_laion_clap_embedder', 'random_hf_clap_embedder',
+           'random_vggish_embedder', 'random_embedder', 'embed_files', 'files_fingerprint', 'weights_revision',
+           'reference_stats', 'fad_from_files', 'ClapScore', 'bench_embedder']
 
 # %% ../nbs/05b_embeddings.ipynb #931a1c79
 def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarray:
@@ -299,12 +299,22 @@ class VGGishEmbedder(Embedder):
             out.append(self.model(examples).cpu().numpy().reshape(-1, 128))
         return out
 
+# %% ../nbs/05b_embeddings.ipynb #8b7c49bc
+class LogMelEmbedder(Embedder):
+    """AudioLDM2's own training feature, `audio.log_mel` (64 mel bins, 10 ms frames), as a per-frame embedding without weights:
+    its FAD compares spectra. Crude beside VGGish or CLAP, but it means the same thing offline, on CPU and in every run."""
+    sample_rate, per_frame, name = SAMPLE_RATE, True, "logmel"
+    _revision = "log_mel-64bins-hop160"   # no weights: the feature's settings stand in for weights_revision
+
+    def _embed(self, wavs): return [log_mel(w, frames=None).double().numpy() for w in wavs]
+
 # %% ../nbs/05b_embeddings.ipynb #be958411
 EMBEDDERS = {"vggish": VGGishEmbedder, "clap-laion-music": LaionClapEmbedder,
-             "clap-hf-music": lambda **kw: ClapEmbedder("laion/larger_clap_music", **kw), "tiny": tiny_clap_embedder}
+             "clap-hf-music": lambda **kw: ClapEmbedder("laion/larger_clap_music", **kw), "tiny": tiny_clap_embedder,
+             "logmel": LogMelEmbedder}
 
 def get_embedder(name: str, **kwargs) -> Embedder:
-    "An embedder by name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`) or a transformers CLAP hub id/folder."
+    "An embedder by name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`, `logmel`) or a transformers CLAP hub id/folder."
     if name in EMBEDDERS: return EMBEDDERS[name](**kwargs)
     if "/" in name or Path(name).is_dir(): return ClapEmbedder(name, **kwargs)
     raise ValueError(f"Unknown embedder {name!r}; known: {sorted(EMBEDDERS)} or a transformers CLAP id")
@@ -346,7 +356,8 @@ def random_vggish_embedder(seed: int = 0, device="cpu") -> VGGishEmbedder:
         return VGGishEmbedder(device=device, pretrained=False)
 
 RANDOM_EMBEDDERS = {"vggish": random_vggish_embedder, "clap-laion-music": random_laion_clap_embedder,
-                    "clap-hf-music": random_hf_clap_embedder, "tiny": lambda seed=0, device="cpu": tiny_clap_embedder(seed)}
+                    "clap-hf-music": random_hf_clap_embedder, "tiny": lambda seed=0, device="cpu": tiny_clap_embedder(seed),
+                    "logmel": lambda seed=0, device="cpu": LogMelEmbedder()}   # no weights: the real one
 
 def random_embedder(name: str, seed: int = 0, device="cpu") -> Embedder:
     "The registry's embedder `name` as its real class and configuration with random weights, built offline."

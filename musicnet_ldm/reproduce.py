@@ -260,9 +260,10 @@ def _laion_clap_ckpt() -> str:
     return str(find_laion_clap_checkpoint())
 
 def check_embedder(name: str) -> list[Check]:
-    "An embedder's weights and packages, by registry name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`) or CLAP id."
+    "An embedder's weights and packages, by registry name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`, `logmel`) or CLAP id."
     w = f"embedder {name}"
     if name == "tiny": return [Check(w, True, "built in (random, offline)")]
+    if name == "logmel": return [Check(w, True, "built in (no weights)")]
     if name == "vggish":
         return [_check(f"{w}: weights", _vggish_files, FETCH["vggish"]), _check(f"{w}: package resampy", lambda: _importable("resampy"), FETCH["resampy"])]
     if name == "clap-laion-music":

@@ -47,6 +47,7 @@ STANDIN_SETTINGS = dict(
     vocoder_lr=1e-3,          # HiFi-GAN: AdamW learning rate
     vocoder_batch=8,          # HiFi-GAN: mel crops per step
     vocoder_frames=96,        # HiFi-GAN: mel frames per crop (0.96 s)
+    unet_widths=(32, 64),     # UNet: block_out_channels, twice the tiny model's (16, 32), whose ε error at high noise was twice as large (3c)
     unet_steps=500,           # UNet + text path: optimizer steps
     unet_lr=1e-3,             # UNet + text path: AdamW learning rate (cosine, warm-up below)
     unet_warmup=30,           # UNet + text path: warm-up steps
@@ -341,7 +342,7 @@ def pretrain_standin(out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, 
     mels = {k: clip_mels(v, s["clip_seconds"]) for k, v in clips.items()}
     log(index.summary())
     # 2. the tiny pipeline, its tokenizers taught the pre-training prompts too; VAE, scale and vocoder fitted
-    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(prompts["train"])))
+    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(prompts["train"]), unet_widths=s["unet_widths"]))
     audio = _fit_audio_models(pipe, mels, work, seed, s, log)
     # 3. the UNet and the whole text path on the scaled latents
     enc = {k: _encoded(pipe, m) for k, m in mels.items()}

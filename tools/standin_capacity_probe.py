@@ -3,11 +3,13 @@ the stand-in's recipe: train a UNet on the stand-in's own pre-training clips and
 conditioning, and print the ε MSE at t = 50, 500, 800 and 951 every 100 steps (AdamW, warm-up then cosine, batch 16).
 
     python tools/standin_capacity_probe.py --continue-committed --t-min 500 --steps 400 --lr 3e-4 --cond-dropout 0   # committed UNet, high t
-    python tools/standin_capacity_probe.py --widths 16,32 --steps 800   # from scratch, the committed widths
+    python tools/standin_capacity_probe.py --widths 16,32 --steps 800   # from scratch, the tiny model's widths
     python tools/standin_capacity_probe.py --widths 32,64 --steps 800   # from scratch, twice as wide
 
-Measured with a first draft of this loop (the same settings, but no warm-up in the first; 2 shared CPU cores; nbs/02b_standin.ipynb step 3b): the
-first, 0.0095 → 0.0070 at t = 951 in 400 steps; from scratch at step 400, 0.101 at (16, 32) and 0.032 at (32, 64). The
+Measured with a first draft of this loop, on the second stand-in (the tiny model's widths; the same settings, but no
+warm-up in the first; 2 shared CPU cores; nbs/02b_standin.ipynb steps 3b and 3c): the first, 0.0095 → 0.0070 at t = 951
+in 400 steps; from scratch at step 400, 0.101 at (16, 32) and 0.032 at (32, 64), which is why the committed, third
+stand-in has widths (32, 64). The
 floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
 import argparse, tempfile, time
 from pathlib import Path

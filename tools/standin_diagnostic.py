@@ -1,6 +1,6 @@
 """Where a stand-in's sampling goes wrong: its ε error per timestep on its own pre-training clips, the latent spread
 along DDIM trajectories (guidance 1 and 3), and DDIM started from the clips themselves noised to t (how far each part of
-the trajectory carries a sample away from the data). The numbers in nbs/02b_standin.ipynb's step-3b paragraph.
+the trajectory carries a sample away from the data). The numbers in nbs/02b_standin.ipynb's steps 3b and 3c.
 
     python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about a minute on one CPU core)"""
 import argparse, json, tempfile
