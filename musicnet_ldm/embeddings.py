@@ -306,6 +306,8 @@ class LogMelEmbedder(Embedder):
     sample_rate, per_frame, name = SAMPLE_RATE, True, "logmel"
     _revision = "log_mel-64bins-hop160"   # no weights: the feature's settings stand in for weights_revision
 
+    def __init__(self, device="cpu"): self.device = "cpu"   # the registry's signature; a filterbank needs no accelerator
+
     def _embed(self, wavs): return [log_mel(w, frames=None).double().numpy() for w in wavs]
 
 # %% ../nbs/05b_embeddings.ipynb #be958411
