@@ -15,12 +15,12 @@ import yaml
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
            'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'STANDIN_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
-           'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'git_sha', 'package_versions', 'make_run_dir',
-           'atomic_write_text', 'seed_everything', 'pick_device', 'pick_mixed_precision', 'pick_dtype',
-           'ModelNotAvailableError', 'standin_folder', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
-           'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder', 'prompt_corpus', 'roberta_tokenizer',
-           't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2', 'architecture_folder', 'audioldm2_architecture',
-           'parameter_table', 'check_published_sizes']
+           'TINY_UNET_WIDTHS', 'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'git_sha',
+           'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything', 'pick_device',
+           'pick_mixed_precision', 'pick_dtype', 'ModelNotAvailableError', 'standin_folder', 'resolve_model_path',
+           'load_pretrained', 'CheckpointError', 'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder',
+           'prompt_corpus', 'roberta_tokenizer', 't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2',
+           'architecture_folder', 'audioldm2_architecture', 'parameter_table', 'check_published_sizes']
 
 # %% ../nbs/00_core.ipynb #7af9f806
 SAMPLE_RATE = 16_000      # AudioLDM2's sampling rate
@@ -268,6 +268,7 @@ def t5_tokenizer(pad_to: int | None = None, max_length: int = 128, extra_text: t
 
 # %% ../nbs/00_core.ipynb #a1d00009
 TINY_PEAK_DBFS = -20.0    # the stand-in's audio level
+TINY_UNET_WIDTHS = (16, 32)   # the tiny UNet's block_out_channels (the pre-trained stand-in sets its own: STANDIN_SETTINGS)
 
 def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -> dict:
     from transformers import ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig, GPT2Config, GPT2Model, T5Config, T5EncoderModel
@@ -287,7 +288,7 @@ def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -
     gpt.config.max_new_tokens = 8
     return {"text_encoder": clap, "text_encoder_2": t5, "language_model": gpt}
 
-def _tiny_audio_models(gpt_dim: int, t5_dim: int, unet_widths: tuple = (16, 32)) -> dict:
+def _tiny_audio_models(gpt_dim: int, t5_dim: int, unet_widths: tuple = TINY_UNET_WIDTHS) -> dict:
     from diffusers import AudioLDM2UNet2DConditionModel, AutoencoderKL
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
     # per block: self-attention, cross-attention to GPT-2's sequence, cross-attention to T5's sequence
@@ -316,7 +317,7 @@ def _set_vocoder_level(vae, vocoder, peak_dbfs: float = TINY_PEAK_DBFS):
     vocoder.conv_post.weight.mul_(10 ** (peak_dbfs / 20) / peak)
 
 # %% ../nbs/00_core.ipynb #3f9c9141
-def _tiny_components(seed: int = 0, extra_text: tuple = (), unet_widths: tuple = (16, 32)) -> dict:
+def _tiny_components(seed: int = 0, extra_text: tuple = (), unet_widths: tuple = TINY_UNET_WIDTHS) -> dict:
     "The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn `extra_text`; the UNet has `unet_widths` channels."
     from diffusers import DDIMScheduler
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
