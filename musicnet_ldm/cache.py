@@ -17,14 +17,14 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .audio import load_clip_audio, log_mel, warm_up
-from .core import atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
+from .core import CLIP_SECONDS, HOP_LENGTH, MEL_FRAMES, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
 from .musicnet import build_prompt
 
 # %% auto #0
 __all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'encode_text', 'encode_mels', 'encode_audio', 'posterior_sample', 'collate',
            'cache_settings', 'cache_dir_for', 'latents_mode', 'data_workers', 'encode_device', 'encoders_on',
            'folder_lock', 'count_long_prompts', 'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset',
-           'training_data', 'bench_cache']
+           'clip_latent_frames', 'training_data', 'bench_cache']
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
@@ -220,8 +220,8 @@ def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "cli
 
 # %% ../nbs/01d_cache.ipynb #281da728
 class CachedClipDataset(torch.utils.data.Dataset):
-    "Items {latents, prompt_embeds, attention_mask, generated_prompt_embeds, prompt} of one split of a built cache."
-    def __init__(self, cache_dir, split: str | None = None, latents: str = "sample", seed: int = 0):
+    "Items {latents, prompt_embeds, attention_mask, generated_prompt_embeds, prompt} of one split of a built cache; latents cut to `frames`."
+    def __init__(self, cache_dir, split: str | None = None, latents: str = "sample", seed: int = 0, frames: int | None = None):
         self.dir = Path(cache_dir)
         m = self.dir/"manifest.json"
         manifest = json.loads(m.read_text()) if m.is_file() else {}
@@ -233,6 +233,7 @@ class CachedClipDataset(torch.utils.data.Dataset):
         self.items = [(path.with_suffix(".safetensors"), i, rec) for path in sorted(self.dir.glob("shard_*.json"))
                       for i, rec in enumerate(json.loads(path.read_text())) if split is None or rec["split"] == split]
         self.latents, self.seed, self.epoch, self._open = latents_mode({"latents": latents}), int(seed), 0, {}
+        self.frames = frames                                  # None: all 256; a shorter clip: its own (padding is not music)
 
     def __len__(self): return len(self.items)
     def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: fresh posterior samples each epoch
@@ -246,7 +247,7 @@ class CachedClipDataset(torch.utils.data.Dataset):
         f = self._file(path)
         mean = f.get_slice("latents_mean")[i]
         lat = mean if self.latents == "mean" else posterior_sample(mean, f.get_slice("latents_std")[i], self.seed, self.epoch, idx)
-        return {"latents": lat, **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS}, "prompt": rec["prompt"]}
+        return {"latents": lat[:, :self.frames], **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS}, "prompt": rec["prompt"]}
 
     def __getstate__(self): return {**self.__dict__, "_open": {}}     # file handles do not pickle (DataLoader workers)
 
@@ -257,9 +258,10 @@ class CachedClipDataset(torch.utils.data.Dataset):
 class OnTheFlyClipDataset(torch.utils.data.Dataset):
     "The same items, encoded when asked; with `augmentation`, a pitch shift transposes the prompt's notes too."
     def __init__(self, pipe, clips, prompt_style: str = "clip", top_db: float | None = 60.0,
-                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5, latents: str = "sample"):
+                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5, latents: str = "sample",
+                 frames: int | None = None):
         self.pipe, self.clips, self.style, self.top_db, self.aug, self.seed = pipe, list(clips), prompt_style, top_db, augmentation, seed
-        self.normalize_peak, self.latents, self.epoch = normalize_peak, latents_mode({"latents": latents}), 0
+        self.normalize_peak, self.latents, self.epoch, self.frames = normalize_peak, latents_mode({"latents": latents}), 0, frames
 
     def __len__(self): return len(self.clips)
     def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: new augmentations each epoch
@@ -272,7 +274,13 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
         prompt = build_prompt(clip.transposed(semitones) if semitones else clip, style=self.style)
         mean, std = (x[0] for x in encode_audio(self.pipe, [wav]))
         lat = mean if self.latents == "mean" else posterior_sample(mean, std, self.seed, self.epoch, idx)
-        return {"latents": lat, **encode_text(self.pipe, [prompt])[0], "prompt": prompt}
+        return {"latents": lat[:, :self.frames], **encode_text(self.pipe, [prompt])[0], "prompt": prompt}
+
+# %% ../nbs/01d_cache.ipynb #23663f83
+def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
+    "Latent frames of a `clip_seconds` clip, as the pipeline generates them (mel frames rounded up to the VAE's factor), 10.24 s at most."
+    mel = int(round(clip_seconds * SAMPLE_RATE / HOP_LENGTH))
+    return -(-min(mel, MEL_FRAMES) // vae_scale_factor)
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
 def training_data(cfg: dict, pipe, log=print, device=None):
@@ -282,17 +290,18 @@ def training_data(cfg: dict, pipe, log=print, device=None):
     log(index.summary())
     d, seed, style = cfg["data"], int(cfg.get("seed", 0)), cfg["data"].get("prompt_style", "clip")
     mode = latents_mode(d)
+    frames = clip_latent_frames(d.get("clip_seconds", CLIP_SECONDS), pipe.vae_scale_factor)   # the clip's own, not its padding
     if d.get("augment"):
         count_long_prompts(pipe, [build_prompt(c, style=style) for c in index.clips], log)
         mk = lambda split, aug, m: OnTheFlyClipDataset(pipe, index.split(split), style, d.get("top_db", 60), aug, seed,
-                                                       d.get("normalize_peak", 0.5), latents=m)
+                                                       d.get("normalize_peak", 0.5), latents=m, frames=frames)
         return mk("train", d["augment"], mode), mk("eval", None, "mean"), encode_text(pipe, [""])[0], collate
     device = encode_device(cfg) if device is None else torch.device(device)
     cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), style, d.get("top_db", 60),
                        d.get("normalize_peak", 0.5), log=log, workers=data_workers(d), device=device,
                        dtype=pick_dtype(device, cfg.get("mixed_precision")))
-    train = CachedClipDataset(cdir, "train", latents=mode, seed=seed)
-    return train, CachedClipDataset(cdir, "eval", latents="mean"), train.empty_conditioning(), collate
+    train = CachedClipDataset(cdir, "train", latents=mode, seed=seed, frames=frames)
+    return train, CachedClipDataset(cdir, "eval", latents="mean", frames=frames), train.empty_conditioning(), collate
 
 # %% ../nbs/01d_cache.ipynb #421a3a90
 def bench_cache(pipe, clips, repeats: int = 2) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import COND_KEYS, CachedClipDataset, cache_dir_for, collate, encode_text, training_data
+from .cache import COND_KEYS, CachedClipDataset, cache_dir_for, clip_latent_frames, collate, encode_text, training_data
 from .config import as_dict, check_value, from_dict, resolve, setting
 from .core import atomic_write_text, seed_everything
 from .distill import adapted, make_student, student_pipeline, train_distill
@@ -68,9 +68,9 @@ def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> dict:
 
 # %% ../nbs/06a_learning.ipynb #915e3a51
 class LearningItems(torch.utils.data.Dataset):
-    "A cached split's items with latents cut to `frames`; with `shuffle_seed`, each item's conditioning from a permuted item."
-    def __init__(self, ds, frames: int, shuffle_seed: int | None = None):
-        self.ds, self.frames = ds, frames
+    "A cached split's items; with `shuffle_seed`, each item's conditioning from a permuted item."
+    def __init__(self, ds, shuffle_seed: int | None = None):
+        self.ds = ds
         n = len(ds)
         self.perm = np.arange(n) if shuffle_seed is None else np.random.default_rng(shuffle_seed).permutation(n)
     def __len__(self): return len(self.ds)
@@ -78,7 +78,6 @@ class LearningItems(torch.utils.data.Dataset):
         if hasattr(self.ds, "set_epoch"): self.ds.set_epoch(epoch)
     def __getitem__(self, i):
         item = dict(self.ds[i])
-        item["latents"] = item["latents"][:, :self.frames]
         if self.perm[i] != i:
             other = self.ds[int(self.perm[i])]
             item.update({k: other[k] for k in (*COND_KEYS, "prompt")})
@@ -86,17 +85,17 @@ class LearningItems(torch.utils.data.Dataset):
 
 # %% ../nbs/06a_learning.ipynb #d41fefa6
 def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
-    "Render the fixture into `out/fixture`, build the cache, return the splits (`LearningItems`), their ensembles and `empty`."
+    "Render the fixture into `out/fixture`, build the cache, return the splits (each clip's own latent frames), their ensembles and `empty`."
     names = [e.strip() for e in s.ensembles.split(",") if e.strip()]
     root = make_fixture(out/"fixture", recordings=len(names) * s.recordings_per_ensemble, seconds=s.recording_seconds,
                         seed=s.seed, test_recordings=len(names), ensembles=names, balanced_test=True)
     cfg = data_config(s, root, out/"cache")
     train, ev, empty, _ = training_data(cfg, pipe, log=log, device="cpu")
-    test = CachedClipDataset(cache_dir_for(cfg), "test", latents="mean")
+    frames = clip_latent_frames(s.clip_seconds, pipe.vae_scale_factor)
+    test = CachedClipDataset(cache_dir_for(cfg), "test", latents="mean", frames=frames)
     ensemble = read_metadata(find_musicnet(root).metadata).ensemble
-    frames = int(round(s.clip_seconds * 100)) // 4                  # 100 mel frames per second, 4 per latent frame
     label = lambda ds: [names.index(ensemble.loc[rec["recording_id"]]) for _, _, rec in ds.items]
-    return {"train": LearningItems(train, frames), "eval": LearningItems(ev, frames), "test": LearningItems(test, frames),
+    return {"train": train, "eval": ev, "test": test,
             "train_labels": np.array(label(train)), "test_labels": np.array(label(test)), "ensembles": names,
             "empty": empty, "frames": frames}
 
@@ -107,7 +106,7 @@ def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuf
     seed_everything(s.seed)
     if s.adapter and pipe.adapter is None: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)   # what fit would make
     start = adapter_norm(pipe.adapter)
-    train = LearningItems(data["train"].ds, data["frames"], shuffle_seed=s.seed + 1 if shuffled else None)
+    train = LearningItems(data["train"], shuffle_seed=s.seed + 1 if shuffled else None)
     summary = fit(pipe, train, data["eval"], run_dir, empty=data["empty"], collate=collate, log=log, seed=s.seed,
                   mixed_precision="no", info={"experiment": "learning", "shuffled_prompts": shuffled},
                   max_steps=s.max_steps, batch_size=s.batch_size, eval_batch_size=16, lr=s.lr, cond_dropout=s.cond_dropout,
@@ -208,7 +207,7 @@ def frechet_ratio(a_clips, b_clips, reference: EmbeddingStats, clusters, n_boot:
 # %% ../nbs/06a_learning.ipynb #b11727db
 def train_latents(data: dict) -> np.ndarray:
     "The train split's posterior means [items, channels, frames, 16], cut to the clip's frames."
-    ds = data["train"].ds
+    ds = data["train"]
     with torch.no_grad():
         return np.stack([ds._file(p).get_slice("latents_mean")[i][:, :data["frames"]].numpy() for p, i, _ in ds.items])
 
