@@ -1,17 +1,20 @@
 """Where a stand-in's sampling goes wrong: its ε error per timestep on its own pre-training clips, the latent spread
-along DDIM trajectories (guidance 1 and 3), and DDIM started from the clips themselves noised to t (how far each part of
-the trajectory carries a sample away from the data). The numbers in nbs/02b_standin.ipynb's steps 3b and 3c.
+along DDIM trajectories (guidance 1 and 3), DDIM started from the clips themselves noised to t (how far each part of
+the trajectory carries a sample away from the data), and generation by the number of DDIM steps (how far the clips'
+time-averaged latents, what the learning experiment's classifier sees, scatter against the data's). The numbers in
+nbs/02b_standin.ipynb's steps 3b and 3c and in nbs/06a_learning.ipynb's results.
 
-    python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about a minute on one CPU core)"""
+    python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about four minutes on one CPU core)"""
 import argparse, json, tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import DDIMScheduler
 
 from musicnet_ldm.model import load_pipeline
 from musicnet_ldm.musicnet import build_prompt
-from musicnet_ldm.standin import STANDIN_SETTINGS, TextConditionedUNet, _encoded, clip_mels, pretrain_clips
+from musicnet_ldm.standin import STANDIN_SETTINGS, TextConditionedUNet, _encoded, clip_mels, generate_latents, pooled, pretrain_clips
 
 TIMESTEPS = (0, 50, 200, 500, 800, 900, 951, 999)
 
@@ -55,6 +58,21 @@ def trajectory(pipe, prompts, guidance: float, steps: int = 20, seconds: float =
     return spread
 
 
+@torch.no_grad()
+def by_sampler_steps(pipe, prompts, latents, guidance: float = 3.5, steps=(5, 10, 20, 50, 100)) -> dict:
+    "Per DDIM step count: generated latent std, and the time-averaged latents' offset and scatter in the data's units."
+    data = pooled(latents)
+    mu, sd = data.mean(0), data.std(0) + 1e-6
+    z = lambda lat: (pooled(lat) - mu) / sd                              # per feature, in units of the data's spread
+    spread = lambda x: float(np.linalg.norm(x - x.mean(0), axis=1).mean())
+    out = {"data": {"latent_std": round(float(latents.std()), 3), "scatter": round(spread(z(latents)), 2)}}
+    for k in steps:
+        gen = generate_latents(pipe, prompts, list(range(len(prompts))), 2.56, k, guidance)
+        zg = z(gen)
+        out[k] = {"latent_std": round(float(gen.std()), 3), "offset": round(float(np.linalg.norm(zg.mean(0))), 2), "scatter": round(spread(zg), 2)}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="standin")
@@ -71,7 +89,8 @@ def main(argv=None):
     record = {"model": a.model, "n_clips": len(clips), "data_latent_std": float(latents.std()),
               "by_timestep": eps_errors(model, latents, cond, pipe.scheduler),
               "ddim_from_noised_data": from_noised_data(model, latents, cond, pipe.scheduler.config),
-              "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)}}
+              "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)},
+              "by_sampler_steps": by_sampler_steps(pipe, prompts[:12], latents)}
     print(json.dumps(record, indent=1))
 
 
