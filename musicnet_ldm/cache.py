@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .audio import load_clip_audio, log_mel, warm_up
-from .core import CLIP_SECONDS, HOP_LENGTH, MEL_FRAMES, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
+from .core import CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
 from .musicnet import build_prompt
 
 # %% auto #0
@@ -278,9 +278,9 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/01d_cache.ipynb #23663f83
 def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
-    "Latent frames of a `clip_seconds` clip, as the pipeline generates them (mel frames rounded up to the VAE's factor), 10.24 s at most."
-    mel = int(round(clip_seconds * SAMPLE_RATE / HOP_LENGTH))
-    return -(-min(mel, MEL_FRAMES) // vae_scale_factor)
+    "Latent frames of a `clip_seconds` clip (10.24 s at most) as `AudioLDM2Pipeline` generates them for `audio_length_in_s`."
+    mel = int(min(clip_seconds, CLIP_SECONDS) / (HOP_LENGTH / SAMPLE_RATE))   # the pipeline's int(seconds / vocoder_upsample_factor)
+    return -(-mel // vae_scale_factor)                                      # its mel height rounded up to the VAE's factor
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
 def training_data(cfg: dict, pipe, log=print, device=None):

@@ -9,9 +9,10 @@ conditioning, and print the ε MSE at t = 50, 500, 800 and 951 every 100 steps (
 Measured with a first draft of this loop, on the second stand-in (the tiny model's widths; the same settings, but no
 warm-up in the first; 2 shared CPU cores; nbs/02b_standin.ipynb steps 3b and 3c): the first, 0.0095 → 0.0070 at t = 951
 in 400 steps; from scratch at step 400, 0.101 at (16, 32) and 0.032 at (32, 64), which is why the committed, third
-stand-in has widths (32, 64). On the committed (third) stand-in, the first command with --steps 600 (10 minutes):
-t = 951 0.00465 → 0.00293 and t = 800 0.00552 → 0.00383, still falling (t = 50, not trained, 0.085 → 0.27): it is
-under-trained at high noise (nbs/06a_learning.ipynb, measured runs). The floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
+stand-in has widths (32, 64). On the committed (third) stand-in, `--continue-committed --t-min 500 --steps 600 --lr 3e-4`
+(conditioning dropout 0.1; 10 minutes on 2 shared cores): t = 951 0.00465 → 0.00293 and t = 800 0.00552 → 0.00383,
+flattening by the end (t = 50, not trained, 0.085 → 0.27): it is under-trained at high noise
+(nbs/results/standin_capacity_probe_continue-committed_t500_steps600.txt; nbs/06a_learning.ipynb, measured runs). The floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
 import argparse, tempfile, time
 from pathlib import Path
 

@@ -59,17 +59,19 @@ def trajectory(pipe, prompts, guidance: float, steps: int = 20, seconds: float =
 
 
 @torch.no_grad()
-def by_sampler_steps(pipe, prompts, latents, guidance: float = 3.5, steps=(5, 10, 20, 50, 100)) -> dict:
-    "Per DDIM step count: generated latent std, and the time-averaged latents' offset and scatter in the data's units."
+def by_sampler_steps(pipe, prompts, latents, seconds: float, guidance: float = 3.5, steps=(5, 10, 20, 50, 100)) -> dict:
+    "Per DDIM step count: generated latent std; the time-averaged latents' mean offset and scatter in the data's units."
     data = pooled(latents)
     mu, sd = data.mean(0), data.std(0) + 1e-6
     z = lambda lat: (pooled(lat) - mu) / sd                              # per feature, in units of the data's spread
     spread = lambda x: float(np.linalg.norm(x - x.mean(0), axis=1).mean())
+    # the data's scatter is about √(dimensions) by construction: each dimension is standardised on these clips
     out = {"data": {"latent_std": round(float(latents.std()), 3), "scatter": round(spread(z(latents)), 2)}}
     for k in steps:
-        gen = generate_latents(pipe, prompts, list(range(len(prompts))), 2.56, k, guidance)
+        gen = generate_latents(pipe, prompts, list(range(len(prompts))), seconds, k, guidance)
         zg = z(gen)
-        out[k] = {"latent_std": round(float(gen.std()), 3), "offset": round(float(np.linalg.norm(zg.mean(0))), 2), "scatter": round(spread(zg), 2)}
+        offset = round(float(np.linalg.norm(zg.mean(0))), 2)
+        out[str(k)] = {"latent_std": round(float(gen.std()), 3), "offset": offset, "scatter": round(spread(zg), 2)}
     return out
 
 
@@ -90,7 +92,7 @@ def main(argv=None):
               "by_timestep": eps_errors(model, latents, cond, pipe.scheduler),
               "ddim_from_noised_data": from_noised_data(model, latents, cond, pipe.scheduler.config),
               "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)},
-              "by_sampler_steps": by_sampler_steps(pipe, prompts[:12], latents)}
+              "by_sampler_steps": by_sampler_steps(pipe, prompts[:12], latents, settings["clip_seconds"])}
     print(json.dumps(record, indent=1))
 
 
