@@ -12,7 +12,8 @@ in 400 steps; from scratch at step 400, 0.101 at (16, 32) and 0.032 at (32, 64),
 stand-in has widths (32, 64). On the committed (third) stand-in, `--continue-committed --t-min 500 --steps 600 --lr 3e-4`
 (conditioning dropout 0.1; 10 minutes on 2 shared cores): t = 951 0.00465 → 0.00293 and t = 800 0.00552 → 0.00383,
 flattening by the end (t = 50, not trained, 0.085 → 0.27): it is under-trained at high noise
-(nbs/results/standin_capacity_probe_continue-committed_t500_steps600.txt; nbs/06a_learning.ipynb, measured runs). The floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
+(nbs/results/standin_capacity_probe_continue-committed_t500_steps600.txt; nbs/06a_learning.ipynb, measured runs).
+With --save DIR, tools/standin_diagnostic.py --high-noise-unet DIR samples with it for t ≥ 500. The floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
 import argparse, tempfile, time
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--cond-dropout", type=float, default=0.1, help="empty-prompt conditioning this often (the stand-in's)")
+    ap.add_argument("--save", type=Path, default=None, help="write the trained UNet here (diffusers' save_pretrained)")
     a = ap.parse_args(argv)
     pipe = load_pipeline("standin", device="cpu", dtype=torch.float32, adapter=False)
     unet = pipe.unet
@@ -88,6 +90,7 @@ def main(argv=None):
         loss.backward()
         opt.step()
         if step % 100 == 0: print(step, f"{time.time() - t0:.0f}s", eps_mse(model.eval(), held_out, scheduler), flush=True)
+    if a.save: unet.save_pretrained(a.save)
 
 
 if __name__ == "__main__":

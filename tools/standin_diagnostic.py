@@ -4,13 +4,15 @@ the trajectory carries a sample away from the data), and generation by the numbe
 time-averaged latents, what the learning experiment's classifier sees, scatter against the data's). The numbers in
 nbs/02b_standin.ipynb's steps 3b and 3c and in nbs/06a_learning.ipynb's results.
 
-    python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about four minutes on one CPU core)"""
+    python tools/standin_diagnostic.py [--model standin] [--clips 24]   (about three minutes on 2 CPU cores)
+    python tools/standin_diagnostic.py --high-noise-unet DIR [--switch-t 500]   # DIR: standin_capacity_probe.py --save DIR"""
 import argparse, json, tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from diffusers import DDIMScheduler
+from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2UNet2DConditionModel
 
 from musicnet_ldm.model import load_pipeline
 from musicnet_ldm.musicnet import build_prompt
@@ -75,20 +77,35 @@ def by_sampler_steps(pipe, prompts, latents, seconds: float, guidance: float = 3
     return out
 
 
+def switch_unet_at(pipe, high_noise_unet, t_switch: int):
+    "Make `pipe.unet` call `high_noise_unet` for timesteps ≥ `t_switch` (a probe's UNet trained there only)."
+    own = pipe.unet.forward
+    def forward(sample, timestep, *args, **kwargs):
+        high = float(torch.as_tensor(timestep).flatten()[0]) >= t_switch
+        return (high_noise_unet if high else own)(sample, timestep, *args, **kwargs)
+    pipe.unet.forward = forward
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="standin")
     ap.add_argument("--clips", type=int, default=24)
+    ap.add_argument("--high-noise-unet", type=Path, default=None,
+                    help="a UNet folder (tools/standin_capacity_probe.py --save) used for t ≥ --switch-t")
+    ap.add_argument("--switch-t", type=int, default=500)
     a = ap.parse_args(argv)
     settings = dict(STANDIN_SETTINGS, recordings=12, test_recordings=3)   # a small fixture of the same distribution
     clips = pretrain_clips(Path(tempfile.mkdtemp())/"fixture", 0, settings).split("train")[:a.clips]
     pipe = load_pipeline(a.model, device="cpu", dtype=torch.float32, adapter=False)
     pipe.set_progress_bar_config(disable=True)
+    if a.high_noise_unet:
+        switch_unet_at(pipe, AudioLDM2UNet2DConditionModel.from_pretrained(a.high_noise_unet).eval(), a.switch_t)
     latents = _encoded(pipe, clip_mels(clips, settings["clip_seconds"]))[0]
     prompts = [build_prompt(c) for c in clips]
     model = TextConditionedUNet(pipe).eval()
     cond = model.conditioning(prompts)
-    record = {"model": a.model, "n_clips": len(clips), "data_latent_std": float(latents.std()),
+    record = {"model": a.model, "high_noise_unet": a.high_noise_unet and str(a.high_noise_unet), "switch_t": a.switch_t,
+              "n_clips": len(clips), "data_latent_std": float(latents.std()),
               "by_timestep": eps_errors(model, latents, cond, pipe.scheduler),
               "ddim_from_noised_data": from_noised_data(model, latents, cond, pipe.scheduler.config),
               "trajectory_std": {g: trajectory(pipe, prompts[:8], g) for g in (1.0, 3.0)},
