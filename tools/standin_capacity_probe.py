@@ -13,7 +13,8 @@ stand-in has widths (32, 64). On the committed (third) stand-in, `--continue-com
 (conditioning dropout 0.1; 10 minutes on 2 shared cores): t = 951 0.00465 → 0.00293 and t = 800 0.00552 → 0.00383,
 flattening by the end (t = 50, not trained, 0.085 → 0.27): it is under-trained at high noise
 (nbs/results/standin_capacity_probe_continue-committed_t500_steps600.txt; nbs/06a_learning.ipynb, measured runs).
-With --save DIR, tools/standin_diagnostic.py --high-noise-unet DIR samples with it for t ≥ 500. The floor is at most ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
+With --save DIR, tools/standin_diagnostic.py --high-noise-unet DIR samples with it for t ≥ 500. The floor is at most
+ᾱ(951) · Var(x₀) ≈ 3.5e-4 (what the best linear estimate of ε from x_t leaves)."""
 import argparse, tempfile, time
 from pathlib import Path
 
