@@ -654,9 +654,10 @@ def _pad_to(x: torch.Tensor, n: int) -> torch.Tensor: return F.pad(x, (0, 0) * (
 
 @torch.no_grad()
 def sample_teacher_latents(pipe, conds: list[dict], negative: dict, seeds, steps: int, guidance_scale: float,
-                           frames: int | None = None) -> torch.Tensor:
+                           frames: int | None = None, seconds: float = CLIP_SECONDS) -> torch.Tensor:
     """The teacher's latents [n, 8, frames, 16] for raw cached conditionings `conds` (the pipeline applies a fine-tuned
-    teacher's adapter, to the negative too), one CPU generator per seed; `negative`: the raw negative-prompt conditioning."""
+    teacher's adapter, to the negative too), one CPU generator per seed, `seconds` long (the training clips' length)
+    then cut to `frames`; `negative`: the raw negative-prompt conditioning."""
     n_tok = max(c["attention_mask"].shape[0] for c in [*conds, negative])
     dev, dt = pipe._execution_device, pipe.unet.dtype
     def stacked(cs):
@@ -670,14 +671,14 @@ def sample_teacher_latents(pipe, conds: list[dict], negative: dict, seeds, steps
                   negative_generated_prompt_embeds=neg["generated_prompt_embeds"])
     pipe.set_progress_bar_config(disable=True)
     gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
-    lat = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=CLIP_SECONDS, generator=gens,
+    lat = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=seconds, generator=gens,
                output_type="latent", **kw).audios
     return torch.as_tensor(lat)[:, :, : frames or None].float().cpu()
 
 # %% ../nbs/06_distill.ipynb #050cfec5
 def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_scale: float, negative_prompt: str | None,
-                          seed: int = 0, frames: int | None = None, conditioning: str = "", shard_size: int = 16,
-                          log=print) -> Path:
+                          seed: int = 0, frames: int | None = None, seconds: float = CLIP_SECONDS, conditioning: str = "",
+                          shard_size: int = 16, log=print) -> Path:
     "Teacher-sampled latents for `dataset[indices]` in `root/<key>/`: keyed by everything they depend on, atomic shards, resumed."
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
@@ -687,7 +688,7 @@ def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_
     records = [{"index": int(i), "prompt": dataset[i]["prompt"], "seed": int(seed) + int(i)} for i in indices]
     settings = {"teacher_sha256": weights_sha256(pipe), "scheduler": {"class": type(pipe.scheduler).__name__, **dict(pipe.scheduler.config)},
                 "conditioning": conditioning, "steps": int(steps), "guidance_scale": float(guidance_scale),
-                "negative_prompt": negative_prompt if guidance_scale > 1 else None, "frames": frames, "format": 1}
+                "negative_prompt": negative_prompt if guidance_scale > 1 else None, "frames": frames, "seconds": float(seconds), "format": 1}
     key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size})
     folder = Path(root)/key; folder.mkdir(parents=True, exist_ok=True)
     manifest = folder/"manifest.json"
@@ -699,7 +700,7 @@ def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_
         path, meta, recs = folder/f"shard_{k:05d}.safetensors", folder/f"shard_{k:05d}.json", records[s:s + shard_size]
         if path.is_file() and meta.is_file() and json.loads(meta.read_text()) == recs: continue     # resumed
         conds = [dataset[r["index"]] for r in recs]
-        lat = sample_teacher_latents(pipe, conds, negative, [r["seed"] for r in recs], steps, guidance_scale, frames)
+        lat = sample_teacher_latents(pipe, conds, negative, [r["seed"] for r in recs], steps, guidance_scale, frames, seconds)
         tmp = path.with_name(f".{path.name}.tmp"); save_file({"latents": lat.contiguous()}, str(tmp)); os.replace(tmp, path)
         atomic_write_text(meta, json.dumps(recs))
     atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": True,

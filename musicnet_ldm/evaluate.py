@@ -64,7 +64,7 @@ def discover_systems(run_dir, systems=None) -> list[str]:
 
 # %% ../nbs/05_evaluate.ipynb #d478708c
 def read_clip_16k(clip) -> np.ndarray:
-    "The clip's real audio, mono at 16 kHz, 10.24 s — not normalised and not silence-trimmed: the reference as recorded."
+    "The clip's real audio, mono at 16 kHz, the clip's length — not normalised and not silence-trimmed: the reference as recorded."
     from musicnet_ldm.audio import load_clip_audio
     return load_clip_audio(clip, top_db=None, normalize_peak=None)
 
@@ -80,9 +80,9 @@ def _prompted_clips(run_dir, split: str = "test") -> dict | None:
 def write_reference_clips(cfg: dict, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
     """Write `samples/reference/*.wav+json` and `clips.json` (atomically: a temporary folder renamed into place) for the
     MusicNet clips generation prompted (`run_dir/prompts/test.jsonl`), else the first `max_clips` clips of `split`."""
-    from musicnet_ldm.musicnet import build_clip_index, build_prompt, clip_notes, data_root
+    from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes, data_root
     root = data_root(cfg)
-    clips = [c for c in build_clip_index(root).clips if c.split == split]     # the index generation's prompts came from
+    clips = clip_index_from_config(cfg).split(split)     # the preset's clips, the index generation's prompts came from
     if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {root}")
     records = _prompted_clips(run_dir, split)
     chosen = clips[:max_clips] if records is None else [c for c in clips if _clip_id(c.recording_id, c.start_s) in records]

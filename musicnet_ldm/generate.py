@@ -15,7 +15,7 @@ import torch
 from .core import (CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
                                atomic_write_text, git_sha, package_versions, pick_device, resolve_model_path)
 from .audio import write_wav
-from .config import GenerateConfig, notebook_config, parameters_start
+from .config import DataConfig, GenerateConfig, from_dict, notebook_config, parameters_start
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,13 @@ def prompts_dir() -> Path:
     return repo_root()/"prompts"
 
 # %% ../nbs/04_generate.ipynb #838e98eb
-def write_test_prompts(data_root, path, split: str = "test", max_clips: int | None = None, style: str = "clip") -> Path:
-    "Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes)."
-    from musicnet_ldm.musicnet import build_clip_index, build_prompt, clip_notes
-    clips = [c for c in build_clip_index(Path(data_root)).clips if c.split == split]
-    if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {data_root}")
+def write_test_prompts(cfg: dict, path, split: str = "test", max_clips: int | None = None) -> Path:
+    """Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes), cut and
+    prompted with the preset's `data:` settings (clip length, hop, filters, prompt style), as the cache cuts them."""
+    from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes
+    clips = clip_index_from_config(cfg).split(split)
+    if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {cfg['data'].get('root')}")
+    style = from_dict(DataConfig, cfg["data"], "data").prompt_style
     lines = [json.dumps({"prompt": build_prompt(c, style=style), "recording_id": int(c.recording_id), "start_s": float(c.start_s),
                          "notes": clip_notes(c), "notes_timed": True}, default=str) for c in clips[:max_clips]]
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +80,7 @@ def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
     data_root = resolve(cfg["data"]["root"])
     if not data_root.is_dir():
         log(f"no MusicNet at {data_root}: Table 1 prompts only"); return records
-    test_file = write_test_prompts(data_root, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen["max_test_prompts"])
+    test_file = write_test_prompts(cfg, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen["max_test_prompts"])
     return records + [{**r, "prompt_set": "musicnet_test"} for r in read_prompt_records(test_file)]
 
 # %% ../nbs/04_generate.ipynb #e6a30e12

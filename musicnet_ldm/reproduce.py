@@ -13,11 +13,11 @@ from .core import (atomic_write_text, config_hash, git_sha, load_config, make_ru
 
 # %% auto #0
 __all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH', 'MUSICNET_SECONDS',
-           'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'StageFailed', 'stage_done', 'run_stage',
-           'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'Check',
-           'pipeline_layout', 'config_drift', 'check_weights', 'preset_embedders', 'check_embedder',
-           'check_transcriber', 'check_kernel', 'safetensors_params', 'project_needs', 'check_environment',
-           'format_check', 'dry_config', 'dry_run', 'main']
+           'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'stage_notebooks_re', 'StageFailed',
+           'stage_done', 'run_stage', 'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema',
+           'write_report', 'Check', 'pipeline_layout', 'config_drift', 'check_weights', 'preset_embedders',
+           'check_embedder', 'check_transcriber', 'check_kernel', 'safetensors_params', 'project_needs',
+           'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -43,6 +43,12 @@ def stage_config(cfg: dict, stage: Stage) -> dict:
     out = {k: v for k, v in cfg.items() if not isinstance(v, dict)}
     out.update({s: cfg.get(s) for s in stage.sections})
     return out
+
+# %% ../nbs/07_reproduce.ipynb #9bd32587
+def stage_notebooks_re(stages=STAGES) -> str:
+    "A regex of the stage notebooks' file names, with nbdev_test's own skips (`^[_.]`): `make nbtest` passes it as `--skip_file_re`."
+    import re
+    return "^[_.]|^(" + "|".join(re.escape(Path(s.notebook).name) for s in stages) + ")$"
 
 # %% ../nbs/07_reproduce.ipynb #1fcda1c6
 class StageFailed(RuntimeError):
