@@ -8,8 +8,8 @@ import argparse, json, shutil, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core import (atomic_write_text, config_hash, git_sha, load_config, make_run_dir, outputs_dir,
-                               package_versions, repo_root)
+from .core import (STANDIN_MODEL, atomic_write_text, config_hash, git_sha, load_config, make_run_dir,
+                               outputs_dir, package_versions, repo_root)
 
 # %% auto #0
 __all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH', 'MUSICNET_SECONDS',
@@ -346,10 +346,14 @@ MUSICNET_SECONDS = 34 * 3600            # MusicNet's 330 recordings; 10 of them 
 MUSICNET_ARCHIVE_GIB = 11               # Zenodo's musicnet.tar.gz, kept beside its extraction
 
 def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
-    "The data check and the seconds of audio it found (None: absent or synthetic)."
+    "The data check and the seconds of audio it found or will make (None: absent)."
     root = Path(cfg["data"]["root"]).expanduser()
     if not root.is_absolute(): root = repo_root()/root
-    if cfg["data"]["synthetic"]: return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], None
+    if cfg["data"]["synthetic"]:
+        import inspect
+        from musicnet_ldm.fixture import make_fixture
+        made = {**{k: p.default for k, p in inspect.signature(make_fixture).parameters.items()}, **cfg["data"]["synthetic"]}
+        return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], made["recordings"] * made["seconds"]
     from musicnet_ldm.musicnet import find_musicnet
     c = _check("data MusicNet", lambda: find_musicnet(root), f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
                f"download_musicnet({str(root)!r})\"   (or point data.root at a copy)")
@@ -360,7 +364,7 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
 def _gpu_checks(cfg: dict, need: dict | None) -> list[Check]:
     "GPU count and memory against the projected floor."
     import torch
-    if cfg["model"] == "tiny": return [Check("gpu", True, "not needed (tiny model)")]
+    if cfg["model"] in ("tiny", STANDIN_MODEL): return [Check("gpu", True, f"not needed ({cfg['model']}: a CPU-scale model)")]
     if not torch.cuda.is_available():
         return [Check("gpu", False, "no CUDA GPU visible", "run on a machine with a CUDA GPU (and the CUDA build of torch)")]
     props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
