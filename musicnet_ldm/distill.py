@@ -428,10 +428,10 @@ def unet_evaluations(steps: int, guidance_scale: float) -> int:
     return steps * (2 if guidance_scale > 1 else 1)
 
 def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int = 0, negative_prompt: str | None = None,
-                   warmup: bool = True) -> tuple[np.ndarray, float]:
-    "Generate one clip per prompt (seed `seed + i`); return (audio [n, samples], seconds per clip)."
+                   warmup: bool = True, seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float]:
+    "Generate one `seconds`-long clip per prompt (seed `seed + i`); return (audio [n, samples], seconds per clip)."
     pipe.set_progress_bar_config(disable=True)
-    kw = dict(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=CLIP_SECONDS)
+    kw = dict(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=seconds)
     if guidance_scale > 1 and negative_prompt: kw["negative_prompt"] = negative_prompt
     if warmup: pipe(prompts[0], **{**kw, "num_inference_steps": 1}, generator=torch.Generator().manual_seed(0))
     sync = torch.cuda.synchronize if pipe.device.type == "cuda" else (lambda: None)
@@ -442,12 +442,12 @@ def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int =
     return np.stack(out), (time.perf_counter() - t0) / len(prompts)
 
 def generate_alone(pipe, device, prompts, steps: int, guidance_scale: float, seed: int = 0,
-                   negative_prompt: str | None = None) -> tuple[np.ndarray, float, float | None]:
+                   negative_prompt: str | None = None, seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float, float | None]:
     "`timed_generate` with `pipe` the only pipeline on `device` (a GPU: moved there, then back to the CPU); + its peak GPU MiB."
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
         pipe.to(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
-    audio, sec = timed_generate(pipe, prompts, steps, guidance_scale, seed, negative_prompt)
+    audio, sec = timed_generate(pipe, prompts, steps, guidance_scale, seed, negative_prompt, seconds=seconds)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
     if on_gpu:
         pipe.to("cpu"); torch.cuda.empty_cache()
@@ -506,18 +506,19 @@ def _quality(audio, prompts, fad_embedder, clap_embedder, reference_wavs, seed: 
 
 def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int, student_steps: int,
                         guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedder=None,
-                        clap_embedder=None, reference_wavs=None, seed: int = 0, loudness_lufs: float = LOUDNESS_LUFS) -> dict:
-    "The four rows (see above): parameters (pipeline, UNet), steps, UNet evaluations, s/clip, RTF, speed-up, peak GPU memory alone, FAD, CLAP."
+                        clap_embedder=None, reference_wavs=None, seed: int = 0, loudness_lufs: float = LOUDNESS_LUFS,
+                        seconds: float = CLIP_SECONDS) -> dict:
+    "The four rows (see above) for `seconds`-long clips: parameters (pipeline, UNet), steps, UNet evaluations, s/clip, RTF, speed-up, peak GPU memory alone, FAD, CLAP."
     prompts = list(prompts)
     if len(prompts) < 2: raise ValueError("speed_quality_table needs ≥ 2 prompts (FAD needs a covariance)")
     device = teacher_pipe.device
     if device.type == "cuda": teacher_pipe.to("cpu"); student_pipe.to("cpu")     # nothing resident before the first system
     runs = {}
     for name, pipe, unet, steps, g in speed_quality_systems(teacher_pipe, student_pipe, teacher_steps, student_steps, guidance_scale):
-        runs[name] = (pipe, unet, steps, g, *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt))
+        runs[name] = (pipe, unet, steps, g, *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt, seconds))
     if reference_wavs is None:   # the teacher's distribution: other seeds
         reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale, seed + 10_000,
-                                                  negative_prompt)[0], "teacher (other seeds)"
+                                                  negative_prompt, seconds)[0], "teacher (other seeds)"
     else: ref_name = "reference clips"
     norm = lambda wavs: [loudness_normalize(w, SAMPLE_RATE, loudness_lufs) for w in wavs]    # Table 1's loudness
     t_sec = runs["teacher"][5]
@@ -526,11 +527,11 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
         rows.append({"system": name, "unet": unet, "pipeline_params_m": pipeline_size(pipe)["params_m"],
                      "unet_params_m": model_size(pipe.unet)["params_m"], "unet_fp16_mib": model_size(pipe.unet)["fp16_mib"],
                      "steps": steps, "guidance_scale": g, "scheduler": type(pipe.scheduler).__name__,
-                     "unet_evals": unet_evaluations(steps, g), "s_per_clip": sec, "rtf": sec / CLIP_SECONDS,
+                     "unet_evals": unet_evaluations(steps, g), "s_per_clip": sec, "rtf": sec / seconds,
                      "speedup": t_sec / sec, "peak_gpu_mib": peak,
                      **_quality(norm(audio), prompts, fad_embedder, clap_embedder, norm(reference_wavs), seed)})
     if device.type == "cuda": teacher_pipe.to(device); student_pipe.to(device)
-    return {"rows": rows, "fad_reference": ref_name, "loudness_lufs": loudness_lufs, "n_prompts": len(prompts),
+    return {"rows": rows, "fad_reference": ref_name, "loudness_lufs": loudness_lufs, "n_prompts": len(prompts), "clip_seconds": seconds,
             "device": str(device), "audio": {name: r[4] for name, r in runs.items()}}
 
 # %% ../nbs/06_distill.ipynb #cf71de90
@@ -562,7 +563,7 @@ def table_markdown(table: dict) -> str:
     "The speed/quality table as Markdown."
     fmt = lambda v, ci=None, d=3: "–" if v is None else (f"{v:.{d}f}" + (f" [{ci[0]:.{d}f}, {ci[1]:.{d}f}]" if ci else ""))
     emb = next((r.get("fad_embedding") for r in table["rows"] if r.get("fad_embedding")), None)
-    lines = [f"| system | UNet | params pipeline (M) | params UNet (M) | steps | guidance | UNet evals | s / 10.24 s clip | RTF | "
+    lines = [f"| system | UNet | params pipeline (M) | params UNet (M) | steps | guidance | UNet evals | s / {table.get('clip_seconds', CLIP_SECONDS):g} s clip | RTF | "
              f"speed-up | peak GPU (MiB) | FAD ({emb or 'n/a'}) | CLAP |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table["rows"]:
         lines.append(f"| {r['system']} | {r['unet']} | {r['pipeline_params_m']:.2f} | {r['unet_params_m']:.2f} | {r['steps']} | "

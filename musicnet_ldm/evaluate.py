@@ -66,7 +66,8 @@ def discover_systems(run_dir, systems=None) -> list[str]:
 def read_clip_16k(clip) -> np.ndarray:
     "The clip's real audio, mono at 16 kHz, the clip's length — not normalised and not silence-trimmed: the reference as recorded."
     from musicnet_ldm.audio import load_clip_audio
-    return load_clip_audio(clip, top_db=None, normalize_peak=None)
+    wav = load_clip_audio(clip, top_db=None, normalize_peak=None)     # zero-padded to 10.24 s, as the cache's input
+    return wav[:round(clip.duration_s * SAMPLE_RATE)]
 
 def _clip_id(recording_id, start_s) -> str: return f"{int(recording_id)}_{float(start_s):08.2f}"
 

@@ -172,15 +172,14 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
     if not 0 <= test_recordings <= recordings: raise ValueError(f"test_recordings={test_recordings} must be in 0..{recordings}")
     params = {"recordings": int(recordings), "seconds": float(seconds), "seed": int(seed), "test_recordings": test_recordings}
     if ensembles is not None: params["ensembles"] = _known_ensembles(ensembles)
+    if balanced_test: params["balanced_test"] = True             # before the stamp check: a balanced fixture is reused
     stamp = out/"fixture.json"
     if not overwrite and stamp.is_file() and json.loads(stamp.read_text()).get("params") == params: return out
     sf2 = find_soundfont(sf2_path)
     rng = np.random.default_rng(seed)
     ids = sorted(int(i) for i in rng.choice(np.arange(1700, 2700), recordings, replace=False))
     test_ids = set(int(i) for i in rng.choice(ids, test_recordings, replace=False)) if test_recordings else set()
-    if balanced_test:
-        params["balanced_test"] = True
-        test_ids = set(ids[:test_recordings])                    # recordings are dealt ensembles in turn
+    if balanced_test: test_ids = set(ids[:test_recordings])      # recordings are dealt ensembles in turn
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -74,6 +74,9 @@ def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
     resolve = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
     records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(resolve(gen["prompts_file"]))]
     if not gen["test_prompts"]: return records
+    if abs(gen["audio_length_s"] - cfg["data"]["clip_seconds"]) > 1e-6:   # the test prompts describe the data's clips
+        raise ValueError(f"generate.audio_length_s = {gen['audio_length_s']} but data.clip_seconds = {cfg['data']['clip_seconds']}: "
+                         "FAD compares the test prompts' clips with the real ones; set both alike (or generate.test_prompts: false)")
     try: import musicnet_ldm.musicnet
     except ImportError as e:
         log(f"no data module ({e}): Table 1 prompts only"); return records

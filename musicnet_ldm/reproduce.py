@@ -352,8 +352,10 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
     if cfg["data"]["synthetic"]:
         import inspect
         from musicnet_ldm.fixture import make_fixture
-        made = {**{k: p.default for k, p in inspect.signature(make_fixture).parameters.items()}, **cfg["data"]["synthetic"]}
-        return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], made["recordings"] * made["seconds"]
+        default = inspect.signature(make_fixture).parameters       # make_fixture's own defaults, for keys the preset omits
+        syn = cfg["data"]["synthetic"]
+        seconds = syn.get("recordings", default["recordings"].default) * syn.get("seconds", default["seconds"].default)
+        return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], seconds
     from musicnet_ldm.musicnet import find_musicnet
     c = _check("data MusicNet", lambda: find_musicnet(root), f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
                f"download_musicnet({str(root)!r})\"   (or point data.root at a copy)")

@@ -24,6 +24,7 @@ def test_generate_notebook_smoke(tmp_path):
     if make_fixture is not None:   # a preset whose MusicNet is a one-test-clip fixture
         cfg = yaml.safe_load((ROOT / "params/smoke.yaml").read_text())
         cfg["data"]["root"] = str(make_fixture(tmp_path / "musicnet", recordings=3, seconds=12, test_recordings=1))
+        cfg["generate"]["max_test_prompts"] = 1                     # one test clip of the preset's length
         preset = tmp_path / "smoke.yaml"
         preset.write_text(yaml.safe_dump(cfg))
     pm.execute_notebook(str(ROOT / "nbs/04_generate.ipynb"), str(tmp_path / "executed.ipynb"), cwd=str(ROOT),

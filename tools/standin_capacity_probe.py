@@ -95,7 +95,9 @@ def main(argv=None):
         noisy = scheduler.add_noise(batch["latents"], noise, t)
         pred = model.train()(noisy, t, batch["generated_prompt_embeds"], batch["prompt_embeds"], batch["attention_mask"])
         loss = ((pred - noise) ** 2).mean((1, 2, 3))
-        if a.snr_gamma: loss = loss * compute_snr(scheduler, t).clamp(max=a.snr_gamma) / compute_snr(scheduler, t)
+        if a.snr_gamma:
+            snr = compute_snr(scheduler, t)
+            loss = loss * snr.clamp(max=a.snr_gamma) / snr
         loss = loss.mean()
         opt.zero_grad()
         loss.backward()
