@@ -44,7 +44,8 @@ def test_check_projects_disk_and_gpu_from_the_weights(tmp_path, monkeypatch):
     cfg = load_config("full", {"model": str(tmp_path / "model"), "evaluate.fad_embedders": ["tiny"], "evaluate.clap_backend": "tiny", "evaluate.clap_agreement": "tiny",
                                "distill.fad_embedding": "tiny", "distill.clap_embedding": "tiny", "evaluate.transcriber": "cqt-peaks",
                                "data.synthetic": {"recordings": 2, "seconds": 12}})
-    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**40, 2**40 - 2**29, 2**29))   # 0.5 GiB free
+    # 1 MiB free: below even this 24 s synthetic fixture's projection (the check projects the fixture's own size)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**40, 2**40 - 2**20, 2**20))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     rep = reproduce.check_environment(cfg)
     bad = {c["what"]: c for c in rep["checks"] if not c["ok"]}
