@@ -13,22 +13,14 @@ from musicnet_ldm.cache import collate
 from musicnet_ldm.finetune import ConditionedUNet
 from musicnet_ldm.learning import LearningConfig, learning_data
 from musicnet_ldm.model import load_pipeline
+from standin_capacity_probe import eps_mse      # tools/ is the script's own folder
 
 TIMESTEPS = (50, 200, 500, 800, 951)
 
 
-@torch.no_grad()
 def eps_by_t(pipe, batch, scheduler) -> dict:
     "ε MSE per timestep on `batch` (its cached conditioning, through the pipeline's adapter when it has one)."
-    model = ConditionedUNet(pipe.unet, pipe.adapter).eval()
-    x0 = batch["latents"]
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
-    out = {}
-    for t in TIMESTEPS:
-        tt = torch.full((len(x0),), t)
-        pred = model(scheduler.add_noise(x0, noise, tt), tt, batch["generated_prompt_embeds"], batch["prompt_embeds"], batch["attention_mask"])
-        out[t] = round(float(((pred - noise) ** 2).mean()), 5)
-    return out
+    return eps_mse(ConditionedUNet(pipe.unet, pipe.adapter).eval(), batch, scheduler, TIMESTEPS)
 
 
 def main(argv=None):

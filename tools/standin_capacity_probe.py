@@ -40,12 +40,12 @@ TIMESTEPS = (50, 500, 800, 951)
 
 
 @torch.no_grad()
-def eps_mse(model, batch, scheduler) -> dict:
+def eps_mse(model, batch, scheduler, timesteps=TIMESTEPS) -> dict:
     "ε MSE per timestep on the held-out clips (fixed noise)."
     x0 = batch["latents"]
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
     out = {}
-    for t in TIMESTEPS:
+    for t in timesteps:
         tt = torch.full((len(x0),), t)
         pred = model(scheduler.add_noise(x0, noise, tt), tt, batch["generated_prompt_embeds"], batch["prompt_embeds"], batch["attention_mask"])
         out[t] = round(float(((pred - noise) ** 2).mean()), 5)
