@@ -16,14 +16,15 @@ from .cache import collate as cache_collate
 from .config import KDWeights, LoopConfig, PhaseConfig, as_dict, from_dict, notebook_config
 from .core import CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, load_config, seed_everything
 from .engine import Engine, Job
+from .finetune import _bcast, prediction_target, x0_and_eps
 from .embeddings import LOUDNESS_LUFS, loudness_normalize
 
 # %% auto #0
 __all__ = ['DEFAULT_WEIGHTS', 'DISTILL_LOOP', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'GOAL', 'GOAL_PROMPTS', 'student_config',
            'kept_layers', 'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size',
            'make_student', 'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections',
-           'task_target', 'x0_and_eps', 'kd_loss', 'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss',
-           'train_distill', 'student_pipeline', 'generate_few_step', 'save_student', 'student_settings', 'load_student',
+           'kd_loss', 'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss', 'train_distill',
+           'student_pipeline', 'generate_few_step', 'save_student', 'student_settings', 'load_student',
            'unet_evaluations', 'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill',
            'speed_quality_systems', 'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown',
            'write_distill_results', 'bench_distill_goal', 'write_student_samples', 'teacher_system_name',
@@ -207,25 +208,6 @@ class FeatureProjections(torch.nn.Module):
         key = name.replace(".", "_")
         return self.proj[key](x) if key in self.proj else x
 
-# %% ../nbs/06_distill.ipynb #e141d0e7
-def _bcast(a: torch.Tensor, x: torch.Tensor): return a.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
-
-def task_target(scheduler, latents, noise, timesteps):
-    "What the UNet is trained to predict (ε or v, from the scheduler's config)."
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon": return noise
-    if kind == "v_prediction": return scheduler.get_velocity(latents, noise, timesteps)
-    raise ValueError(f"unsupported prediction_type {kind!r}")
-
-def x0_and_eps(scheduler, model_output, timesteps, sample):
-    "(predicted clean latent, predicted noise) from a UNet output, for ε- or v-prediction."
-    a = _bcast(scheduler.alphas_cumprod.to(sample.device)[timesteps], sample)
-    sa, sb = a.sqrt(), (1 - a).sqrt()
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon": return (sample - sb * model_output) / sa, model_output
-    if kind == "v_prediction": return sa * sample - sb * model_output, sa * model_output + sb * sample
-    raise ValueError(f"unsupported prediction_type {kind!r}")
-
 # %% ../nbs/06_distill.ipynb #d3f6bb82
 DEFAULT_WEIGHTS = as_dict(KDWeights())      # config.KDWeights: output, feature and task terms
 
@@ -245,7 +227,7 @@ def kd_loss(student, teacher, batch: dict, scheduler, weights: dict | None = Non
             t_out = t_un + guidance_scale * (t_out - t_un)
     with block_outputs(student) as s_feats: s_out = student(noisy, t, **cond).sample
     parts = {"loss_out": F.mse_loss(s_out.float(), t_out.float()),
-             "loss_task": F.mse_loss(s_out.float(), task_target(scheduler, latents, noise, t).float())}
+             "loss_task": F.mse_loss(s_out.float(), prediction_target(scheduler, latents, noise, t).float())}
     parts["loss_feat"] = sum(F.mse_loss((projections(n, s_feats[n]) if projections is not None else s_feats[n]).float(),
                                         t_feats[n].float()) for n in t_feats)
     loss = w["out"] * parts["loss_out"] + w["feat"] * parts["loss_feat"] + w["task"] * parts["loss_task"]

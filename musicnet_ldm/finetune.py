@@ -22,10 +22,10 @@ from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
 
 # %% auto #0
-__all__ = ['ConditionedUNet', 'drop_conditioning', 'diffusion_loss', 'toy_conditioned_latents', 'empty_conditioning',
-           'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora', 'finetune_losses',
-           'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train', 'read_train_log',
-           'plot_loss_curve', 'peak_memory', 'bench_training', 'main']
+__all__ = ['ConditionedUNet', 'drop_conditioning', 'prediction_target', 'x0_and_eps', 'diffusion_loss', 'toy_conditioned_latents',
+           'empty_conditioning', 'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora',
+           'finetune_losses', 'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train',
+           'read_train_log', 'plot_loss_curve', 'peak_memory', 'bench_training', 'main']
 
 # %% ../nbs/03_finetune.ipynb #652352d1
 class ConditionedUNet(nn.Module):
@@ -55,6 +55,25 @@ def drop_conditioning(batch: dict, empty: dict, p: float, generator: torch.Gener
     out["generated_prompt_embeds"] = sel(batch["generated_prompt_embeds"], empty["generated_prompt_embeds"])
     return out
 
+# %% ../nbs/03_finetune.ipynb #32c87b03
+def _bcast(a: torch.Tensor, x: torch.Tensor): return a.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
+
+def prediction_target(scheduler, latents, noise, timesteps):
+    "What the UNet is trained to predict from clean `latents` and `noise` at `timesteps`: ε or v (the scheduler's `prediction_type`)."
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon": return noise
+    if kind == "v_prediction": return scheduler.get_velocity(latents, noise, timesteps)
+    raise ValueError(f"unsupported prediction_type {kind!r}")
+
+def x0_and_eps(scheduler, model_output, timesteps, sample):
+    "(predicted clean latent, predicted noise) implied by a UNet output at `timesteps` on `sample`, for ε- or v-prediction."
+    a = _bcast(scheduler.alphas_cumprod.to(sample.device)[timesteps], sample)
+    sa, sb = a.sqrt(), (1 - a).sqrt()
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon": return (sample - sb * model_output) / sa, model_output
+    if kind == "v_prediction": return sa * sample - sb * model_output, sa * model_output + sb * sample
+    raise ValueError(f"unsupported prediction_type {kind!r}")
+
 # %% ../nbs/03_finetune.ipynb #bf2aca45
 def diffusion_loss(model: ConditionedUNet, batch: dict, scheduler, generator: torch.Generator,
                    empty: dict | None = None, cond_dropout: float = 0.0) -> torch.Tensor:
@@ -65,10 +84,7 @@ def diffusion_loss(model: ConditionedUNet, batch: dict, scheduler, generator: to
     t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator).to(dev)
     if empty is not None and cond_dropout > 0: batch = drop_conditioning(batch, empty, cond_dropout, generator)
     noisy = scheduler.add_noise(latents, noise, t)
-    kind = scheduler.config.prediction_type
-    if kind == "epsilon": target = noise
-    elif kind == "v_prediction": target = scheduler.get_velocity(latents, noise, t)
-    else: raise ValueError(f"unsupported prediction_type {kind!r}")
+    target = prediction_target(scheduler, latents, noise, t)
     pred = model(noisy, t, batch["generated_prompt_embeds"], batch["prompt_embeds"], batch["attention_mask"])
     return F.mse_loss(pred.float(), target.float())
 
