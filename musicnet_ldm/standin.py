@@ -4,13 +4,13 @@
 
 # %% ../nbs/02b_standin.ipynb #s1700002
 from __future__ import annotations
-import argparse, json, math, shlex, sys, tempfile, time
+import argparse, json, math, shlex, shutil, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import AudioLDM2Pipeline
+from diffusers import AudioLDM2Pipeline, DDIMScheduler
 
 from .audio import log_mel
 from .cache import ClipMels, collate, encode_mels, encode_text, posterior_sample
@@ -19,17 +19,18 @@ from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write
                    package_versions, seed_everything, standin_folder, tiny_audioldm2)
 from .engine import Job, load_trainable, save_trainable, train as run_engine
 from .metrics import mean_ci as t_interval
-from .finetune import ConditionedUNet, diffusion_loss
+from .finetune import ConditionedUNet, diffusion_loss, x0_and_eps
 from .fixture import PRETRAIN_ENSEMBLES, make_fixture
 from .generate import synthesize
-from .model import MusicNetLDMPipeline
+from .model import MusicNetLDMPipeline, load_pipeline
 from .musicnet import build_clip_index, build_prompt
 
 # %% auto #0
-__all__ = ['STANDIN_SETTINGS', 'pretrain_clips', 'clip_mels', 'vae_loss', 'latent_scale', 'reconstruction_error', 'vocoder_loss',
-           'vocoder_error', 'init_vocoder', 'fit_component', 'TextConditionedUNet', 'loa_target', 'text_diffusion_loss',
-           'cached_diffusion_loss', 'LatentPrompts', 'mean_ci', 'wilson', 'prompt_gap', 'pooled', 'NearestCentroid',
-           'generate_latents', 'save_standin', 'pretrain_standin', 'main']
+__all__ = ['STANDIN_SETTINGS', 'V_PREDICTION', 'pretrain_clips', 'clip_mels', 'vae_loss', 'latent_scale', 'reconstruction_error',
+           'vocoder_loss', 'vocoder_error', 'init_vocoder', 'fit_component', 'TextConditionedUNet', 'loa_target',
+           'text_diffusion_loss', 'cached_diffusion_loss', 'LatentPrompts', 'v_prediction_scheduler', 'mean_ci',
+           'wilson', 'prompt_gap', 'prediction_errors', 'pooled', 'NearestCentroid', 'generate_latents', 'save_standin',
+           'pretrain_standin', 'continue_standin', 'main']
 
 # %% ../nbs/02b_standin.ipynb #s1700005
 STANDIN_SETTINGS = dict(
@@ -56,6 +57,9 @@ STANDIN_SETTINGS = dict(
     unet_alone_steps=1600,    # then the UNet alone on the frozen text path's conditioning: optimizer steps (its time dependence)
     unet_alone_lr=1e-3,       # the UNet alone: AdamW learning rate (cosine, the same warm-up)
     unet_alone_batch=16,      # the UNet alone: clips per step (no text path in the step: cheap)
+    unet_v_steps=400,         # 3c: the UNet alone under v-prediction and zero terminal SNR: optimizer steps
+    unet_v_lr=5e-4,           # 3c: AdamW learning rate (cosine, the same warm-up): half of 3b's, it starts trained
+    unet_v_batch=16,          # 3c: clips per step
     cond_dropout=0.1,         # empty prompt this often, for classifier-free guidance
     teacher_forcing=0.5,      # the UNet sees the clip's true audio summary instead of GPT-2's this often (AudioLDM2's LOA)
     loa_weight=1.0,           # weight of GPT-2's LOA regression (MSE) beside the diffusion loss
@@ -207,6 +211,13 @@ class LatentPrompts(torch.utils.data.Dataset):
             lat = lat[:, start:start + self.crop]
         return {"latents": lat, "prompt": self.prompts[i], **(self.conditioning[i] if self.conditioning else {})}
 
+# %% ../nbs/02b_standin.ipynb #76663a21
+V_PREDICTION = dict(prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing")
+
+def v_prediction_scheduler(scheduler) -> DDIMScheduler:
+    "`scheduler`'s DDIM configuration with `V_PREDICTION`'s three keys changed: the stand-in's final scheduler."
+    return DDIMScheduler.from_config(scheduler.config, **V_PREDICTION)
+
 # %% ../nbs/02b_standin.ipynb #s1700032
 def mean_ci(x) -> dict:
     "Mean, 95 % t-interval and N of `x`, as a record (metrics.mean_ci computes them)."
@@ -235,6 +246,22 @@ def prompt_gap(loss_of, latents: torch.Tensor, conds: dict, scheduler, seed: int
             other[i] += loss_of({"latents": latents[i:i + 1], **item(int(perm[i]))}, seed * 1000 + d * n + i) / draws
     return {"correct": mean_ci(own), "shuffled": mean_ci(other), "gap": mean_ci(other - own),
             "relative_gap": float((other - own).mean() / own.mean())}
+
+# %% ../nbs/02b_standin.ipynb #b8d87a76
+@torch.no_grad()
+def prediction_errors(model, scheduler, latents: torch.Tensor, conds: dict, timesteps=(50, 250, 500, 750, 951, 999),
+                      seed: int = 0) -> dict:
+    "{t: {eps_mse, x0_mse, alpha_bar}}: the errors of the ε and x₀ implied by `model`'s output on noised `latents`."
+    noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(seed))
+    out = {}
+    for t in timesteps:
+        tt = torch.full((len(latents),), int(t))
+        noisy = scheduler.add_noise(latents, noise, tt)
+        pred = model(noisy, tt, conds["generated_prompt_embeds"], conds["prompt_embeds"], conds["attention_mask"])
+        x0, eps = x0_and_eps(scheduler, pred, tt, noisy)
+        out[str(int(t))] = {"eps_mse": float(F.mse_loss(eps, noise)), "x0_mse": float(F.mse_loss(x0, latents)),
+                            "alpha_bar": float(scheduler.alphas_cumprod[int(t)])}
+    return out
 
 # %% ../nbs/02b_standin.ipynb #s1700036
 def pooled(latents: torch.Tensor) -> np.ndarray:
@@ -303,78 +330,134 @@ def _fit_audio_models(pipe, mels: dict, work: Path, seed: int, s: dict, log=prin
                                "fitted_on_decoded_mels": vocoder_error(pipe.vocoder, decoded)},
             "seconds": {"vae": vae_run["seconds"], "vocoder": voc_run["seconds"]}}
 
-def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: dict, log=print) -> dict:
-    "Step 3b: the UNet alone, on the frozen text path's own conditioning of each prompt (cached, as fine-tuning sees it)."
+def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: dict, log=print, phase: str = "unet_alone") -> dict:
+    "Steps 3b and 3c: the UNet alone with `phase`'s settings under `pipe.scheduler`, on the frozen text path's own conditioning."
     cond = {k: encode_text(pipe, prompts[k]) for k in ("train", "eval")}
     loss = cached_diffusion_loss(pipe.scheduler, encode_text(pipe, [""])[0], s["cond_dropout"])
     train = LatentPrompts(*enc["train"], prompts["train"], seed, crop=s["unet_frames"], conditioning=cond["train"])
     held_out = LatentPrompts(*enc["eval"], prompts["eval"], seed, sample=False, conditioning=cond["eval"])
-    return fit_component(ConditionedUNet(pipe.unet, None), loss, train, held_out, work/"unet_alone", s["unet_alone_steps"],
-                         s["unet_alone_lr"], s["unet_alone_batch"], seed, "stand-in UNet alone", warmup=s["unet_warmup"],
+    return fit_component(ConditionedUNet(pipe.unet, None), loss, train, held_out, work/phase, s[f"{phase}_steps"],
+                         s[f"{phase}_lr"], s[f"{phase}_batch"], seed, f"stand-in {phase}", warmup=s["unet_warmup"],
                          collate=collate, log=log)
 
 # %% ../nbs/02b_standin.ipynb #s1700047
-def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: dict) -> dict:
-    "Step 4: the paired prompt gap on eval clips; generated test-prompt clips classified by ensemble."
+def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: dict, generate: bool = True) -> dict:
+    "Step 4: the paired prompt gap and the ε/x₀ errors by t on eval clips; generated test-prompt clips classified by ensemble."
     loss_of = lambda b, k: float(diffusion_loss(model, b, pipe.scheduler, torch.Generator().manual_seed(k)))
     model.eval()
     with torch.no_grad(): conds = model.conditioning(prompts["eval"])
-    gap = prompt_gap(loss_of, enc["eval"][0], {k: v for k, v in conds.items()}, pipe.scheduler, seed)
+    out = {"prompt_gap_eval": prompt_gap(loss_of, enc["eval"][0], dict(conds), pipe.scheduler, seed),
+           "prediction_errors": prediction_errors(model, pipe.scheduler, enc["eval"][0], conds, seed=seed),
+           "scheduler": {k: pipe.scheduler.config[k] for k in V_PREDICTION}}
+    if not generate: return out
     clf = NearestCentroid(enc["train"][0], labels["train"])
     test_prompts = [p for p in prompts["test"] for _ in range(s["check_seeds"])]
     test_labels = [l for l in labels["test"] for _ in range(s["check_seeds"])]
     gen = generate_latents(pipe, test_prompts, list(range(len(test_prompts))), s["clip_seconds"], s["check_steps"], s["check_guidance"])
-    return {"prompt_gap_eval": gap, "ensemble_accuracy": {"generated": clf.accuracy(gen, test_labels),
+    return {**out, "ensemble_accuracy": {"generated": clf.accuracy(gen, test_labels),
             "held_out_data": clf.accuracy(enc["test"][0], labels["test"])},
             "generated_latent_std": float(gen.std()), "data_latent_std": float(enc["train"][0].std())}
 
 # %% ../nbs/02b_standin.ipynb #s1700048
+def _summary(run: dict) -> dict: return {k: run[k] for k in ("steps", "best_eval_loss", "best_step", "seconds")}
+
+def _pretraining_data(work: Path, seed: int, s: dict, log=print) -> dict:
+    "Step 1: the pre-training fixture's clips, prompts, ensemble labels and mels per split."
+    index = pretrain_clips(work/"fixture", seed, s)
+    clips = {k: index.split(k) for k in ("train", "eval", "test")}
+    log(index.summary())
+    return {"clips": clips, "prompts": {k: [build_prompt(c) for c in v] for k, v in clips.items()},
+            "labels": {k: [c.meta["ensemble"] for c in v] for k, v in clips.items()},
+            "mels": {k: clip_mels(v, s["clip_seconds"]) for k, v in clips.items()}}
+
+def _pretrain_epsilon(d: dict, work: Path, seed: int, s: dict, log=print) -> tuple:
+    "Steps 2–3b under the hub's ε scheduler: (the pipeline, the record of its phases)."
+    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(d["prompts"]["train"]), unet_widths=s["unet_widths"]))
+    audio = _fit_audio_models(pipe, d["mels"], work, seed, s, log)
+    enc = {k: _encoded(pipe, m) for k, m in d["mels"].items()}
+    pooled_train = enc["train"][0].mean(2)
+    stats = (pooled_train.mean(0), pooled_train.std(0) + 1e-3)
+    loss = text_diffusion_loss(pipe.scheduler, s["cond_dropout"], stats, s["teacher_forcing"], s["loa_weight"])
+    unet_run = fit_component(TextConditionedUNet(pipe), loss, LatentPrompts(*enc["train"], d["prompts"]["train"], seed, crop=s["unet_frames"]),
+                             LatentPrompts(*enc["eval"], d["prompts"]["eval"], seed, sample=False), work/"unet", s["unet_steps"],
+                             s["unet_lr"], s["unet_batch"], seed, "stand-in UNet + text", warmup=s["unet_warmup"], log=log)
+    alone_run = _fit_unet_alone(pipe, enc, d["prompts"], work, seed, s, log)
+    return pipe, {"vae_vocoder": audio, "unet": _summary(unet_run), "unet_alone": _summary(alone_run)}
+
+# %% ../nbs/02b_standin.ipynb #7cb42502
+def _continue_v(pipe, d: dict, work: Path, seed: int, s: dict, log=print) -> dict:
+    "Step 3c on `pipe` (trained under ε): the ε model's errors by t, the switch to `v_prediction_scheduler`, the UNet alone."
+    enc = {k: _encoded(pipe, m) for k, m in d["mels"].items()}
+    before = _checks(pipe, TextConditionedUNet(pipe), enc, d["prompts"], d["labels"], seed, s, generate=False)
+    pipe.scheduler = v_prediction_scheduler(pipe.scheduler)
+    run = _fit_unet_alone(pipe, enc, d["prompts"], work, seed, s, log, phase="unet_v")
+    after = _checks(pipe, TextConditionedUNet(pipe), enc, d["prompts"], d["labels"], seed, s)
+    return {"unet_v": _summary(run), "checks_epsilon": before, "checks": after}
+
+def _record(seed: int, s: dict, d: dict, phases: dict, t0: float, cli: list) -> dict:
+    "`standin.json`: how the stand-in was made (settings, data, every phase) and what its checks measured."
+    return {"seed": seed, "settings": s, "cli": cli,
+            "data": {"ensembles": dict(PRETRAIN_ENSEMBLES), "clips": {k: len(v) for k, v in d["clips"].items()}},
+            **phases, "versions": package_versions(), "seconds": round(time.time() - t0, 1)}
+
+def _this_cli() -> str:
+    "This command line, with absolute paths (a machine's, not the recipe's) written as <path>."
+    args = ["<path>" if Path(a).is_absolute() else shlex.quote(a) for a in sys.argv[1:]]
+    return " ".join(["python -m musicnet_ldm.standin", *args])
+
 def pretrain_standin(out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, log=print) -> dict:
-    "Pre-train the stand-in (fixture, VAE, vocoder, UNet + text path, UNet alone), check it, save it to `out`; return the record."
+    "Pre-train the stand-in from scratch (steps 1–3c), check it, save it to `out`; return the record."
     t0, out = time.time(), Path(out)
     work = Path(work or tempfile.mkdtemp(prefix="standin-"))
     seed_everything(seed)
     # 1. the pre-training fixture, its clips, prompts and mels
-    index = pretrain_clips(work/"fixture", seed, s)
-    clips = {k: index.split(k) for k in ("train", "eval", "test")}
-    prompts = {k: [build_prompt(c) for c in v] for k, v in clips.items()}
-    labels = {k: [c.meta["ensemble"] for c in v] for k, v in clips.items()}
-    mels = {k: clip_mels(v, s["clip_seconds"]) for k, v in clips.items()}
-    log(index.summary())
-    # 2. the tiny pipeline, its tokenizers taught the pre-training prompts too; VAE, scale and vocoder fitted
-    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(prompts["train"]), unet_widths=s["unet_widths"]))
-    audio = _fit_audio_models(pipe, mels, work, seed, s, log)
-    # 3. the UNet and the whole text path on the scaled latents
-    enc = {k: _encoded(pipe, m) for k, m in mels.items()}
-    model = TextConditionedUNet(pipe)
-    pooled_train = enc["train"][0].mean(2)
-    stats = (pooled_train.mean(0), pooled_train.std(0) + 1e-3)
-    unet_run = fit_component(model, text_diffusion_loss(pipe.scheduler, s["cond_dropout"], stats, s["teacher_forcing"], s["loa_weight"]),
-                             LatentPrompts(*enc["train"], prompts["train"], seed, crop=s["unet_frames"]), LatentPrompts(*enc["eval"], prompts["eval"], seed, sample=False),
-                             work/"unet", s["unet_steps"], s["unet_lr"], s["unet_batch"], seed, "stand-in UNet + text", warmup=s["unet_warmup"], log=log)
-    # 3b. the UNet alone, many cheap steps on the frozen text path's conditioning: its time dependence (ε ≈ x_t at high t)
-    alone_run = _fit_unet_alone(pipe, enc, prompts, work, seed, s, log)
-    # 4. the checks, on the pre-training distribution
-    checks = _checks(pipe, model, enc, prompts, labels, seed, s)
+    d = _pretraining_data(work, seed, s, log)
+    # 2–3b. VAE, scale, vocoder; the UNet with the text path; the UNet alone: all under the hub's ε scheduler
+    pipe, phases = _pretrain_epsilon(d, work, seed, s, log)
+    # 3c. the UNet alone under v-prediction and zero terminal SNR; 4. the checks before and after
+    phases.update(_continue_v(pipe, d, work, seed, s, log))
     # 5. saved in the hub's layout, with how it was made
-    record = {"seed": seed, "settings": s, "cli": "python -m musicnet_ldm.standin " + " ".join(map(shlex.quote, sys.argv[1:])),
-              "data": {"ensembles": {k: v for k, v in PRETRAIN_ENSEMBLES.items()}, "clips": {k: len(v) for k, v in clips.items()}},
-              "vae_vocoder": audio, "unet": {k: unet_run[k] for k in ("steps", "best_eval_loss", "best_step", "seconds")},
-              "unet_alone": {k: alone_run[k] for k in ("steps", "best_eval_loss", "best_step", "seconds")},
-              "checks": checks, "versions": package_versions(), "seconds": round(time.time() - t0, 1)}
+    record = _record(seed, s, d, phases, t0, [_this_cli()])
     save_standin(pipe, out, record)
-    log(json.dumps({k: record[k] for k in ("vae_vocoder", "unet", "unet_alone", "checks", "seconds")}, indent=1))
+    log(json.dumps({k: record[k] for k in ("unet_v", "checks", "seconds")}, indent=1))
+    return record
+
+# %% ../nbs/02b_standin.ipynb #848f46b5
+def continue_standin(src, out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, log=print) -> dict:
+    """Step 3c alone on the ε stand-in saved at `src` (made by steps 1–3b with `s`'s settings): writes `out` with the new
+    UNet, the v scheduler and a record that keeps `src`'s phases; every other component is copied unchanged."""
+    t0, src, out = time.time(), Path(src), Path(out)
+    old = json.loads((src/"standin.json").read_text())
+    if old["seed"] != seed: raise ValueError(f"{src} was made with seed {old['seed']}, not {seed}")
+    differ = {k for k in old["settings"] if k in s and json.dumps(old["settings"][k]) != json.dumps(s[k])}
+    if differ: raise ValueError(f"{src} was made with other settings for {sorted(differ)}: run the whole pre-training instead")
+    pipe = load_pipeline(str(src), device="cpu", dtype=torch.float32, adapter=False)
+    if pipe.scheduler.config.prediction_type != "epsilon": raise ValueError(f"{src} is not an ε stand-in: nothing to continue")
+    work = Path(work or tempfile.mkdtemp(prefix="standin-"))
+    seed_everything(seed)
+    d = _pretraining_data(work, seed, s, log)                              # the same fixture (same seed and settings)
+    phases = {k: old[k] for k in ("vae_vocoder", "unet", "unet_alone")} | _continue_v(pipe, d, work, seed, s, log)
+    record = _record(seed, s, d, phases, t0, [old["cli"] if isinstance(old["cli"], str) else old["cli"][0], _this_cli()])
+    record["seconds"] = {"epsilon_phases": old["seconds"], "unet_v": record["seconds"]}
+    if out.resolve() != src.resolve(): shutil.copytree(src, out, dirs_exist_ok=True)
+    pipe.unet.save_pretrained(out/"unet", safe_serialization=True)
+    pipe.scheduler.save_pretrained(out/"scheduler")
+    atomic_write_text(out/"standin.json", json.dumps(record, indent=2) + "\n")
+    log(json.dumps({k: record[k] for k in ("unet_v", "checks", "seconds")}, indent=1))
     return record
 
 # %% ../nbs/02b_standin.ipynb #s1700056
 def main(argv=None) -> int:
-    "Command line: pre-train the stand-in into --out."
+    "Command line: pre-train the stand-in into --out (or only its step 3c, from --continue-from)."
     ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.standin", description="Pre-train the tiny AudioLDM2 stand-in on a non-MusicNet fixture.")
     ap.add_argument("--out", required=True, help="the pipeline folder to write (the committed one: musicnet_ldm/checkpoints/audioldm2-standin)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=None, help="fixture and training logs (default: a temporary folder)")
+    ap.add_argument("--continue-from", default=None, metavar="FOLDER",
+                    help="an ε stand-in made by steps 1–3b: run step 3c (v-prediction, zero terminal SNR) on it only")
     a = ap.parse_args(argv)
-    pretrain_standin(a.out, a.seed, a.work)
+    if a.continue_from: continue_standin(a.continue_from, a.out, a.seed, a.work)
+    else: pretrain_standin(a.out, a.seed, a.work)
     return 0
 
 # %% ../nbs/02b_standin.ipynb #s1700057
