@@ -14,10 +14,10 @@ from .core import (STANDIN_MODEL, atomic_write_text, config_hash, git_sha, load_
 # %% auto #0
 __all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH', 'MUSICNET_SECONDS',
            'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'stage_notebooks_re', 'StageFailed',
-           'stage_done', 'run_stage', 'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema',
-           'write_report', 'Check', 'pipeline_layout', 'config_drift', 'check_weights', 'preset_embedders',
-           'check_embedder', 'check_transcriber', 'check_kernel', 'safetensors_params', 'project_needs',
-           'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
+           'stage_done', 'run_stage', 'stage_time_table', 'select_stages', 'reproduce', 'write_metrics',
+           'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout', 'config_drift', 'check_weights',
+           'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel', 'safetensors_params',
+           'project_needs', 'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -84,6 +84,16 @@ def run_stage(stage: Stage, cfg: dict, run_dir: Path, root: Path | None = None, 
          "seconds": round(time.time() - t0, 2), "notebook": str(out_nb)}, indent=2))
     return out_nb
 
+# %% ../nbs/07_reproduce.ipynb #65dd5cfe
+def stage_time_table(run_dir: Path, stages=STAGES) -> str:
+    "Each stage's wall time in `run_dir` (from its record; a stage skipped in this call keeps its earlier time) and the sum."
+    rows = []
+    for stage in stages:
+        p = _stage_record(run_dir, stage)
+        if p.is_file(): rows.append((stage.name, float(json.loads(p.read_text())["seconds"])))
+    lines = ["stage       seconds", *(f"{n:<10} {s:8.1f}" for n, s in rows), f"{'total':<10} {sum(s for _, s in rows):8.1f}"]
+    return "\n".join(lines)
+
 # %% ../nbs/07_reproduce.ipynb #f3fe1796
 def select_stages(stages=STAGES, from_stage: str | None = None, only: str | None = None):
     names = [s.name for s in stages]
@@ -108,6 +118,7 @@ def reproduce(preset: str = "smoke", run_id: str | None = None, from_stage: str 
         log(f"[{stage.name}] done in {time.time() - t0:.0f} s → {out}")
     write_metrics(run_dir, cfg)
     write_report(run_dir)
+    log(stage_time_table(run_dir, stages))
     return run_dir
 
 # %% ../nbs/07_reproduce.ipynb #59a78285
