@@ -21,12 +21,19 @@ def smoke_run(tmp_path_factory):
     return out/"ci-smoke", first.stdout, again
 
 
+def stages_in_order():
+    from musicnet_ldm.reproduce import STAGES
+    return [s.name for s in STAGES]
+
+
 def test_every_stage_ran_and_a_rerun_skips_them(smoke_run):
     run, log, again = smoke_run
     stages = {p.stem: json.loads(p.read_text()) for p in (run/"stages").glob("*.json")}
     assert set(stages) == {"data", "audio", "cache", "finetune", "generate", "distill", "evaluate"}
     assert all(s["status"] == "done" for s in stages.values())
     assert again.returncode == 0 and again.stdout.count("skipped") == len(stages)
+    table = log[log.index("stage       seconds"):].splitlines()               # the per-stage time table closes the run
+    assert [line.split()[0] for line in table[1:len(stages) + 2]] == [*stages_in_order(), "total"]
 
 
 def test_figures_exist_and_are_not_blank(smoke_run):
@@ -68,10 +75,11 @@ def test_metrics_json_follows_its_schema(smoke_run):
     assert all(f"figures/{name}.png" in report for name in FIGURES)
 
 
-# what the smoke run must show, not only produce (issue 17, deliverable 3): numbers measured on this preset in
-# nbs/07_reproduce.ipynb's "What the smoke run shows"
-@pytest.mark.xfail(strict=True, reason="the stand-in's fine-tuned samples move away from the test clips: logmel FAD "
-                                       "fine-tuned − pretrained +34 [+15, +55] (139 against 105, N = 23); tiny CLAP +0.034 [0.023, 0.045]")
+# what the smoke run must show, not only produce: fine-tuning moves the samples towards the test clips. Not yet: with
+# the v-prediction stand-in the learning experiment meets its directions, but the smoke preset's audio-level FAD still
+# moves away (measured at seed 0; kept strict, never loosened)
+@pytest.mark.xfail(strict=True, reason="v-prediction stand-in, seed 0: logmel FAD fine-tuned − pretrained +25 [+13, +35] "
+                                       "(252 against 226, N = 23); tiny CLAP +0.37 [0.31, 0.45]")
 def test_finetuning_moves_table1_towards_the_reference(smoke_run):
     run = smoke_run[0]
     table = json.loads((run/"table1.json").read_text())
