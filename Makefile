@@ -42,10 +42,9 @@ sync-check: install
 	if [ "$$before" != "$$after" ]; then echo "nbdev_export/nbdev_clean changed files:"; git status --short; exit 1; fi
 
 # one BLAS/torch thread per process: two workers × two threads on two cores runs the tiny models many times slower;
-# the stage notebooks (reproduce.STAGES) are left to pytest, whose smoke test executes each of them whole with papermill
-STAGE_NBS_RE = $$($(BIN)/python -c 'from musicnet_ldm.reproduce import stage_notebooks_re; print(stage_notebooks_re())')
+# every notebook's tests run here; a smoke run executes only the stage cells (reproduce.stage_cells)
 nbtest: install sysdeps
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --skip_file_re "$(STAGE_NBS_RE)"
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 # two workers, one file each at a time (module fixtures run once; the DDP tests pick free ports), in conftest's order
 pytest: install sysdeps

@@ -53,7 +53,7 @@ class LearningConfig:
     guidance_scale: float = setting(1.0, "classifier-free guidance scale: 1 (none) for the toy, whose guided samples overshoot the data (06a prose)", low=1.0)
     negative_prompt: str = setting("Low quality.", "the negative prompt of guided sampling")
     kd_steps: int = setting(40, "distillation's first phase (feature and output KD) steps", low=1)
-    lcm_steps: int = setting(40, "distillation's second phase (latent consistency) steps: what moves a teacher-width student", low=1)
+    lcm_steps: int = setting(20, "distillation's second phase (latent consistency) steps", low=1)
     student_steps: int = setting(4, "the student's sampling steps (LCM)", low=1, high=8)
     channel_mult: float = setting(1.0, "the student's width relative to the teacher's (1: the teacher's architecture; a one-layer-per-block UNet has no layer to drop)", low=0.1, high=1.0)
     n_boot: int = setting(1000, "bootstrap resamples of the losses' and accuracies' intervals", low=100)

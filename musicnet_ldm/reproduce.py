@@ -12,12 +12,12 @@ from .core import (STANDIN_MODEL, atomic_write_text, config_hash, git_sha, load_
                                outputs_dir, package_versions, repo_root)
 
 # %% auto #0
-__all__ = ['STAGES', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH', 'MUSICNET_SECONDS',
-           'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'stage_notebooks_re', 'StageFailed',
-           'stage_done', 'run_stage', 'stage_time_table', 'select_stages', 'reproduce', 'write_metrics',
-           'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout', 'config_drift', 'check_weights',
-           'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel', 'safetensors_params',
-           'project_needs', 'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
+__all__ = ['STAGES', 'STAGE_CELL_FLAGS', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH',
+           'MUSICNET_SECONDS', 'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'is_stage_cell',
+           'stage_cells', 'StageFailed', 'stage_done', 'run_stage', 'stage_time_table', 'select_stages', 'reproduce',
+           'write_metrics', 'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout', 'config_drift',
+           'check_weights', 'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel',
+           'safetensors_params', 'project_needs', 'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -44,11 +44,21 @@ def stage_config(cfg: dict, stage: Stage) -> dict:
     out.update({s: cfg.get(s) for s in stage.sections})
     return out
 
-# %% ../nbs/07_reproduce.ipynb #9bd32587
-def stage_notebooks_re(stages=STAGES) -> str:
-    "A regex of the stage notebooks' file names, with nbdev_test's own skips (`^[_.]`): `make nbtest` passes it as `--skip_file_re`."
-    import re
-    return "^[_.]|^(" + "|".join(re.escape(Path(s.notebook).name) for s in stages) + ")$"
+# %% ../nbs/07_reproduce.ipynb #e3f4916f
+STAGE_CELL_FLAGS = ("#| export", "#| exporti", "#| hide", "#| eval: false", "#| default_exp")
+
+def is_stage_cell(cell) -> bool:
+    "Does a stage run execute `cell`? Markdown, flagged code cells (`STAGE_CELL_FLAGS`) and the `parameters` cell."
+    if cell["cell_type"] != "code": return True
+    first = "".join(cell["source"]).lstrip().split("\n", 1)[0].strip()
+    return "parameters" in cell.get("metadata", {}).get("tags", []) or first.startswith(STAGE_CELL_FLAGS)
+
+def stage_cells(notebook):
+    "The notebook at `notebook` with only its stage cells, for papermill."
+    import nbformat
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.cells = [c for c in nb.cells if is_stage_cell(c)]
+    return nb
 
 # %% ../nbs/07_reproduce.ipynb #1fcda1c6
 class StageFailed(RuntimeError):
@@ -73,7 +83,7 @@ def run_stage(stage: Stage, cfg: dict, run_dir: Path, root: Path | None = None, 
     params = {"preset": cfg.get("preset_path", cfg["preset"]), "output_dir": str(run_dir), **(extra_parameters or {})}
     t0 = time.time()
     try:
-        pm.execute_notebook(str(root/stage.notebook), str(out_nb), parameters=params, kernel_name=kernel,
+        pm.execute_notebook(stage_cells(root/stage.notebook), str(out_nb), parameters=params, kernel_name=kernel,
                             cwd=str(root), progress_bar=False, log_output=False)
     except Exception as e:
         raise StageFailed(f"stage {stage.name!r} failed; read the executed notebook {out_nb}\n"
