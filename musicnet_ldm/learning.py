@@ -7,8 +7,8 @@ __all__ = ['DIRECTIONS', 'LearningConfig', 'data_config', 'LearningItems', 'lear
            'cross_ensemble_permutation', 'ci', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
            'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'ensemble_classifier', 'accuracy',
            'prompt_swap', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
-           'swap_measures', 'adapter_and_student', 'plot_learning', 'run_learning', 'check_directions', 'headline',
-           'learning_parser', 'main']
+           'swap_measures', 'adapter_and_student', 'plot_learning', 'relative_paths', 'run_learning',
+           'check_directions', 'headline', 'learning_parser', 'main']
 
 # %% ../nbs/06a_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
@@ -354,6 +354,14 @@ def plot_learning(result: dict, out: Path):
     fig.tight_layout(); fig.savefig(out/"learning.png", dpi=120)
     return fig
 
+# %% ../nbs/06a_learning.ipynb #24601525
+def relative_paths(record, root: Path):
+    "`record` with every string path under `root` written relative to it: a record carries no machine's path."
+    if isinstance(record, dict): return {k: relative_paths(v, root) for k, v in record.items()}
+    if isinstance(record, list): return [relative_paths(v, root) for v in record]
+    if isinstance(record, str) and Path(record).is_absolute() and Path(record).is_relative_to(root): return str(Path(record).relative_to(root))
+    return record
+
 # %% ../nbs/06a_learning.ipynb #6c70bc25
 def run_learning(s: LearningConfig, out, log=print) -> dict:
     "Run the experiment with settings `s` into `out`; write `learning.json` and `learning.png`; return the result."
@@ -383,7 +391,7 @@ def run_learning(s: LearningConfig, out, log=print) -> dict:
     result["prompt_swap"] = swap_measures(clf, lat, plan, s)
     result["adapter"], result["student"] = adapter_and_student(fd, lat, plan, norms, s)
     result.update({k: v for k, v in fd.items() if not k.startswith("_")})
-    result["training"] = {"finetuned": ft_summary, "finetuned_shuffled": sh_summary}
+    result["training"] = relative_paths({"finetuned": ft_summary, "finetuned_shuffled": sh_summary}, out)
     result["settings"], result["prompts"] = as_dict(s), sorted(set(plan["prompts"]))
     lap("measures"); result["timing"] = {**t, "total": round(time.time() - t0, 1)}
     atomic_write_text(out/"learning.json", json.dumps(result, indent=1, default=str))
