@@ -44,7 +44,7 @@ class RunConfig:
     seed: int = setting(0, "seeds Python, NumPy, torch, the data order and the training noise", low=0)
     model: str | None = setting(None, "hub id, local folder, or 'tiny' (the random stand-in); required to train")
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    mixed_precision: str = setting("auto", "auto: bf16 where supported, fp16 on other GPUs, none on a CPU", choices=("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = setting("auto", "training autocast, and the precision every stage samples in unless its own setting differs: auto (bf16 where supported, fp16 on other GPUs, none on a CPU), no (fp32 everywhere), fp16, bf16", choices=("auto", "no", "fp16", "bf16"))
 
 # %% ../nbs/00a_config.ipynb #0ff72a4a
 @dataclass
@@ -65,6 +65,7 @@ class DataConfig:
     augment: dict | None = setting(None, "e.g. {pitch_shift: 2, time_stretch: [0.95, 1.05], noise_snr_db: 30}: encode on the fly")
     cache_dir: str = setting("outputs/cache", "the encode-once cache, one folder per (model, data settings)")
     latents: str = setting("sample", "sample: a fresh VAE posterior sample per (seed, epoch, item), as AudioLDM2 trains; mean: the posterior mean", choices=("sample", "mean"))
+    encode_precision: str = setting("no", "the cache encoders' precision (CLAP, T5, GPT-2, VAE encoder): no (fp32) or bf16; never fp16, where T5 and the VAE encoder overflow", choices=("no", "bf16"))
     workers: int | str = setting("auto", "audio-preprocessing processes for the cache build: an int ≥ 0, or 'auto' (CPUs − 1, at most 8)", low=0)
 
 # %% ../nbs/00a_config.ipynb #bb7883f5
@@ -100,13 +101,14 @@ class TrainConfig(LoopConfig):
     data: str = setting("cache", "cache: MusicNet's encode-once cache (01d); toy: two synthetic prompts, a pipeline check", choices=("cache", "toy"))
     toy_items: int = setting(16, "toy items when data is 'toy'", low=2)
     toy_frames: int | None = setting(None, "latent frames per toy item (None: a 10.24 s clip's 256)", low=1)
-    cond_dropout: float = setting(0.1, "empty-prompt conditioning, for classifier-free guidance", low=0.0, high=1.0)
+    cond_dropout: float = setting(0.1, "how often an item is trained on the null conditioning, for classifier-free guidance", low=0.0, high=1.0)
+    cond_null: str = setting("audioldm2", "the null: audioldm2 (8 zero GPT-2 vectors and T5(\"\"), masks of ones: what the checkpoint was trained with) or pipeline (encode_prompt(\"\"))", choices=("audioldm2", "pipeline"))
     adapter: bool = setting(True, "train the conditioning adapter in front of the UNet's cross-attention")
     adapter_t5: bool = setting(False, "the adapter also maps the T5 sequence")
     lora: bool = setting(False, "train LoRA factors on the UNet's attention instead of the whole UNet")
     lora_rank: int = setting(8, "LoRA rank", low=1)
     lora_alpha: int = setting(8, "LoRA alpha", low=1)
-    gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass (batch 16 on a 24 GB GPU)")
+    gradient_checkpointing: bool | str = setting("auto", "recompute activations in the backward pass: auto (on only when the projected peak exceeds the free GPU memory), true or false", choices=("auto", True, False))
 
 # %% ../nbs/00a_config.ipynb #1de20233
 @dataclass
@@ -120,7 +122,9 @@ class GenerateConfig:
     test_prompts: bool = setting(True, "also the MusicNet test-split clip prompts (with their notes), when the data is there")
     max_test_prompts: int | None = setting(None, "at most this many test-split prompts (None: every test clip)", low=1)
     audio_length_s: float = setting(10.24, "seconds of audio per clip", low=0.1)
-    num_waveforms_per_prompt: int = setting(1, "candidates per clip; > 1 keeps the CLAP-best (AudioLDM2's default: 1)", low=1)
+    candidates: int = setting(1, "waveforms sampled per clip, the CLAP-best kept (diffusers' num_waveforms_per_prompt; 3: AudioLDM2's CLAP-ranked selection)", low=1)
+    precision: str = setting("train", "the sampling precision of the UNet and text encoders: train (the run's mixed_precision), no (fp32), fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
+    upcast_decode: bool = setting(True, "the VAE decode and the HiFi-GAN vocoder in fp32 whatever the sampling precision")
     batch_size: int = setting(8, "clips per pipeline call", low=1)
     bench_steps: list[int] = setting([10, 25, 50, 100, 200], "the step counts of the speed benchmark")
 
@@ -184,6 +188,7 @@ class LCMConfig(PhaseConfig):
 @dataclass
 class DistillConfig:
     "The `distill:` section: the smaller, few-step student (06_distill)."
+    precision: str = setting("train", "the teacher's and the student's sampling precision (targets, speed/quality table): train (mixed_precision), no, fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
     teacher: str | None = setting(None, "None: the fine-tuning run's best/ (must exist); 'pretrained': the preset's model; or a folder/id")
     layers_per_block: int | list[int] | None = setting(1, "ResNet(+attention) pairs per down block (None: the teacher's; BK-SDM: 1, AudioLDM2-music has 2)", low=1)
     transformer_layers_per_block: int | list[int] | None = setting(None, "transformer layers per attention (None: the teacher's)", low=1)
