@@ -5,7 +5,7 @@
 # %% ../nbs/01d_cache.ipynb #d92585ef
 from __future__ import annotations
 import json, os, time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +17,44 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .audio import load_clip_audio, log_mel, warm_up
-from .core import CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, pick_dtype, repo_root
+from .core import CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, repo_root
+from .config import DataConfig
 from .musicnet import build_prompt
 
 # %% auto #0
-__all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'encode_text', 'encode_mels', 'encode_audio', 'posterior_sample', 'collate',
-           'cache_settings', 'cache_dir_for', 'latents_mode', 'data_workers', 'encode_device', 'encoders_on',
-           'folder_lock', 'count_long_prompts', 'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset',
-           'clip_latent_frames', 'training_data', 'bench_cache']
+__all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'ENCODE_DTYPES', 'encode_text', 'encode_mels', 'encode_audio',
+           'posterior_sample', 'collate', 'cache_settings', 'cache_dir_for', 'latents_mode', 'data_workers',
+           'encode_dtype', 'encode_device', 'encoders_on', 'folder_lock', 'count_long_prompts', 'check_finite',
+           'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset', 'clip_latent_frames', 'training_data',
+           'bench_cache']
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
 ENCODERS = ("vae", "text_encoder", "text_encoder_2", "projection_model", "language_model")   # frozen; the cache runs them
 
 def _device_of(module) -> torch.device: return next(module.parameters()).device
+def _dtype_of(module) -> torch.dtype: return next(module.parameters()).dtype
+
+def _same_length_batches(tokenizer, prompts, batch_size: int) -> list[list[int]]:
+    "Indices of `prompts` in batches of at most `batch_size` of one token count under `tokenizer` (cut at its limit)."
+    if not prompts: return []
+    ids = tokenizer(list(prompts), truncation=True, max_length=tokenizer.model_max_length)["input_ids"]
+    by_length = {}
+    for i, tokens in enumerate(ids): by_length.setdefault(len(tokens), []).append(i)
+    return [group[k:k + batch_size] for group in by_length.values() for k in range(0, len(group), batch_size)]
 
 @torch.no_grad()
-def encode_text(pipe, prompts) -> list[dict]:
-    "Raw AudioLDM2 conditioning per prompt (no adapter) on the text encoders' device, each T5 sequence cut to its own length."
-    out, device = [], _device_of(pipe.text_encoder_2)
-    for p in prompts:
-        pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [p], device, 1, False)
-        n = int(am[0].sum())
-        out.append({"prompt_embeds": pe[0, :n].float().cpu(), "attention_mask": am[0, :n].cpu(),
-                    "generated_prompt_embeds": gpe[0].float().cpu()})
+def encode_text(pipe, prompts, batch_size: int = 32) -> list[dict]:
+    "Raw AudioLDM2 conditioning per prompt (no adapter): one `encode_prompt` call per batch of one T5 length."
+    prompts, device = list(prompts), _device_of(pipe.text_encoder_2)
+    out = [None] * len(prompts)
+    for batch in _same_length_batches(pipe.tokenizer_2, prompts, batch_size):   # unpadded: GPT-2 sees pads as positions
+        pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [prompts[i] for i in batch], device, 1, False)
+        if not bool(am.all()):
+            raise RuntimeError(f"prompts {batch} were grouped as one T5 length but padded: {am.sum(1).tolist()}")
+        for row, i in enumerate(batch):
+            out[i] = {"prompt_embeds": pe[row].float().cpu(), "attention_mask": am[row].cpu(),
+                      "generated_prompt_embeds": gpe[row].float().cpu()}
     return out
 
 @torch.no_grad()
@@ -73,13 +87,14 @@ def collate(items: list[dict]) -> dict:
 
 # %% ../nbs/01d_cache.ipynb #1f472301
 CACHE_FORMAT = 2            # 2: the posterior's mean and std (1: its mean only)
+_NOT_CONTENT = ("cache_dir", "augment", "latents", "workers", "encode_precision")   # the last: keyed by its dtype
 
 def cache_settings(cfg: dict) -> dict:
-    "What a cache's content depends on: the model and the data settings (preprocessing, prompts, clip index)."
+    "What a cache's content depends on: the model, the data settings (preprocessing, prompts, clips), the encode dtype."
     if not cfg.get("model"): raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
     return {"model": str(cfg["model"]),
-            "data": {k: v for k, v in cfg["data"].items() if k not in ("cache_dir", "augment", "latents", "workers")},
-            "format": CACHE_FORMAT}
+            "data": {k: v for k, v in cfg["data"].items() if k not in _NOT_CONTENT},
+            "encode_dtype": str(encode_dtype(cfg["data"])).removeprefix("torch."), "format": CACHE_FORMAT}
 
 def cache_dir_for(cfg: dict) -> Path:
     "`<data.cache_dir>/<hash of cache_settings>` (data.cache_dir defaults to outputs/cache)."
@@ -98,6 +113,16 @@ def data_workers(data: dict) -> int:
     w = data.get("workers", 0)
     return min(8, max(0, (os.cpu_count() or 1) - 1)) if w == "auto" else int(w or 0)
 
+# %% ../nbs/01d_cache.ipynb #3ff0c0d2
+ENCODE_DTYPES = {"no": torch.float32, "bf16": torch.bfloat16}     # data.encode_precision → the encoders' dtype
+
+def encode_dtype(data: dict) -> torch.dtype:
+    "The cache encoders' dtype for `data.encode_precision` (the config's default when the key is absent)."
+    name = data.get("encode_precision", DataConfig.encode_precision)
+    if name not in ENCODE_DTYPES:
+        raise ValueError(f"data.encode_precision is one of {tuple(ENCODE_DTYPES)}, got {name!r} (T5 overflows in fp16)")
+    return ENCODE_DTYPES[name]
+
 # %% ../nbs/01d_cache.ipynb #fc91b4dd
 def encode_device(cfg: dict | None = None) -> torch.device:
     "This process's accelerator for the build: `cuda:LOCAL_RANK` under accelerate/torchrun, else mps, else the CPU."
@@ -106,17 +131,30 @@ def encode_device(cfg: dict | None = None) -> torch.device:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
     return device
 
+def _tensors(module) -> list: return [*module.named_parameters(), *module.named_buffers()]
+
+def _placement(module) -> dict:
+    "Each parameter's and buffer's (device, dtype): a module may mix dtypes (transformers keeps T5's `wo` in fp32)."
+    return {name: (t.device, t.dtype) for name, t in _tensors(module)}
+
+def _place(module, where) -> None:
+    "Each parameter and buffer to `where(name, tensor)`'s (device, dtype), in place (no library `.to` and its warnings)."
+    for name, t in _tensors(module):
+        t.data = t.data.to(*where(name, t))
+
 @contextmanager
 def encoders_on(pipe, device, dtype: torch.dtype = torch.float32):
-    "Run the block with the frozen encoders on `device`, under autocast to `dtype` on CUDA (weights keep their dtype); then put them back."
-    device = torch.device(device)
-    before = {n: _device_of(getattr(pipe, n)) for n in ENCODERS if getattr(pipe, n, None) is not None}
-    for n in before: getattr(pipe, n).to(device)
-    amp = torch.autocast("cuda", dtype=dtype) if device.type == "cuda" and dtype != torch.float32 else nullcontext()
+    "Run the block with the frozen encoders on `device`, their weights in `dtype` (fp32 or bf16; no autocast)."
+    if dtype not in ENCODE_DTYPES.values():
+        raise ValueError(f"the cache encoders run in fp32 or bf16, not {dtype}: T5 and the VAE overflow in fp16")
+    modules = {n: getattr(pipe, n) for n in ENCODERS if getattr(pipe, n, None) is not None}
+    before = {n: _placement(m) for n, m in modules.items()}
+    cast = lambda name, t: (torch.device(device), dtype if t.is_floating_point() else t.dtype)   # int buffers stay int
     try:
-        with amp: yield pipe
+        for m in modules.values(): _place(m, cast)
+        yield pipe
     finally:
-        for n, d in before.items(): getattr(pipe, n).to(d)
+        for n, m in modules.items(): _place(m, lambda name, t: before[n][name])   # back where and as it was
 
 @contextmanager
 def folder_lock(folder, log=print):
@@ -148,6 +186,26 @@ def count_long_prompts(pipe, prompts, log=print, examples: int = 3) -> dict:
                 f"and are cut to {limit} by encode_prompt; e.g. {shown}")
     return report
 
+# %% ../nbs/01d_cache.ipynb #1335a680
+def _clip_label(clip, index: int | None = None) -> str:
+    "How an error names a clip: its recording, start and split (and its index in the list being encoded)."
+    where = f"{clip.split} clip {index}" if index is not None else clip.split
+    return f"recording {clip.recording_id} at {float(clip.start_s):.2f} s ({where})"
+
+def check_finite(tensors: dict, labels: list[str], what: str) -> None:
+    "Raise naming each item and tensor with a NaN or inf: `name.j` is item j's tensor, any other runs over the items."
+    bad = {}
+    for name, t in tensors.items():
+        base, _, j = name.partition(".")
+        finite = [bool(torch.isfinite(t).all())] if j else torch.isfinite(t.flatten(1)).all(1).tolist()
+        rows = [int(j)] if j else range(len(finite))
+        for row, ok in zip(rows, finite):
+            if not ok: bad.setdefault(labels[row], []).append(base)
+    if bad:
+        found = "; ".join(f"{label}: {', '.join(names)}" for label, names in bad.items())
+        raise FloatingPointError(f"{what}: non-finite values in {len(bad)} of {len(labels)} items (NaN or inf), "
+                                 f"so nothing of it is written: {found}")
+
 # %% ../nbs/01d_cache.ipynb #f50b96dc
 class ClipMels(torch.utils.data.Dataset):
     "Log-mels [1024, 64] of preprocessed clips, what the VAE encodes; for DataLoader workers."
@@ -175,9 +233,11 @@ def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: i
     for (k, i), batch in zip(todo, tqdm(loader, total=len(todo), desc="encoding clips", disable=log is None)):
         mean, std = encode_mels(pipe, batch)
         tensors = {"latents_mean": mean.contiguous(), "latents_std": std.contiguous()}
-        for j, c in enumerate(encode_text(pipe, prompts[i:i + shard_size])):
+        for j, c in enumerate(encode_text(pipe, prompts[i:i + shard_size], batch_size=shard_size)):
             for name in COND_KEYS: tensors[f"{name}.{j}"] = c[name].contiguous()
         path, meta = _shard_paths(cache_dir, k)
+        labels = [_clip_label(clips[n], n) for n in range(i, i + len(mean))]
+        check_finite(tensors, labels, f"{path.name} (encoders in {_dtype_of(pipe.vae)})")   # before anything is written
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")           # unique per process
         save_file(tensors, str(tmp)); os.replace(tmp, path)
         atomic_write_text(meta, json.dumps(records[i:i + shard_size]))
@@ -190,13 +250,14 @@ def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "cli
     cache_dir = Path(cache_dir); cache_dir.mkdir(parents=True, exist_ok=True)
     prompts = [build_prompt(c, style=prompt_style) for c in clips]
     records = [_clip_record(c, p) for c, p in zip(clips, prompts)]
-    key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size})
+    key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size, "dtype": str(dtype)})
     manifest_path = cache_dir/"manifest.json"
     with folder_lock(cache_dir, log):
         if manifest_path.is_file():
             m = json.loads(manifest_path.read_text())
             if m["key"] != key:
-                raise RuntimeError(f"{cache_dir} holds a cache of other settings or other clips (key {m['key']}, expected {key}); "
+                raise RuntimeError(f"{cache_dir} holds a cache of other settings or other clips or dtype "
+                                   f"(key {m['key']}, expected {key}); "
                                    "refusing to mix them: delete the folder, or use cache_dir_for(cfg) for a folder per setting")
             if m.get("complete"):
                 long = {k: v["n_long"] for k, v in m.get("long_prompts", {}).items()}
@@ -209,7 +270,9 @@ def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "cli
         t0 = time.time()
         with encoders_on(pipe, device, dtype):
             n = _encode_shards(pipe, clips, prompts, records, cache_dir, shard_size, ClipMels(clips, top_db, normalize_peak), workers, log)
-            save_file({k: v.contiguous() for k, v in encode_text(pipe, [""])[0].items()}, str(cache_dir/f".empty.{os.getpid()}.tmp"))
+            empty = encode_text(pipe, [""])[0]
+            check_finite({f"{k}.0": v for k, v in empty.items()}, ["the empty prompt"], "empty.safetensors")
+            save_file({k: v.contiguous() for k, v in empty.items()}, str(cache_dir/f".empty.{os.getpid()}.tmp"))
         os.replace(cache_dir/f".empty.{os.getpid()}.tmp", cache_dir/"empty.safetensors")
         manifest.update(complete=True, n_shards=-(-len(clips) // shard_size), created=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         built_on={"device": str(device), "dtype": str(dtype).replace("torch.", ""), "pid": os.getpid(),
@@ -273,8 +336,12 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
                                          rng=rng, return_semitones=True)
         prompt = build_prompt(clip.transposed(semitones) if semitones else clip, style=self.style)
         mean, std = (x[0] for x in encode_audio(self.pipe, [wav]))
+        cond = encode_text(self.pipe, [prompt])[0]
+        tensors = {"latents_mean.0": mean, "latents_std.0": std, **{f"{k}.0": v for k, v in cond.items()}}
+        label = f"{_clip_label(clip, idx)}, epoch {self.epoch}, {semitones:+d} semitones"
+        check_finite(tensors, [label], "on-the-fly item")
         lat = mean if self.latents == "mean" else posterior_sample(mean, std, self.seed, self.epoch, idx)
-        return {"latents": lat[:, :self.frames], **encode_text(self.pipe, [prompt])[0], "prompt": prompt}
+        return {"latents": lat[:, :self.frames], **cond, "prompt": prompt}
 
 # %% ../nbs/01d_cache.ipynb #23663f83
 def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
@@ -299,7 +366,7 @@ def training_data(cfg: dict, pipe, log=print, device=None):
     device = encode_device(cfg) if device is None else torch.device(device)
     cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), style, d.get("top_db", 60),
                        d.get("normalize_peak", 0.5), log=log, workers=data_workers(d), device=device,
-                       dtype=pick_dtype(device, cfg.get("mixed_precision")))
+                       dtype=encode_dtype(d))
     train = CachedClipDataset(cdir, "train", latents=mode, seed=seed, frames=frames)
     return train, CachedClipDataset(cdir, "eval", latents="mean", frames=frames), train.empty_conditioning(), collate
 

@@ -14,13 +14,14 @@ import yaml
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
-           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'STANDIN_MODEL', 'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS',
-           'TINY_UNET_WIDTHS', 'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES', 'PUBLISHED_SIZES', 'git_sha',
-           'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything', 'pick_device',
-           'pick_mixed_precision', 'pick_dtype', 'ModelNotAvailableError', 'standin_folder', 'resolve_model_path',
-           'load_pretrained', 'CheckpointError', 'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder',
-           'prompt_corpus', 'roberta_tokenizer', 't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2',
-           'architecture_folder', 'audioldm2_architecture', 'parameter_table', 'check_published_sizes']
+           'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'STANDIN_MODEL', 'HALF_DTYPES', 'TEXT_COMPONENTS',
+           'AUDIOLDM2_COMPONENTS', 'TINY_PEAK_DBFS', 'TINY_UNET_WIDTHS', 'HUB_TOKENIZER_CLASSES', 'ARCHITECTURES',
+           'PUBLISHED_SIZES', 'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything',
+           'pick_device', 'pick_mixed_precision', 'pick_dtype', 'resolve_precision', 'component_dtypes',
+           'ModelNotAvailableError', 'standin_folder', 'resolve_model_path', 'load_pretrained', 'CheckpointError',
+           'check_audioldm2_folder', 'check_tokenizer', 'load_audioldm2_folder', 'prompt_corpus', 'roberta_tokenizer',
+           't5_tokenizer', 'save_tiny_audioldm2', 'tiny_audioldm2', 'architecture_folder', 'audioldm2_architecture',
+           'parameter_table', 'check_published_sizes']
 
 # %% ../nbs/00_core.ipynb #7af9f806
 SAMPLE_RATE = 16_000      # AudioLDM2's sampling rate
@@ -90,9 +91,25 @@ def pick_mixed_precision(device: torch.device | str, mixed_precision: str | None
     if device.type != "cuda": return "no"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
-def pick_dtype(device: torch.device | str, mixed_precision: str | None = "auto") -> torch.dtype:
-    "The inference dtype matching `pick_mixed_precision`."
+def pick_dtype(device: torch.device | str, mixed_precision: str) -> torch.dtype:
+    "The compute dtype of `mixed_precision` on `device` (no default: a caller passes its config's setting)."
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(pick_mixed_precision(device, mixed_precision), torch.float32)
+
+# %% ../nbs/00_core.ipynb #99ea507a
+HALF_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+TEXT_COMPONENTS = ("text_encoder", "text_encoder_2", "projection_model", "language_model")
+
+def resolve_precision(setting: str, mixed_precision: str, device: torch.device | str) -> str:
+    "A stage's precision setting on `device` as 'no', 'bf16' or 'fp16'; `train` follows the run's `mixed_precision`."
+    return pick_mixed_precision(device, mixed_precision if setting == "train" else setting)
+
+def component_dtypes(precision: str, upcast_decode: bool = True) -> dict:
+    "The precision rule: each pipeline component's dtype at a resolved precision ('no', 'bf16' or 'fp16')."
+    if precision not in ("no", *HALF_DTYPES): raise ValueError(f"precision must be 'no', 'bf16' or 'fp16', got {precision!r}")
+    compute = HALF_DTYPES.get(precision, torch.float32)
+    text = torch.float32 if compute == torch.float16 else compute        # FLAN-T5 overflows in fp16
+    decode = torch.float32 if upcast_decode else compute
+    return {"unet": compute, "adapter": compute, **dict.fromkeys(TEXT_COMPONENTS, text), "vae": decode, "vocoder": decode}
 
 # %% ../nbs/00_core.ipynb #0e6cabc2
 class ModelNotAvailableError(RuntimeError):
@@ -133,11 +150,12 @@ def resolve_model_path(model_id: str) -> str:
 
 # %% ../nbs/00_core.ipynb #1214b9d5
 def load_pretrained(model: str = DEFAULT_MODEL, device: str | torch.device | None = "auto",
-                    dtype: torch.dtype | None = None, **kwargs):
-    "An `AudioLDM2Pipeline` from a hub id, a local folder, `'standin'` or `'tiny'` (`tiny_audioldm2`), all through `load_audioldm2_folder`."
+                    dtype: torch.dtype = torch.float32, **kwargs):
+    """An `AudioLDM2Pipeline` from a hub id, a local folder, `'standin'` or `'tiny'` (`tiny_audioldm2`), all through
+    `load_audioldm2_folder`, every component in `dtype` (`model.load_pipeline` applies the per-component precision rule)."""
     device = pick_device(device)
-    if model == "tiny": pipe = tiny_audioldm2(dtype=dtype or torch.float32, **kwargs)
-    else: pipe = load_audioldm2_folder(resolve_model_path(model), dtype=dtype or pick_dtype(device), **kwargs)
+    if model == "tiny": pipe = tiny_audioldm2(dtype=dtype, **kwargs)
+    else: pipe = load_audioldm2_folder(resolve_model_path(model), dtype=dtype, **kwargs)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
@@ -382,7 +400,8 @@ def audioldm2_architecture(name: str = DEFAULT_MODEL, device: str = "cpu", dtype
         torch.manual_seed(seed)
         models = _random_models(folder)
     for m in models.values(): (m.to(dtype) if dtype != torch.float32 else m).eval()
-    tokenizers = {"tokenizer": roberta_tokenizer(pad_to=models["text_encoder"].config.text_config.vocab_size),
+    # the hub's CLAP tokenizer pads every prompt to its model_max_length, 512 (diffusers pads RoBERTa to max_length)
+    tokenizers = {"tokenizer": roberta_tokenizer(pad_to=models["text_encoder"].config.text_config.vocab_size, max_length=512),
                   "tokenizer_2": t5_tokenizer(pad_to=32_100)}    # FLAN-T5's 32,100 tokens; its encoder has 32,128 rows
     pipe = AudioLDM2Pipeline(**models, **tokenizers, scheduler=DDIMScheduler.from_pretrained(folder/"scheduler"),
                              feature_extractor=ClapFeatureExtractor.from_pretrained(folder/"feature_extractor"))

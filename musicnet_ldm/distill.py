@@ -333,11 +333,12 @@ def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, sche
     engine's summary with the logged losses. `settings`: the engine's (`LoopConfig`) over `DISTILL_LOOP`. `adapter`: the
     fine-tuned teacher's conditioning adapter, for raw (cached) conditioning; None for `encode_prompt`'s (adapted)."""
     from musicnet_ldm.finetune import read_train_log
+    from musicnet_ldm.model import cast_inputs
     # 1. the settings: LoopConfig's, distillation's defaults, then `settings`; unknown names are errors
     s = from_dict(LoopConfig, {**DISTILL_LOOP, **settings}, "distill")
     # 2. fp32 master weights (accelerate autocasts where mixed precision is on); the teacher frozen
     student.float().train()
-    teacher.requires_grad_(False).eval()
+    cast_inputs(teacher.requires_grad_(False).eval())    # a half-precision teacher takes the fp32 student's inputs
     # 3. what trains: the student, with phase 1's feature projections where the widths differ
     projections = FeatureProjections(student, teacher) if phase == "kd" else None
     model = Student(student, projections if projections is not None and len(projections.proj) else None)
@@ -399,10 +400,10 @@ def student_settings(folder) -> dict | None:
     p = Path(folder)/DISTILL_META
     return json.loads(p.read_text()) if p.is_file() else None
 
-def load_student(folder, device="auto"):
-    "Load a saved student pipeline through the project's `load_pipeline` (with the adapter when it has one)."
+def load_student(folder, device="auto", precision: str = "no", upcast_decode: bool = True):
+    "Load a saved student pipeline through the project's `load_pipeline` (with the adapter when it has one), at `precision`."
     from musicnet_ldm.model import load_pipeline
-    return load_pipeline(str(folder), device=device)
+    return load_pipeline(str(folder), device=device, precision=precision, upcast_decode=upcast_decode)
 
 # %% ../nbs/06_distill.ipynb #11fe7a7b
 def unet_evaluations(steps: int, guidance_scale: float) -> int:
@@ -411,15 +412,15 @@ def unet_evaluations(steps: int, guidance_scale: float) -> int:
 
 def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int = 0, negative_prompt: str | None = None,
                    warmup: bool = True, seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float]:
-    "Generate one `seconds`-long clip per prompt (seed `seed + i`); return (audio [n, samples], seconds per clip)."
-    pipe.set_progress_bar_config(disable=True)
-    kw = dict(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=seconds)
-    if guidance_scale > 1 and negative_prompt: kw["negative_prompt"] = negative_prompt
-    if warmup: pipe(prompts[0], **{**kw, "num_inference_steps": 1}, generator=torch.Generator().manual_seed(0))
+    """Generate one `seconds`-long clip per prompt (seed `seed + i`) through `generate.synthesize`, each prompt and its
+    negative encoded as Table 1 encodes them (`generate.encode_pair`); return (audio [n, samples], seconds per clip)."""
+    from musicnet_ldm.generate import synthesize
+    kw = dict(steps=steps, guidance_scale=guidance_scale, audio_length_s=seconds, negative_prompt=negative_prompt)
+    if warmup: synthesize(pipe, prompts[:1], [0], **{**kw, "steps": 1})
     sync = torch.cuda.synchronize if pipe.device.type == "cuda" else (lambda: None)
     out, t0 = [], time.perf_counter(); sync()
     for i, p in enumerate(prompts):
-        out.append(pipe(p, **kw, generator=torch.Generator().manual_seed(seed + i)).audios[0])
+        out.append(synthesize(pipe, [p], [seed + i], **kw)[0][0])
     sync()
     return np.stack(out), (time.perf_counter() - t0) / len(prompts)
 
@@ -443,15 +444,15 @@ def with_scheduler(pipe, scheduler):
     return out
 
 # %% ../nbs/06_distill.ipynb #8a421d5b
-def _bench_pipes(teacher, student, device):
+def _bench_pipes(teacher, student, device, precision: str = "no"):
     "(teacher, student) pipelines for the benchmarks: folders/ids are loaded; no student: a fresh BK-SDM (or narrow) one."
     from musicnet_ldm.model import load_pipeline
-    t_pipe = load_pipeline(str(teacher), device=device) if isinstance(teacher, (str, Path)) else teacher
+    t_pipe = load_pipeline(str(teacher), device=device, precision=precision) if isinstance(teacher, (str, Path)) else teacher
     if student is None:   # BK-SDM's removal where the teacher has layers to spare (AudioLDM2: 2 per block), else narrower
         lpb = min(_per_block(t_pipe.unet.config.layers_per_block, len(t_pipe.unet.down_blocks), "layers_per_block"))
         knobs = {"layers_per_block": lpb - 1} if lpb >= 2 else {"channel_mult": 0.5}
         return t_pipe, student_pipeline(t_pipe, make_student(t_pipe.unet, **knobs))
-    return t_pipe, (load_student(student, device=device) if isinstance(student, (str, Path)) else student)
+    return t_pipe, (load_student(student, device, precision) if isinstance(student, (str, Path)) else student)
 
 def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "a string quartet"), teacher_steps: int = 8,
                   student_steps: int = 4, guidance_scale: float = 3.5, device="auto", seed: int = 0, log=print) -> float:
@@ -584,14 +585,15 @@ def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teach
 
 # %% ../nbs/06_distill.ipynb #f7463e49
 def write_student_samples(student_dir, run_dir, records, seeds, steps: int | None = None, teacher_system: str | None = None,
-                          audio_length_s: float = CLIP_SECONDS, device="auto") -> list[Path]:
+                          audio_length_s: float = CLIP_SECONDS, device="auto", precision: str = "no") -> list[Path]:
     "The student's clips for the evaluation's prompt `records` × `seeds` in `run_dir/samples/student/` (no guidance)."
     from musicnet_ldm.generate import generate
     steps = steps or (student_settings(student_dir) or {}).get("num_inference_steps", 4)
     records = [{"prompt": r} if isinstance(r, str) else {**r, **({"teacher_system": teacher_system} if teacher_system else {})}
                for r in records]
     return generate(str(student_dir), records, list(seeds), steps=steps, guidance_scale=1.0, negative_prompt=None,
-                    audio_length_s=audio_length_s, out_dir=run_dir, system="student", device=device, progress=False)
+                    audio_length_s=audio_length_s, out_dir=run_dir, system="student", device=device, precision=precision,
+                    progress=False)
 
 def teacher_system_name(teacher_src: str, cfg: dict, run_dir) -> str:
     "The `samples/` folder of the teacher: `finetuned` (the run's best/), `pretrained` (the preset's model), else `teacher`."
@@ -633,25 +635,14 @@ def training_indices(dataset, exclude, n: int | None = None, seed: int = 0, log=
     return keep
 
 # %% ../nbs/06_distill.ipynb #91218ac2
-def _pad_to(x: torch.Tensor, n: int) -> torch.Tensor: return F.pad(x, (0, 0) * (x.ndim - 1) + (0, n - x.shape[0]))
-
 @torch.no_grad()
 def sample_teacher_latents(pipe, conds: list[dict], negative: dict, seeds, steps: int, guidance_scale: float,
                            frames: int | None = None, seconds: float = CLIP_SECONDS) -> torch.Tensor:
     """The teacher's latents [n, 8, frames, 16] for raw cached conditionings `conds` (the pipeline applies a fine-tuned
     teacher's adapter, to the negative too), one CPU generator per seed, `seconds` long (the training clips' length)
     then cut to `frames`; `negative`: the raw negative-prompt conditioning."""
-    n_tok = max(c["attention_mask"].shape[0] for c in [*conds, negative])
-    dev, dt = pipe._execution_device, pipe.unet.dtype
-    def stacked(cs):
-        return {"prompt_embeds": torch.stack([_pad_to(c["prompt_embeds"], n_tok) for c in cs]).to(dev, dt),
-                "attention_mask": torch.stack([_pad_to(c["attention_mask"], n_tok) for c in cs]).to(dev),
-                "generated_prompt_embeds": torch.stack([c["generated_prompt_embeds"] for c in cs]).to(dev, dt)}
-    kw = stacked(conds)
-    if guidance_scale > 1:
-        neg = stacked([negative] * len(conds))
-        kw.update(negative_prompt_embeds=neg["prompt_embeds"], negative_attention_mask=neg["attention_mask"],
-                  negative_generated_prompt_embeds=neg["generated_prompt_embeds"])
+    from musicnet_ldm.generate import pair_inputs
+    kw = pair_inputs(conds, negative if guidance_scale > 1 else None)       # as Table 1's clips are conditioned
     pipe.set_progress_bar_config(disable=True)
     gens = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
     lat = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=seconds, generator=gens,
@@ -665,9 +656,8 @@ def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_
     "Teacher-sampled latents for `dataset[indices]` in `root/<key>/`: keyed by everything they depend on, atomic shards, resumed."
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
-    from musicnet_ldm.cache import encode_text
     from musicnet_ldm.core import config_hash
-    from musicnet_ldm.generate import weights_sha256
+    from musicnet_ldm.generate import encode_pair, weights_sha256
     records = [{"index": int(i), "prompt": dataset[i]["prompt"], "seed": int(seed) + int(i)} for i in indices]
     settings = {"teacher_sha256": weights_sha256(pipe), "scheduler": {"class": type(pipe.scheduler).__name__, **dict(pipe.scheduler.config)},
                 "conditioning": conditioning, "steps": int(steps), "guidance_scale": float(guidance_scale),
@@ -677,7 +667,7 @@ def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_
     manifest = folder/"manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("complete"): return folder
     atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": False}, indent=2, default=str))
-    negative = encode_text(pipe, [negative_prompt or ""])[0]
+    negative = encode_pair(pipe, negative_prompt or "", negative_prompt)[1]      # the negative as Table 1 encodes it
     starts = range(0, len(records), shard_size)
     for k, s in enumerate(tqdm(starts, desc="teacher targets", disable=log is None)):
         path, meta, recs = folder/f"shard_{k:05d}.safetensors", folder/f"shard_{k:05d}.json", records[s:s + shard_size]
@@ -716,6 +706,7 @@ class DistillDataset(torch.utils.data.Dataset):
 def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="auto"):
     """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's `best/`
     folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
+    from musicnet_ldm.core import pick_device, resolve_precision
     from musicnet_ldm.model import load_pipeline
     src = teacher or cfg["distill"]["teacher"]
     if src == "pretrained": src = cfg["model"]
@@ -724,7 +715,9 @@ def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="a
             raise FileNotFoundError(f"distill: no fine-tuned model at {run_dir/'best'}; fine-tune first, or set distill.teacher "
                                     "(papermill: -p teacher pretrained, or a checkpoint folder) to choose another teacher")
         src = str(run_dir/"best")
-    pipe = load_pipeline(src, device=device)
+    device = pick_device(device)
+    precision = resolve_precision(cfg["distill"]["precision"], cfg["mixed_precision"], device)   # never a default
+    pipe = load_pipeline(src, device=device, precision=precision, upcast_decode=cfg["generate"]["upcast_decode"])
     pipe.set_progress_bar_config(disable=True)
     return pipe, str(src)
 

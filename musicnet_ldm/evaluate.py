@@ -21,10 +21,10 @@ from .listening import add_anchors, analyse_listening, build_listening_test, lis
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'ADHERENCE_TITLES', 'read_samples',
-           'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference', 'protocol_subsets',
-           'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons', 'build_listening_kit',
-           'listening_summary', 'table1', 'plot_table1']
+__all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'SAMPLING_KEYS', 'ADHERENCE_TITLES',
+           'read_samples', 'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference',
+           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons',
+           'build_listening_kit', 'listening_summary', 'sampling_settings', 'table1', 'plot_table1']
 
 # %% ../nbs/05_evaluate.ipynb #1636ca8c
 SYSTEM_ORDER = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
@@ -251,6 +251,22 @@ def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0, pairs=PAIRS) -
     return {"summary": analyse_listening(kept).set_index("system"), "flagged_raters": flagged, "screening": screen.to_dict("records"),
             "paired": listening_paired(kept, pairs, n_boot=n_boot, seed=seed)}
 
+# %% ../nbs/05_evaluate.ipynb #a0517bf4
+SAMPLING_KEYS = ("steps", "guidance_scale", "negative_prompt", "candidates", "precision", "scheduler", "model")
+
+def sampling_settings(samples: list[dict]) -> dict:
+    "How a system's clips were sampled, from their sidecars: each setting's value, or the sorted list where clips differ."
+    out = {}
+    for k in SAMPLING_KEYS:
+        values = sorted({json.dumps(s.get(k)) for s in samples})
+        out[k] = json.loads(values[0]) if len(values) == 1 else [json.loads(v) for v in values]
+    return out
+
+def _sampling_words(v: dict) -> str:
+    "A system's sampling settings in a few words, for the table's protocol line."
+    return (f"{v['steps']} {v['scheduler']} steps, guidance {v['guidance_scale']}, {v['candidates']} candidate(s), "
+            f"precision {v['precision']}")
+
 # %% ../nbs/05_evaluate.ipynb #ed092d60
 def _fmt(m, lo=None, hi=None, n=None, digits=3) -> str:
     if m is None or (isinstance(m, float) and np.isnan(m)): return "—"
@@ -300,14 +316,20 @@ def _system_row(system: str, r: dict, ratings) -> dict:
                    else {s: None})
     return row
 
+def _relative(path, run_dir) -> str:
+    "`path` relative to the run folder where it lies inside it (a record carries no machine's path), else as given."
+    path, run_dir = Path(path), Path(run_dir)
+    return str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
+
 def _protocol(s: dict, listened: dict | None) -> dict:
     "How Table 1 was measured, for its JSON record: `s` holds table1's settings, `listened` the listening summary."
     ratings = None if listened is None else listened["summary"]
     return {
-        "systems": s["systems"], "reference_set": str(s["ref_dir"]), "n_reference": s["n_reference"],
+        "systems": s["systems"], "reference_set": _relative(s["ref_dir"], s["run_dir"]), "n_reference": s["n_reference"],
+        "sampling": s["sampling"],
         "loudness": f"every clip normalised to {s['loudness_lufs']:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) before FAD, CLAP and transcription",
         "fad": {"embeddings": list(s["fad_embedders"]), "ci": f"bootstrap ({s['n_boot']} resamples) over the system's prompts and the reference clips, "
-                "spread centred on the estimate", "fad_inf": s["fad_inf"], "statistics_cache": str(s["cache_dir"])},
+                "spread centred on the estimate", "fad_inf": s["fad_inf"], "statistics_cache": _relative(s["cache_dir"], s["run_dir"])},
         "clap_score": {"backend": s["clap_backend"], "agreement_with": s["clap_agreement"], "ci": "bootstrap over prompts, 95 %",
                        "chance": "each clip against every other prompt of the set; margin = own − chance per clip"},
         "prompt_adherence": {"transcriber": s["transcriber"], "instrument_clap": s["clap_backend"],
@@ -343,9 +365,10 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
                                       f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir, loudness_lufs=loudness_lufs)
                 for name in fad_embedders}
     # 2. every system's metrics
-    results = {}
+    results, sampling = {}, {}
     for system in systems:
         samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
+        if system != "reference": sampling[system] = sampling_settings(samples)
         t0 = time.time()
         results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf, seed=seed,
                                           is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
@@ -361,7 +384,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     # 4. the rows, the protocol, and the files
     rows = [_system_row(system, r, ratings) for system, r in results.items()]
-    settings = dict(systems=systems, ref_dir=ref_dir, n_reference=len(ref_samples), loudness_lufs=loudness_lufs, seed=seed,
+    settings = dict(systems=systems, run_dir=run_dir, sampling=sampling, ref_dir=ref_dir, n_reference=len(ref_samples), loudness_lufs=loudness_lufs, seed=seed,
                     fad_embedders=fad_embedders, n_boot=n_boot, fad_inf=fad_inf, cache_dir=cache_dir, clap_backend=clap_backend,
                     clap_agreement=clap_agreement, transcriber=models.transcriber.name, pairs=pairs)
     protocol = _protocol(settings, listened)
@@ -426,6 +449,7 @@ def _write_table1(run_dir: Path, record: dict, fad_embedders):
         f"reference set `{p['reference_set']}` ({p['n_reference']} real clips)",
         f"FAD embeddings {', '.join(p['fad']['embeddings']) or 'none'} ({p['fad']['ci']})",
         f"CLAP score with `{p['clap_score']['backend']}`", f"prompt adherence transcribed with {p['prompt_adherence']['transcriber']}",
+        "sampling " + ", ".join(f"{s}: {_sampling_words(v)}" for s, v in p["sampling"].items()),
         p["loudness"],
         "OVL/REL: " + ("not rated (no listening-test results)" if p["listening"] == "not rated" else "1–100 ratings, CI over raters")]) + ".",
         "", f"The last row quotes the seed paper: {record['paper_row']['note']}. Its OVL 0.61 / REL 0.04 are not on our 1–100 "

@@ -13,17 +13,18 @@ import numpy as np
 import torch
 
 from .core import (CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
-                               atomic_write_text, git_sha, package_versions, pick_device, resolve_model_path)
+                               atomic_write_text, git_sha, package_versions, pick_device,
+                               pick_mixed_precision, resolve_model_path, resolve_precision)
 from .audio import write_wav
-from .config import DataConfig, GenerateConfig, from_dict, notebook_config, parameters_start
+from .config import DataConfig, GenerateConfig, from_dict, notebook_config, outputs_dir, parameters_start
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'SETTINGS_KEYS', 'SIDECAR_KEYS', 'read_prompt_records', 'read_prompts', 'prompts_dir', 'write_test_prompts',
-           'evaluation_prompt_records', 'load_model', 'check_model', 'check_writable', 'encode_one', 'clap_rank',
-           'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'ClipJob', 'generate', 'log_mel',
-           'plot_waveform_and_mel', 'save_figures_4_5', 'bench_generation', 'main']
+           'evaluation_prompt_records', 'load_model', 'check_model', 'check_writable', 'encode_pair', 'pair_inputs',
+           'clap_rank', 'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'precision_of', 'checkpoint_sha256',
+           'ClipJob', 'generate', 'log_mel', 'plot_waveform_and_mel', 'save_figures_4_5', 'bench_generation', 'main']
 
 # %% ../nbs/04_generate.ipynb #56281ffa
 def read_prompt_records(path) -> list[dict]:
@@ -87,10 +88,10 @@ def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
     return records + [{**r, "prompt_set": "musicnet_test"} for r in read_prompt_records(test_file)]
 
 # %% ../nbs/04_generate.ipynb #e6a30e12
-def load_model(model, device="auto", dtype=None):
-    "A pipeline for `model` through the project's loader (our checkpoints bring their conditioning adapter)."
+def load_model(model, device="auto", precision: str = "no", upcast_decode: bool = True):
+    "A pipeline for `model` through the project's loader (our checkpoints bring their conditioning adapter), at `precision`."
     from musicnet_ldm.model import load_pipeline
-    return load_pipeline(str(model), device=device, dtype=dtype)
+    return load_pipeline(str(model), device=device, precision=precision, upcast_decode=upcast_decode)
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 
@@ -137,27 +138,28 @@ def _modules(pipe) -> dict:
     if isinstance(getattr(pipe, "adapter", None), torch.nn.Module): mods.setdefault("adapter", pipe.adapter)
     return dict(sorted(mods.items()))
 
-@torch.no_grad()
-def encode_one(pipe, prompt: str, negative_prompt: str | None, guidance_scale: float) -> dict:
-    "The text encoders' conditioning of one prompt (and its negative), computed as AudioLDM2 does for a batch of one."
-    from diffusers import AudioLDM2Pipeline
-    cfg = guidance_scale > 1.0
-    # AudioLDM2's own encoding, not a subclass override: the pipeline call runs the override (our adapter) on
-    # precomputed embeddings too, so calling it here would apply the adapter twice
-    pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [prompt], pipe._execution_device, 1, cfg,
-                                                  negative_prompt=[negative_prompt] if cfg and negative_prompt is not None else None)
-    return {"prompt_embeds": pe, "attention_mask": am, "generated_prompt_embeds": gpe}   # [neg; pos] when cfg
+def encode_pair(pipe, prompt: str, negative_prompt: str | None, cache: dict | None = None) -> tuple[dict, dict]:
+    """The raw conditioning (no adapter) of `prompt` and of its negative (None: the empty prompt), each encoded on its own
+    by `cache.encode_text`, as the training cache encodes a clip's prompt: Table 1, the teacher's targets and the
+    distillation table give a prompt, and the negative, the same conditioning whatever they are batched with."""
+    from musicnet_ldm.cache import encode_text
+    cache = {} if cache is None else cache
+    for text in (prompt, negative_prompt or ""):
+        if text not in cache: cache[text] = encode_text(pipe, [text])[0]
+    return cache[prompt], cache[negative_prompt or ""]
 
-def _stack(conds: list[dict]) -> dict:
-    "Stack per-prompt conditionings, zero-padding the T5 sequences (and masks) to the longest."
-    length = max(c["prompt_embeds"].shape[1] for c in conds)
-    pad = lambda x, n: torch.nn.functional.pad(x, (0, 0, 0, n) if x.dim() == 3 else (0, n))
-    out = {k: [] for k in conds[0]}
-    for c in conds:
-        n = length - c["prompt_embeds"].shape[1]
-        out["prompt_embeds"].append(pad(c["prompt_embeds"], n)); out["attention_mask"].append(pad(c["attention_mask"], n))
-        out["generated_prompt_embeds"].append(c["generated_prompt_embeds"])
-    return {k: torch.stack(v, 1) for k, v in out.items()}   # [2 or 1, batch, ...]: row 0 negative when cfg
+def _pad_tokens(x: torch.Tensor, n: int) -> torch.Tensor:
+    "A T5 sequence [L, …] (or its mask [L]) zero-padded to `n` tokens: masked out where the UNet attends."
+    return torch.nn.functional.pad(x, (0, 0) * (x.ndim - 1) + (0, n - x.shape[0]))
+
+def pair_inputs(positives: list[dict], negative: dict | None) -> dict:
+    "The pipeline's embedding arguments for raw conditionings `positives` and one `negative` (None: no guidance)."
+    n_tok = max(c["attention_mask"].shape[0] for c in positives + ([negative] if negative is not None else []))
+    def stacked(conds, prefix=""):
+        return {f"{prefix}prompt_embeds": torch.stack([_pad_tokens(c["prompt_embeds"], n_tok) for c in conds]),
+                f"{prefix}attention_mask": torch.stack([_pad_tokens(c["attention_mask"], n_tok) for c in conds]),
+                f"{prefix}generated_prompt_embeds": torch.stack([c["generated_prompt_embeds"] for c in conds])}
+    return {**stacked(positives), **(stacked([negative] * len(positives), "negative_") if negative is not None else {})}
 
 @torch.no_grad()
 def clap_rank(pipe, prompt: str, audios: np.ndarray) -> np.ndarray:
@@ -174,21 +176,14 @@ def clap_rank(pipe, prompt: str, audios: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, guidance_scale: float = 3.5,
                audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = "Low quality.",
-               num_waveforms_per_prompt: int = 1, cache: dict | None = None, output_type: str = "np") -> tuple[np.ndarray, list[dict]]:
-    """One batch: audio [len(prompts), samples] (the CLAP-best of `num_waveforms_per_prompt` each) and per-item ranking info;
+               candidates: int = 1, cache: dict | None = None, output_type: str = "np") -> tuple[np.ndarray, list[dict]]:
+    """One batch: audio [len(prompts), samples] (the CLAP-best of `candidates` each) and per-item ranking info;
     `output_type='latent'`: the sampler's scaled latents [len(prompts), channels, frames, 16] instead (one per prompt)."""
-    if output_type == "latent" and num_waveforms_per_prompt != 1: raise ValueError("output_type='latent' returns one sample per prompt")
+    if output_type == "latent" and candidates != 1: raise ValueError("output_type='latent' returns one sample per prompt")
     for m in _modules(pipe).values(): m.eval()
     pipe.set_progress_bar_config(disable=True)   # callers show their own progress
-    cache = {} if cache is None else cache
-    for p in prompts:
-        if p not in cache: cache[p] = encode_one(pipe, p, negative_prompt, guidance_scale)
-    cond, n = _stack([cache[p] for p in prompts]), num_waveforms_per_prompt
-    kw = {"prompt_embeds": cond["prompt_embeds"][-1], "attention_mask": cond["attention_mask"][-1],
-          "generated_prompt_embeds": cond["generated_prompt_embeds"][-1]}
-    if guidance_scale > 1.0:
-        kw.update(negative_prompt_embeds=cond["prompt_embeds"][0], negative_attention_mask=cond["attention_mask"][0],
-                  negative_generated_prompt_embeds=cond["generated_prompt_embeds"][0])
+    pairs = [encode_pair(pipe, p, negative_prompt, cache) for p in prompts]
+    kw, n = pair_inputs([pos for pos, _ in pairs], pairs[0][1] if guidance_scale > 1.0 else None), candidates
     # one CPU generator per item (the same noise on any device); its n candidates draw from it in turn
     generators = [g for s in seeds for g in [torch.Generator("cpu").manual_seed(int(s))] * n]
     audio = pipe(num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=audio_length_s,
@@ -204,7 +199,8 @@ def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, gui
     return np.stack(best), info
 
 # %% ../nbs/04_generate.ipynb #b94c3881
-SETTINGS_KEYS = ("prompt", "seed", "steps", "guidance_scale", "negative_prompt", "audio_length_s", "num_waveforms_per_prompt", "model")
+SETTINGS_KEYS = ("prompt", "seed", "steps", "guidance_scale", "negative_prompt", "audio_length_s", "candidates", "precision",
+                 "model")
 SIDECAR_KEYS = SETTINGS_KEYS + ("prompt_index", "system", "model_revision", "weights_sha256", "sample_rate", "num_samples",
                                 "scheduler", "dtype", "device", "generation_seconds", "batch_size", "created", "versions", "git_sha")
 
@@ -223,6 +219,34 @@ def weights_sha256(pipe) -> str:
             t = t.detach().cpu().contiguous()
             h.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)}".encode()); h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+def precision_of(pipe) -> str:
+    "The precision a pipeline samples in, named as the config names it: its UNet's dtype."
+    return {torch.float32: "no", torch.bfloat16: "bf16", torch.float16: "fp16"}[pipe.unet.dtype]
+
+def _weight_files(folder: Path) -> list[list]:
+    "[relative name, size, mtime] of a pipeline folder's weight files, following linked component folders."
+    rows = []
+    for root, _, files in os.walk(folder, followlinks=True):
+        for f in files:
+            if Path(f).suffix in _WEIGHT_SUFFIXES:
+                st = (Path(root)/f).stat()
+                rows.append([str((Path(root)/f).relative_to(folder)), st.st_size, st.st_mtime_ns])
+    return sorted(rows)
+
+def checkpoint_sha256(model, pipe) -> str:
+    """`weights_sha256(pipe)`, computed once per checkpoint: for a folder or hub id it is kept in
+    outputs/cache/weights_sha256.json under the folder, its precision and its weight files' sizes and times."""
+    if not isinstance(model, (str, Path)) or str(model) == "tiny": return weights_sha256(pipe)
+    folder = Path(check_model(model)).resolve()
+    key, files = f"{folder}|{precision_of(pipe)}", _weight_files(folder)
+    store = outputs_dir()/"cache"/"weights_sha256.json"
+    known = json.loads(store.read_text()) if store.is_file() else {}
+    if known.get(key, {}).get("files") == files: return known[key]["sha256"]
+    known[key] = {"files": files, "sha256": weights_sha256(pipe)}
+    store.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(store, json.dumps(known, indent=1))
+    return known[key]["sha256"]
 
 def _finished(wav: Path, settings: dict, overwrite: bool) -> bool:
     "Is the clip at `wav` complete (WAV + complete sidecar)? Raise if it was made with other settings."
@@ -255,7 +279,7 @@ class ClipJob:
     wav: Path
     settings: dict
 
-def _check_requests(prompts, seeds, steps, batch_size, num_waveforms_per_prompt, audio_length_s) -> tuple[list[dict], list[int]]:
+def _check_requests(prompts, seeds, steps, batch_size, candidates, audio_length_s) -> tuple[list[dict], list[int]]:
     "The prompt records and seeds of a `generate` call, or a ValueError saying what is wrong with them."
     records = [{"prompt": p} if isinstance(p, str) else dict(p) for p in prompts]
     if not records: raise ValueError("generate: the prompt list is empty")
@@ -266,9 +290,9 @@ def _check_requests(prompts, seeds, steps, batch_size, num_waveforms_per_prompt,
     seeds = [int(s) for s in seeds]
     if not seeds: raise ValueError("generate: no seeds")
     if len(set(seeds)) != len(seeds): raise ValueError(f"generate: repeated seeds {seeds}")
-    if steps < 1 or batch_size < 1 or num_waveforms_per_prompt < 1 or audio_length_s <= 0:
-        raise ValueError(f"generate: steps ({steps}), batch_size ({batch_size}), num_waveforms_per_prompt "
-                         f"({num_waveforms_per_prompt}) must be ≥ 1 and audio_length_s ({audio_length_s}) > 0")
+    if steps < 1 or batch_size < 1 or candidates < 1 or audio_length_s <= 0:
+        raise ValueError(f"generate: steps ({steps}), batch_size ({batch_size}), candidates ({candidates}) must be ≥ 1 "
+                         f"and audio_length_s ({audio_length_s}) > 0")
     return records, seeds
 
 def _clip_jobs(records: list[dict], seeds: list[int], folder: Path, sampling: dict, model_label: str | None) -> list[ClipJob]:
@@ -295,8 +319,9 @@ def _jobs_to_run(jobs: list[ClipJob], todo: list[ClipJob], weights_sha: str, ove
 def _sidecar_common(model, pipe, system: str) -> dict:
     "What every sidecar of a call records about the model, the weights and the machine."
     label, revision = _model_label(model, pipe)
-    return {"model": label, "model_revision": revision, "weights_sha256": weights_sha256(pipe), "system": system,
+    return {"model": label, "model_revision": revision, "weights_sha256": checkpoint_sha256(model, pipe), "system": system,
             "sample_rate": SAMPLE_RATE, "scheduler": type(pipe.scheduler).__name__, "dtype": str(pipe.unet.dtype),
+            "component_dtypes": {n: str(m.dtype) for n, m in _modules(pipe).items()},
             "device": str(pipe._execution_device), "versions": package_versions(), "git_sha": git_sha()}
 
 def _write_batch(batch: list[ClipJob], audio, info, common: dict, seconds: float):
@@ -311,13 +336,14 @@ def _write_batch(batch: list[ClipJob], audio, info, common: dict, seconds: float
 
 def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps, guidance_scale: float = GenerateConfig.guidance_scale,
              audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = GenerateConfig.negative_prompt,
-             num_waveforms_per_prompt: int = 1, batch_size: int = 4, out_dir=None, system: str | None = None,
-             device="auto", dtype=None, overwrite: bool = False, progress: bool = True) -> list[Path]:
+             candidates: int = 1, batch_size: int = 4, out_dir=None, system: str | None = None, device="auto",
+             precision: str = "no", upcast_decode: bool = True, overwrite: bool = False, progress: bool = True) -> list[Path]:
     """Generate a clip per (prompt, seed) with `model` (a pipeline, hub id, checkpoint folder or `'tiny'`) into
     `out_dir/samples/<system>/` (or `out_dir` itself when `system` is None): 16 kHz WAV + JSON sidecar each.
-    Finished clips are skipped. Returns the WAV paths in (prompt, seed) order."""
+    Finished clips are skipped. Returns the WAV paths in (prompt, seed) order. `precision` ('no', 'bf16', 'fp16': a stage
+    resolves `generate.precision` with `core.resolve_precision`) applies to a model loaded here; a pipeline keeps its own."""
     # 1. the requests, the model and the output folder, checked before anything is loaded
-    records, seeds = _check_requests(prompts, seeds, steps, batch_size, num_waveforms_per_prompt, audio_length_s)
+    records, seeds = _check_requests(prompts, seeds, steps, batch_size, candidates, audio_length_s)
     if out_dir is None: raise ValueError("generate: out_dir is required")
     if isinstance(model, (str, Path)): check_model(model)
     folder = check_writable(Path(out_dir)/"samples"/system if system else Path(out_dir))
@@ -325,11 +351,12 @@ def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps, guid
     # 2. every clip and its settings; the finished ones (same settings) are skipped
     sampling = {"steps": int(steps), "guidance_scale": float(guidance_scale),
                 "negative_prompt": negative_prompt if guidance_scale > 1.0 else None,   # unused without guidance
-                "audio_length_s": float(audio_length_s), "num_waveforms_per_prompt": int(num_waveforms_per_prompt)}
+                "audio_length_s": float(audio_length_s), "candidates": int(candidates),
+                "precision": precision if isinstance(model, (str, Path)) else precision_of(model)}
     jobs = _clip_jobs(records, seeds, folder, sampling, str(model) if isinstance(model, (str, Path)) else None)
     todo = [j for j in jobs if not _finished(j.wav, j.settings, overwrite)]
     # 3. the pipeline; finished clips are checked against its weights even when every clip is finished
-    pipe = load_model(model, device=device, dtype=dtype) if isinstance(model, (str, Path)) else model
+    pipe = load_model(model, device, precision, upcast_decode) if isinstance(model, (str, Path)) else model
     pipe.set_progress_bar_config(disable=True)
     common = _sidecar_common(model, pipe, system)
     todo = _jobs_to_run(jobs, todo, common["weights_sha256"], overwrite)
@@ -345,7 +372,7 @@ def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps, guid
             t0 = time.perf_counter()
             audio, info = synthesize(pipe, [j.record["prompt"] for j in batch], [j.seed for j in batch], steps=steps,
                                      guidance_scale=guidance_scale, audio_length_s=audio_length_s,
-                                     negative_prompt=negative_prompt, num_waveforms_per_prompt=num_waveforms_per_prompt,
+                                     negative_prompt=negative_prompt, candidates=candidates,
                                      cache=cache)
             _write_batch(batch, audio, info, common, (time.perf_counter() - t0)/len(batch))
             bar.update(len(batch))
@@ -431,7 +458,9 @@ def main(argv=None) -> int:
     p.add_argument("--guidance", type=float, default=GenerateConfig.guidance_scale)
     p.add_argument("--negative-prompt", default=GenerateConfig.negative_prompt, help="'' for none")
     p.add_argument("--length", type=float, default=GenerateConfig.audio_length_s, help="seconds of audio per clip")
-    p.add_argument("--waveforms", type=int, default=GenerateConfig.num_waveforms_per_prompt, help="candidates per prompt, the CLAP-best is kept")
+    p.add_argument("--candidates", type=int, default=GenerateConfig.candidates, help="waveforms per clip, the CLAP-best kept (AudioLDM2: 3)")
+    p.add_argument("--precision", default="auto", choices=("auto", "no", "bf16", "fp16"),
+                   help="the UNet's and text encoders' precision (auto: bf16 where supported, fp16 on other GPUs, fp32 on a CPU)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", required=True, help="output folder (a run directory with --system)")
     p.add_argument("--system", default=None, help="write into OUT/samples/SYSTEM/")
@@ -442,8 +471,8 @@ def main(argv=None) -> int:
     from musicnet_ldm.core import ModelNotAvailableError
     try:
         paths = generate(a.model, read_prompt_records(a.prompts), a.seeds, steps=a.steps, guidance_scale=a.guidance,
-                         audio_length_s=a.length, negative_prompt=a.negative_prompt or None, num_waveforms_per_prompt=a.waveforms,
-                         batch_size=a.batch_size, out_dir=a.out, system=a.system, device=a.device, overwrite=a.overwrite,
+                         audio_length_s=a.length, negative_prompt=a.negative_prompt or None, candidates=a.candidates,
+                         batch_size=a.batch_size, out_dir=a.out, system=a.system, device=a.device, precision=pick_mixed_precision(pick_device(a.device), a.precision), overwrite=a.overwrite,
                          progress=not a.quiet)
     except (ValueError, FileNotFoundError, PermissionError, ModelNotAvailableError) as e:
         print(f"error: {e}", file=sys.stderr); return 2

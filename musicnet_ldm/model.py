@@ -11,10 +11,11 @@ from torch import nn
 from diffusers import AudioLDM2Pipeline, ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .core import DEFAULT_MODEL, load_pretrained, pick_device
+from .core import DEFAULT_MODEL, component_dtypes, load_pretrained, pick_device
 
 # %% auto #0
-__all__ = ['residual_mlp', 'ConditioningAdapter', 'generate_language_of_audio', 'MusicNetLDMPipeline', 'load_pipeline']
+__all__ = ['residual_mlp', 'ConditioningAdapter', 'generate_language_of_audio', 'cast_inputs', 'MusicNetLDMPipeline',
+           'load_pipeline']
 
 # %% ../nbs/02_model.ipynb #61e44552
 def residual_mlp(dim: int, hidden: int, n_layers: int) -> nn.Sequential:
@@ -60,6 +61,20 @@ def generate_language_of_audio(language_model, inputs_embeds: torch.Tensor, atte
         if attention_mask is not None: attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(attention_mask), 1)], dim=1)
     return inputs_embeds[:, -max_new_tokens:]
 
+# %% ../nbs/02_model.ipynb #ac23af0e
+def _to_own_dtype(module, args, kwargs):
+    "A forward pre-hook: floating-point tensor arguments in the module's parameters' dtype."
+    dtype = next(module.parameters()).dtype
+    cast = lambda x: x.to(dtype) if torch.is_tensor(x) and x.is_floating_point() else x
+    return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
+
+def cast_inputs(module: nn.Module) -> nn.Module:
+    "Make `module` take floating-point inputs in its own dtype (a forward pre-hook, added once): a part kept in fp32 behind a half-precision one."
+    if not getattr(module, "_casts_inputs", False):
+        module.register_forward_pre_hook(_to_own_dtype, with_kwargs=True)
+        module._casts_inputs = True
+    return module
+
 # %% ../nbs/02_model.ipynb #e702c871
 class MusicNetLDMPipeline(AudioLDM2Pipeline):
     "`AudioLDM2Pipeline` whose text conditioning passes through an optional `ConditioningAdapter`."
@@ -82,7 +97,24 @@ class MusicNetLDMPipeline(AudioLDM2Pipeline):
         prompt_embeds, attention_mask, generated_prompt_embeds = super().encode_prompt(*args, **kwargs)
         if self.adapter is not None:
             generated_prompt_embeds, prompt_embeds = self.adapter(generated_prompt_embeds, prompt_embeds)
-        return prompt_embeds, attention_mask, generated_prompt_embeds
+        # the sampler's latents take this dtype: the UNet's, whatever precision the text encoders ran in
+        return prompt_embeds.to(self.unet.dtype), attention_mask, generated_prompt_embeds.to(self.unet.dtype)
+
+    def mel_spectrogram_to_waveform(self, mel_spectrogram):
+        return super().mel_spectrogram_to_waveform(mel_spectrogram.to(self.vocoder.dtype))
+
+    def score_waveforms(self, text, audio, num_waveforms_per_prompt, device, dtype):
+        return super().score_waveforms(text, audio, num_waveforms_per_prompt, device, self.text_encoder.dtype)
+
+    def set_precision(self, precision: str, upcast_decode: bool = True) -> "MusicNetLDMPipeline":
+        "Each component in its dtype by `core.component_dtypes`; the VAE decoder takes the UNet's latents in its own."
+        for name, dtype in component_dtypes(precision, upcast_decode).items():
+            module = self.adapter if name == "adapter" else getattr(self, name)
+            if module is not None: module.to(dtype)
+        cast_inputs(self.vae.post_quant_conv)
+        cast_inputs(self.vae.decoder)
+        self.precision = precision
+        return self
 
     def to(self, *args, **kwargs):
         out = super().to(*args, **kwargs)
@@ -95,18 +127,21 @@ class MusicNetLDMPipeline(AudioLDM2Pipeline):
         if self.adapter is not None: self.adapter.save_pretrained(Path(save_directory)/"adapter")
 
 # %% ../nbs/02_model.ipynb #e0d1588e
-def load_pipeline(model: str = DEFAULT_MODEL, device="auto", dtype: torch.dtype | None = None,
-                  adapter: bool | ConditioningAdapter | None = None, **kwargs) -> MusicNetLDMPipeline:
-    "A `MusicNetLDMPipeline` for a hub id, a checkpoint folder (with its `adapter/`) or `'tiny'`."
+def load_pipeline(model: str = DEFAULT_MODEL, device="auto", precision: str = "no",
+                  adapter: bool | ConditioningAdapter | None = None, upcast_decode: bool = True, **kwargs) -> MusicNetLDMPipeline:
+    """A `MusicNetLDMPipeline` for a hub id, a checkpoint folder (with its `adapter/`) or `'tiny'`, its components in the
+    dtypes of `precision` ('no': fp32; a stage resolves its setting with `core.resolve_precision`)."""
+    if kwargs.get("dtype", torch.float32) != torch.float32:
+        raise ValueError(f"load_pipeline: pass precision='bf16'/'fp16', not dtype={kwargs['dtype']} (one rule sets every component's dtype)")
     folder = Path(str(model)).expanduser()
     if folder.is_dir() and not (folder/"model_index.json").is_file():
         raise FileNotFoundError(f"{folder} is not a pipeline folder: model_index.json is missing "
                                 "(pass a folder written by save_pretrained, e.g. <run>/best)")
-    pipe = MusicNetLDMPipeline.from_audioldm2(load_pretrained(str(model), device=device, dtype=dtype, **kwargs))
+    pipe = MusicNetLDMPipeline.from_audioldm2(load_pretrained(str(model), device=device, **kwargs))
     saved = folder/"adapter"
     if isinstance(adapter, ConditioningAdapter): pipe.adapter = adapter
     elif adapter is False: pipe.adapter = None
     elif saved.is_dir(): pipe.adapter = ConditioningAdapter.from_pretrained(saved)
     elif adapter is True: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
-    if pipe.adapter is not None: pipe.adapter.to(device=pipe.unet.device, dtype=pipe.unet.dtype)
-    return pipe
+    if pipe.adapter is not None: pipe.adapter.to(device=pipe.unet.device)
+    return pipe.set_precision(precision, upcast_decode)
