@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_finetune.ipynb #89966921
 from __future__ import annotations
-import argparse, contextlib, copy, json, os, sys, time
+import argparse, contextlib, copy, json, os, shutil, sys, time
 from functools import partial
 from pathlib import Path
 
@@ -15,17 +15,21 @@ from torch import nn
 from diffusers import AudioLDM2Pipeline
 
 from .cache import collate as cache_collate, training_data
-from .config import ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, resolve
-from .core import make_run_dir, pick_device, seed_everything
+from .config import (
+    ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
+from .core import (
+    atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path, seed_everything)
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
 
 # %% auto #0
-__all__ = ['ConditionedUNet', 'drop_conditioning', 'prediction_target', 'x0_and_eps', 'diffusion_loss', 'toy_conditioned_latents',
-           'empty_conditioning', 'trainable_model', 'enable_gradient_checkpointing', 'load_lora', 'merge_lora',
-           'finetune_losses', 'save_lora', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train',
-           'read_train_log', 'plot_loss_curve', 'peak_memory', 'bench_training', 'main']
+__all__ = ['FROZEN_COMPONENTS', 'ConditionedUNet', 'drop_conditioning', 'prediction_target', 'x0_and_eps', 'diffusion_loss',
+           'toy_conditioned_latents', 'empty_conditioning', 'audioldm2_null', 'training_null', 'trainable_model',
+           'enable_gradient_checkpointing', 'peak_memory', 'checkpointing_decision', 'measure_step_memory',
+           'gradient_checkpointing_for', 'load_lora', 'merge_lora', 'finetune_losses', 'save_lora', 'component_link',
+           'save_pipeline_folder', 'pipeline_saver', 'load_best', 'fit', 'load_training_data', 'train',
+           'read_train_log', 'plot_loss_curve', 'bench_training', 'main']
 
 # %% ../nbs/03_finetune.ipynb #652352d1
 class ConditionedUNet(nn.Module):
@@ -40,19 +44,24 @@ class ConditionedUNet(nn.Module):
                          encoder_hidden_states_1=prompt_embeds, encoder_attention_mask_1=attention_mask).sample
 
 # %% ../nbs/03_finetune.ipynb #ade842f8
-def drop_conditioning(batch: dict, empty: dict, p: float, generator: torch.Generator) -> dict:
-    "Replace each item's conditioning by the empty prompt's with probability `p` (classifier-free guidance)."
+def _pad_sequence(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
+    "`x` right-padded with zeros to `length` along `dim`."
+    return F.pad(x, (0, 0) * (x.ndim - 1 - dim) + (0, length - x.shape[dim]))
+
+def drop_conditioning(batch: dict, null: dict, p: float, generator: torch.Generator) -> dict:
+    "Replace each item's conditioning by the `null` one with probability `p` (classifier-free guidance)."
     n = batch["latents"].shape[0]
     drop = torch.rand(n, generator=generator) < p
     if p <= 0 or not drop.any(): return batch
-    out, L = dict(batch), batch["prompt_embeds"].shape[1]
-    e_pe, e_am = empty["prompt_embeds"][:L], empty["attention_mask"][:L]   # the empty prompt's sequence is the shortest
-    e_pe = F.pad(e_pe, (0, 0, 0, L - e_pe.shape[0])); e_am = F.pad(e_am, (0, L - e_am.shape[0]))
-    dev = batch["latents"].device; drop = drop.to(dev)
+    out = dict(batch)
+    L = max(batch["prompt_embeds"].shape[1], null["prompt_embeds"].shape[0])
+    null_pe = _pad_sequence(null["prompt_embeds"], L, 0)
+    null_am = _pad_sequence(null["attention_mask"], L, 0)        # masked padding: the UNet sees the null's tokens only
+    drop = drop.to(batch["latents"].device)
     sel = lambda x, e: torch.where(drop.view(-1, *[1] * (x.ndim - 1)), e.to(x).expand_as(x), x)
-    out["prompt_embeds"] = sel(batch["prompt_embeds"], e_pe)
-    out["attention_mask"] = sel(batch["attention_mask"], e_am)
-    out["generated_prompt_embeds"] = sel(batch["generated_prompt_embeds"], empty["generated_prompt_embeds"])
+    out["prompt_embeds"] = sel(_pad_sequence(batch["prompt_embeds"], L, 1), null_pe)
+    out["attention_mask"] = sel(_pad_sequence(batch["attention_mask"], L, 1), null_am)
+    out["generated_prompt_embeds"] = sel(batch["generated_prompt_embeds"], null["generated_prompt_embeds"])
     return out
 
 # %% ../nbs/03_finetune.ipynb #32c87b03
@@ -76,13 +85,13 @@ def x0_and_eps(scheduler, model_output, timesteps, sample):
 
 # %% ../nbs/03_finetune.ipynb #bf2aca45
 def diffusion_loss(model: ConditionedUNet, batch: dict, scheduler, generator: torch.Generator,
-                   empty: dict | None = None, cond_dropout: float = 0.0) -> torch.Tensor:
+                   null: dict | None = None, cond_dropout: float = 0.0) -> torch.Tensor:
     "AudioLDM2's training objective: MSE between the UNet's output and the scheduler's target (epsilon or v)."
     latents = batch["latents"]
     n, dev = latents.shape[0], latents.device
     noise = torch.randn(latents.shape, generator=generator).to(dev, latents.dtype)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=generator).to(dev)
-    if empty is not None and cond_dropout > 0: batch = drop_conditioning(batch, empty, cond_dropout, generator)
+    if null is not None and cond_dropout > 0: batch = drop_conditioning(batch, null, cond_dropout, generator)
     noisy = scheduler.add_noise(latents, noise, t)
     target = prediction_target(scheduler, latents, noise, t)
     pred = model(noisy, t, batch["generated_prompt_embeds"], batch["prompt_embeds"], batch["attention_mask"])
@@ -108,6 +117,25 @@ def empty_conditioning(pipe) -> dict:
     pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [""], pipe.unet.device, 1, False)
     return {"prompt_embeds": pe[0].cpu(), "attention_mask": am[0].cpu(), "generated_prompt_embeds": gpe[0].cpu()}
 
+# %% ../nbs/03_finetune.ipynb #57d85466
+@torch.no_grad()
+def audioldm2_null(pipe) -> dict:
+    """AudioLDM2's training null in the cache's format: T5("") with a mask of ones, and `max_new_tokens` zero vectors
+    for GPT-2's sequence (haoheliu/AudioLDM2: `FlanT5HiddenState`, `AudioMAEConditionCTPoolRand`)."""
+    tok = pipe.tokenizer_2([""], padding=True, max_length=pipe.tokenizer_2.model_max_length, truncation=True,
+                           return_tensors="pt")                 # encode_prompt's T5 call, as the cache makes it
+    device = pipe.text_encoder_2.device
+    t5 = pipe.text_encoder_2(tok.input_ids.to(device), attention_mask=tok.attention_mask.to(device))[0][0]
+    gpt2 = pipe.language_model.config
+    return {"prompt_embeds": t5.float().cpu(), "attention_mask": torch.ones(len(t5), dtype=tok.attention_mask.dtype),
+            "generated_prompt_embeds": torch.zeros(gpt2.max_new_tokens, gpt2.n_embd)}
+
+def training_null(pipe, kind: str) -> dict:
+    "What dropout substitutes (`train.cond_null`): 'audioldm2' (the original's) or 'pipeline' (`encode_prompt` of '')."
+    if kind == "audioldm2": return audioldm2_null(pipe)
+    if kind == "pipeline": return empty_conditioning(pipe)
+    raise ConfigError(f"train.cond_null = {kind!r} is not allowed: cond_null must be one of 'audioldm2', 'pipeline'")
+
 # %% ../nbs/03_finetune.ipynb #4640ab03
 def _add_lora(unet, rank: int, alpha: int):
     from peft import LoraConfig, inject_adapter_in_model
@@ -121,7 +149,6 @@ def trainable_model(pipe, s: TrainConfig) -> ConditionedUNet:
         m.requires_grad_(False)
     unet = pipe.unet.float()                                  # fp32 master weights; accelerate autocasts
     if s.lora: unet = _add_lora(unet, s.lora_rank, s.lora_alpha)
-    if s.gradient_checkpointing: enable_gradient_checkpointing(unet)
     if s.adapter and pipe.adapter is None: pipe.adapter = ConditioningAdapter.for_pipeline(pipe, adapt_t5=s.adapter_t5)
     if not s.adapter: pipe.adapter = None
     return ConditionedUNet(unet, pipe.adapter.float() if pipe.adapter is not None else None).train()
@@ -142,152 +169,6 @@ def enable_gradient_checkpointing(unet):
                 return _fwd(*args, **kwargs)
             m.forward, m._musicnet_ckpt = forward, True
     return unet
-
-# %% ../nbs/03_finetune.ipynb #d9c6d04d
-def load_lora(unet, folder):
-    "Inject the LoRA factors saved in `folder` (`adapter_config.json` + `adapter_model.safetensors`) into a base `unet`."
-    from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
-    from safetensors.torch import load_file
-    folder = Path(folder)
-    if not (folder/"adapter_model.safetensors").is_file():
-        raise FileNotFoundError(f"{folder} holds no LoRA factors (adapter_model.safetensors is missing)")
-    unet = inject_adapter_in_model(LoraConfig.from_pretrained(str(folder)), unet)
-    result = set_peft_model_state_dict(unet, load_file(str(folder/"adapter_model.safetensors")))
-    if getattr(result, "unexpected_keys", None): raise ValueError(f"{folder}: LoRA keys the UNet lacks: {result.unexpected_keys[:5]}")
-    return unet
-
-def merge_lora(unet):
-    "Fold injected LoRA layers into the base weights and remove them (a plain UNet again)."
-    from peft.tuners.tuners_utils import BaseTunerLayer
-    for name, module in list(unet.named_modules()):
-        if isinstance(module, BaseTunerLayer):
-            module.merge()
-            parent, child = unet.get_submodule(name.rsplit(".", 1)[0]) if "." in name else unet, name.rsplit(".", 1)[-1]
-            setattr(parent, child, module.get_base_layer())
-    return unet
-
-# %% ../nbs/03_finetune.ipynb #ffa4da18
-def finetune_losses(pipe, empty: dict | None, cond_dropout: float):
-    "(loss, eval_loss) for the engine: the diffusion loss, with conditioning dropout in training only."
-    from diffusers import DDPMScheduler
-    sched = DDPMScheduler.from_config(pipe.scheduler.config)
-    def loss(model, batch, generator):
-        e = {k: v.to(batch["latents"].device) for k, v in empty.items()} if empty is not None else None
-        return diffusion_loss(model, batch, sched, generator, e, cond_dropout)
-    def eval_loss(model, batch, generator): return diffusion_loss(model, batch, sched, generator)
-    return loss, eval_loss
-
-# %% ../nbs/03_finetune.ipynb #63de6e8c
-def save_lora(unet, folder: Path):
-    "The injected LoRA factors with their `adapter_config.json` (what `load_lora` reads)."
-    from peft.utils import get_peft_model_state_dict
-    from safetensors.torch import save_file
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()}, str(folder/"adapter_model.safetensors"))
-    unet.peft_config["default"].save_pretrained(str(folder))
-
-def pipeline_saver(pipe, lora: bool):
-    "save(model, folder) for the engine: `pipe` with the trained UNet (LoRA merged, factors in lora/) and adapter/."
-    def save(model: ConditionedUNet, folder):
-        folder, unet = Path(folder), model.unet
-        if lora:
-            save_lora(unet, folder/"lora")
-            unet = merge_lora(copy.deepcopy(unet))
-        out = MusicNetLDMPipeline(**{**pipe.components, "unet": unet})
-        out.adapter = model.adapter
-        out.save_pretrained(folder)
-    return save
-
-def load_best(model: ConditionedUNet, folder, lora: bool = False):
-    "Read a saved folder back into the trained module: the UNet (or its LoRA factors) and the adapter."
-    folder = Path(folder)
-    if lora:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-        set_peft_model_state_dict(model.unet, load_file(str(folder/"lora"/"adapter_model.safetensors")))
-    else: model.unet.load_state_dict(type(model.unet).from_pretrained(folder, subfolder="unet").state_dict())
-    if model.adapter is not None and (folder/"adapter").is_dir():
-        model.adapter.load_state_dict(ConditioningAdapter.from_pretrained(folder/"adapter").state_dict())
-    return model
-
-# %% ../nbs/03_finetune.ipynb #7725a0de
-def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, run_dir, empty: dict | None = None, collate=None, log=print,
-        seed: int = 0, mixed_precision: str = "auto", info: dict | None = None, **settings) -> dict:
-    "Fine-tune `pipe`'s UNet (+ adapter, or LoRA) on cached items; write checkpoints, the log and `best/`; return the summary."
-    # 1. the settings: TrainConfig's defaults, overridden by `settings`
-    s = from_dict(TrainConfig, settings, "train")
-    # 2. the module that trains (a new adapter is initialised from `seed`); everything else frozen
-    seed_everything(seed)
-    model = trainable_model(pipe, s)
-    # 3. the losses, on the pipeline's noise schedule
-    loss, eval_loss = finetune_losses(pipe, empty, s.cond_dropout)
-    # 4. the job: data, and how best/ is written and read back
-    job = Job(model=model, loss=loss, eval_loss=eval_loss, train_set=train_set, eval_set=eval_set,
-              collate=collate or cache_collate, save=pipeline_saver(pipe, s.lora), load=partial(load_best, lora=s.lora),
-              info={"name": "fine-tuning", **(info or {})})
-    # 5. the engine: accelerate, resume, steps, EMA, evaluation, checkpoints, best/ back in the model at the end
-    return run_engine(job, s, run_dir, seed=seed, mixed_precision=mixed_precision, log=log)
-
-# %% ../nbs/03_finetune.ipynb #add806fc
-def load_training_data(cfg: dict, pipe, log=print):
-    "(train_set, eval_set, empty-prompt conditioning, collate) for `train.data`: the encode-once cache, or toy items."
-    cfg = resolve(cfg)
-    t = cfg["train"]
-    if t["data"] == "cache":
-        prepare_data(cfg)                                       # the synthetic fixture, when the preset asks for it
-        return training_data(cfg, pipe, log=log)
-    log(f"train.data='toy': {t['toy_items']} synthetic conditioned latents (two prompts), not MusicNet")
-    tr = toy_conditioned_latents(pipe, n=t["toy_items"], seed=cfg["seed"], frames=t["toy_frames"])
-    ev = toy_conditioned_latents(pipe, n=max(2, t["toy_items"] // 2), seed=cfg["seed"] + 1, frames=t["toy_frames"])
-    return tr, ev, empty_conditioning(pipe), cache_collate
-
-# %% ../nbs/03_finetune.ipynb #a98bbadd
-def train(cfg: dict, output_dir=None, log=print) -> dict:
-    "Fine-tune as `cfg` says (model, seed, mixed_precision, the data and train sections); return the summary."
-    # 1. every setting resolved and checked; the model named
-    cfg = resolve(cfg)
-    t = cfg["train"]
-    if cfg["model"] is None: raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")
-    # 2. the run directory, with the resolved configuration in config.json
-    out = Path(output_dir or t["output_dir"] or make_run_dir(cfg))
-    if not (out/"config.json").exists(): make_run_dir(cfg, run_id=out.name, root=out.parent)
-    # 3. the model in fp32 (accelerate autocasts) and the data
-    seed_everything(cfg["seed"])
-    pipe = load_pipeline(cfg["model"], device="cpu", dtype=torch.float32)
-    train_set, eval_set, empty, collate = load_training_data(cfg, pipe, log=log)
-    # 4. fit, then the loss curve
-    summary = fit(pipe, train_set, eval_set, out, empty=empty, collate=collate, log=log, seed=cfg["seed"],
-                  mixed_precision=cfg["mixed_precision"], info={"data": t["data"]}, **t)
-    if int(os.environ.get("RANK", "0")) == 0:
-        import matplotlib.pyplot as plt
-        plt.close(plot_loss_curve(out))                       # saved in figures/; the notebook shows it below
-    return summary
-
-# %% ../nbs/03_finetune.ipynb #caf74961
-def read_train_log(run_dir) -> list[dict]:
-    "The events of `run_dir/train_log.jsonl`."
-    path = Path(run_dir)/"train_log.jsonl"
-    out = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip(): continue
-        try: out.append(json.loads(line))
-        except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not JSON ({e})") from e
-    return out
-
-def plot_loss_curve(run_dir):
-    "Plot training and evaluation loss against the step; save `figures/loss_curve.{png,pdf}`; return the figure."
-    import matplotlib; import matplotlib.pyplot as plt
-    events = read_train_log(run_dir)
-    tr = [(e["step"], e["loss"]) for e in events if e.get("event") == "train"]
-    ev = [(e["step"], e["eval_loss"]) for e in events if e.get("event") == "eval"]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if tr: ax.plot(*zip(*tr), label="train loss", lw=1)
-    if ev: ax.plot(*zip(*ev), "o-", label="eval loss")
-    ax.set_xlabel("step"); ax.set_ylabel("MSE (diffusion objective)"); ax.legend(); ax.grid(alpha=0.3)
-    fig.tight_layout()
-    figs = Path(run_dir)/"figures"; figs.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"): fig.savefig(figs/f"loss_curve.{ext}", dpi=150)
-    return fig
 
 # %% ../nbs/03_finetune.ipynb #b1a1bb18
 @contextlib.contextmanager
@@ -319,6 +200,278 @@ def peak_memory(device):
         stop.set()
         thread.join()
 
+# %% ../nbs/03_finetune.ipynb #b7eed38b
+def checkpointing_decision(rows: list[dict], batch_size: int, free_gib: float, extra_gib: float = 0.0) -> dict:
+    """`auto`'s rule: on iff the peak measured at two batch sizes, extrapolated to `batch_size` (plus `extra_gib`),
+    exceeds `free_gib`."""
+    (b1, m1), (b2, m2) = sorted((r["batch"], r["peak_gib"]) for r in rows)[:2]
+    if b1 == b2: raise ValueError(f"extrapolating needs two batch sizes, got rows for {[r['batch'] for r in rows]}")
+    projected = m1 + (batch_size - b1) * (m2 - m1) / (b2 - b1) + extra_gib
+    return {"on": projected > free_gib, "projected_peak_gib": round(projected, 2), "free_gib": round(free_gib, 2),
+            "batch_size": batch_size, "measured": rows}
+
+# %% ../nbs/03_finetune.ipynb #f51664d2
+def measure_step_memory(model, loss, items: list, collate, device, mixed_precision: str = "auto",
+                        batches: tuple = (1, 2)) -> list[dict]:
+    """Peak memory (GiB, `peak_memory`: the allocator's on a GPU) of one AdamW step of `model` on each batch size of
+    `items`, under the run's autocast; `model` ends on `device` with its weights and the random state unchanged."""
+    device = torch.device(device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(pick_mixed_precision(device, mixed_precision))
+    saved = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    model.to(device)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])
+    def step(n: int):
+        batch = collate([items[i % len(items)] for i in range(n)])
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            value = loss(model, batch, torch.Generator().manual_seed(0))
+        value.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    rows = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        step(1)                                   # warm-up: AdamW's state exists from here on, as in every later step
+        for n in batches:
+            with peak_memory(device) as mem: step(n)
+            rows.append({"batch": n, "peak_gib": round(mem["gib"], 3)})
+    del opt
+    model.load_state_dict(saved)                  # the measured steps moved the weights: the run starts from these
+    if device.type == "cuda": torch.cuda.empty_cache()
+    return rows
+
+# %% ../nbs/03_finetune.ipynb #dc8d422c
+def _training_device() -> torch.device:
+    "The device the engine trains on: accelerate's, cuda:LOCAL_RANK on a GPU."
+    device = pick_device("auto")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if device.type == "cuda" else device
+
+def gradient_checkpointing_for(setting, model, loss, train_set, collate, batch_size: int, mixed_precision: str = "auto",
+                               ema: bool = False, device=None, log=print) -> dict:
+    """`train.gradient_checkpointing` resolved, {"on": bool, ...}: True or False as set; `auto` on only when a step's
+    projected peak exceeds the free GPU memory, off on a CPU or MPS (no GPU memory limits a step there)."""
+    if setting is True or setting is False: return {"on": setting, "setting": setting}
+    if setting != "auto":
+        raise ConfigError(f"train.gradient_checkpointing = {setting!r} is not allowed: "
+                          "it must be one of 'auto', True, False")
+    device = _training_device() if device is None else torch.device(device)
+    if device.type != "cuda":
+        log(f"gradient_checkpointing auto: off on {device.type}, where no GPU memory limits a step")
+        return {"on": False, "setting": "auto", "device": str(device)}
+    torch.cuda.empty_cache()
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    free_gib = (free_bytes + torch.cuda.memory_allocated(device)) / 2**30     # the measured peaks count our tensors too
+    items = [train_set[0], train_set[min(1, len(train_set) - 1)]]
+    rows = measure_step_memory(model, loss, items, collate, device, mixed_precision)
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    decision = checkpointing_decision(rows, batch_size, free_gib, extra_gib=4 * trained / 2**30 if ema else 0.0)
+    log(f"gradient_checkpointing auto: {'on' if decision['on'] else 'off'}: a step at batch {batch_size} projects to "
+        f"{decision['projected_peak_gib']} GiB (measured {rows}, EMA {ema}) against {decision['free_gib']} GiB free "
+        f"on {device}")
+    return {**decision, "setting": "auto", "device": str(device)}
+
+# %% ../nbs/03_finetune.ipynb #d9c6d04d
+def load_lora(unet, folder):
+    "Inject the LoRA factors saved in `folder` (`adapter_config.json` + `adapter_model.safetensors`) into a base `unet`."
+    from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    if not (folder/"adapter_model.safetensors").is_file():
+        raise FileNotFoundError(f"{folder} holds no LoRA factors (adapter_model.safetensors is missing)")
+    unet = inject_adapter_in_model(LoraConfig.from_pretrained(str(folder)), unet)
+    result = set_peft_model_state_dict(unet, load_file(str(folder/"adapter_model.safetensors")))
+    if getattr(result, "unexpected_keys", None): raise ValueError(f"{folder}: LoRA keys the UNet lacks: {result.unexpected_keys[:5]}")
+    return unet
+
+def merge_lora(unet):
+    "Fold injected LoRA layers into the base weights and remove them (a plain UNet again)."
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    for name, module in list(unet.named_modules()):
+        if isinstance(module, BaseTunerLayer):
+            module.merge()
+            parent, child = unet.get_submodule(name.rsplit(".", 1)[0]) if "." in name else unet, name.rsplit(".", 1)[-1]
+            setattr(parent, child, module.get_base_layer())
+    return unet
+
+# %% ../nbs/03_finetune.ipynb #ffa4da18
+def finetune_losses(pipe, null: dict | None, cond_dropout: float):
+    "(loss, eval_loss) for the engine: the diffusion loss, with conditioning dropout to `null` in training only."
+    from diffusers import DDPMScheduler
+    sched = DDPMScheduler.from_config(pipe.scheduler.config)
+    def loss(model, batch, generator):
+        e = {k: v.to(batch["latents"].device) for k, v in null.items()} if null is not None else None
+        return diffusion_loss(model, batch, sched, generator, e, cond_dropout)
+    def eval_loss(model, batch, generator): return diffusion_loss(model, batch, sched, generator)
+    return loss, eval_loss
+
+# %% ../nbs/03_finetune.ipynb #63de6e8c
+def save_lora(unet, folder: Path):
+    "The injected LoRA factors with their `adapter_config.json` (what `load_lora` reads)."
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save_file
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()}, str(folder/"adapter_model.safetensors"))
+    unet.peft_config["default"].save_pretrained(str(folder))
+
+# %% ../nbs/03_finetune.ipynb #0cd0d808
+FROZEN_COMPONENTS = ("vae", "vocoder", "text_encoder", "text_encoder_2", "projection_model", "language_model",
+                     "tokenizer", "tokenizer_2", "feature_extractor")     # never trained: linked to the base model's
+
+def component_link(target, folder) -> str:
+    "Where `folder/<name>` points for `target`: relative when both are in the repository (it moves), else absolute."
+    target, folder, root = Path(target).resolve(), Path(folder).resolve(), repo_root().resolve()
+    if target.is_relative_to(root) and folder.is_relative_to(root): return os.path.relpath(target, folder)
+    return str(target)
+
+def _clear(path: Path):
+    "Remove what is at `path`: a link (never what it points at), a file or a folder."
+    if path.is_symlink() or path.is_file(): path.unlink()
+    elif path.is_dir(): shutil.rmtree(path)
+
+# %% ../nbs/03_finetune.ipynb #fe290821
+def save_pipeline_folder(pipe: MusicNetLDMPipeline, folder, base=None) -> list[str]:
+    """Write `pipe` as a complete pipeline folder: the UNet, scheduler, `adapter/` and `model_index.json` as files, the
+    frozen components that the `base` folder holds as links to it (everything written when `base` is None); return
+    the linked names."""
+    folder = Path(folder)
+    base_index = json.loads((Path(base)/"model_index.json").read_text()) if base is not None else {}
+    linked = [n for n in FROZEN_COMPONENTS if n in base_index and (Path(base)/n).is_dir()]
+    if base is not None and folder.resolve() == Path(base).resolve():
+        raise ValueError(f"{folder} is the base model's own folder: the trained parts would overwrite it")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (*pipe.components, "adapter"): _clear(folder/name)       # an earlier save's links go, not their targets
+    if base is None:
+        pipe.save_pretrained(folder)
+        return []
+    for name in pipe.components:
+        if name not in linked and getattr(pipe, name) is not None: getattr(pipe, name).save_pretrained(folder/name)
+    if pipe.adapter is not None: pipe.adapter.save_pretrained(folder/"adapter")
+    for name in linked: (folder/name).symlink_to(component_link(Path(base)/name, folder), target_is_directory=True)
+    pipe.save_config(folder)                                             # model_index.json
+    index = json.loads((folder/"model_index.json").read_text())
+    index.update({name: base_index[name] for name in linked})            # the linked folders' classes, as the base says
+    atomic_write_text(folder/"model_index.json", json.dumps(index, indent=2, sort_keys=True))
+    return linked
+
+# %% ../nbs/03_finetune.ipynb #fcfd13f9
+def pipeline_saver(pipe, lora: bool, base=None, log=print):
+    """save(model, folder) for the engine: `pipe` with the trained UNet (LoRA merged, factors in lora/) and adapter/,
+    its frozen components linked to the `base` folder's."""
+    if base is None: log("best/ will hold every component: the base model has no folder to link the frozen ones to")
+    elif not (Path(base)/"model_index.json").is_file():
+        raise FileNotFoundError(f"the base model folder {base} has no model_index.json: it is not a pipeline folder")
+    else: log(f"best/ links the frozen components to {Path(base).resolve()}")
+    def save(model: ConditionedUNet, folder):
+        folder, unet = Path(folder), model.unet
+        if lora: unet = merge_lora(copy.deepcopy(unet))
+        out = MusicNetLDMPipeline(**{**pipe.components, "unet": unet})
+        out.adapter = model.adapter
+        save_pipeline_folder(out, folder, base)
+        if lora: save_lora(model.unet, folder/"lora")
+    return save
+
+def load_best(model: ConditionedUNet, folder, lora: bool = False):
+    "Read a saved folder back into the trained module: the UNet (or its LoRA factors) and the adapter."
+    folder = Path(folder)
+    if lora:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+        set_peft_model_state_dict(model.unet, load_file(str(folder/"lora"/"adapter_model.safetensors")))
+    else: model.unet.load_state_dict(type(model.unet).from_pretrained(folder, subfolder="unet").state_dict())
+    if model.adapter is not None and (folder/"adapter").is_dir():
+        model.adapter.load_state_dict(ConditioningAdapter.from_pretrained(folder/"adapter").state_dict())
+    return model
+
+# %% ../nbs/03_finetune.ipynb #7725a0de
+def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, run_dir, empty: dict | None = None, collate=None, log=print,
+        seed: int = 0, mixed_precision: str = "auto", info: dict | None = None, base_model=None, **settings) -> dict:
+    """Fine-tune `pipe`'s UNet (+ adapter, or LoRA) on cached items; write checkpoints, the log and `best/`; return the
+    summary. `empty`: the null of conditioning dropout (None: `cond_null`'s); `base_model`: the folder best/ links
+    to (None: best/ holds every component)."""
+    # 1. the settings: TrainConfig's defaults, overridden by `settings`
+    s = from_dict(TrainConfig, settings, "train")
+    # 2. the module that trains (a new adapter is initialised from `seed`); everything else frozen
+    seed_everything(seed)
+    model = trainable_model(pipe, s)
+    # 3. the losses, on the pipeline's noise schedule, dropout to the null
+    null = empty if empty is not None else training_null(pipe, s.cond_null)
+    loss, eval_loss = finetune_losses(pipe, null, s.cond_dropout)
+    # 4. gradient checkpointing: as set, or (auto) only when a step would not fit the GPU's free memory
+    collate = collate or cache_collate
+    checkpointing = gradient_checkpointing_for(s.gradient_checkpointing, model, loss, train_set, collate, s.batch_size,
+                                               mixed_precision, s.ema, log=log)
+    if checkpointing["on"]: enable_gradient_checkpointing(model.unet)
+    # 5. the job: data, and how best/ is written (frozen parts linked to the base model) and read back
+    job = Job(model=model, loss=loss, eval_loss=eval_loss, train_set=train_set, eval_set=eval_set, collate=collate,
+              save=pipeline_saver(pipe, s.lora, base_model, log), load=partial(load_best, lora=s.lora),
+              info={"name": "fine-tuning", "gradient_checkpointing": checkpointing, **(info or {})})
+    # 6. the engine: accelerate, resume, steps, EMA, evaluation, checkpoints, best/ back in the model at the end
+    return run_engine(job, s, run_dir, seed=seed, mixed_precision=mixed_precision, log=log)
+
+# %% ../nbs/03_finetune.ipynb #add806fc
+def load_training_data(cfg: dict, pipe, log=print):
+    "(train_set, eval_set, `train.cond_null`'s null, collate) for `train.data`: the encode-once cache, or toy items."
+    cfg = resolve(cfg)
+    t = cfg["train"]
+    null = training_null(pipe, t["cond_null"])                  # from the fp32 pipeline, whatever the cache's precision
+    if t["data"] == "cache":
+        prepare_data(cfg)                                       # the synthetic fixture, when the preset asks for it
+        train_set, eval_set, _, collate = training_data(cfg, pipe, log=log)
+        return train_set, eval_set, null, collate
+    log(f"train.data='toy': {t['toy_items']} synthetic conditioned latents (two prompts), not MusicNet")
+    tr = toy_conditioned_latents(pipe, n=t["toy_items"], seed=cfg["seed"], frames=t["toy_frames"])
+    ev = toy_conditioned_latents(pipe, n=max(2, t["toy_items"] // 2), seed=cfg["seed"] + 1, frames=t["toy_frames"])
+    return tr, ev, null, cache_collate
+
+# %% ../nbs/03_finetune.ipynb #a98bbadd
+def train(cfg: dict, output_dir=None, log=print) -> dict:
+    "Fine-tune as `cfg` says (model, seed, mixed_precision, the data and train sections); return the summary."
+    # 1. every setting resolved and checked; the model named
+    cfg = resolve(cfg)
+    t = cfg["train"]
+    if cfg["model"] is None: raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")
+    # 2. the run directory, with the resolved configuration in config.json
+    out = Path(output_dir or t["output_dir"] or make_run_dir(cfg))
+    if not (out/"config.json").exists(): make_run_dir(cfg, run_id=out.name, root=out.parent)
+    # 3. the model in fp32 (accelerate autocasts), its folder (best/ links its frozen parts there) and the data
+    seed_everything(cfg["seed"])
+    pipe = load_pipeline(cfg["model"], device="cpu", dtype=torch.float32)
+    base = None if cfg["model"] == "tiny" else resolve_model_path(cfg["model"])      # tiny: built in a temporary folder
+    train_set, eval_set, null, collate = load_training_data(cfg, pipe, log=log)
+    # 4. fit, then the loss curve
+    summary = fit(pipe, train_set, eval_set, out, empty=null, collate=collate, log=log, seed=cfg["seed"],
+                  mixed_precision=cfg["mixed_precision"], info={"data": t["data"]}, base_model=base, **t)
+    if int(os.environ.get("RANK", "0")) == 0:
+        import matplotlib.pyplot as plt
+        plt.close(plot_loss_curve(out))                       # saved in figures/; the notebook shows it below
+    return summary
+
+# %% ../nbs/03_finetune.ipynb #caf74961
+def read_train_log(run_dir) -> list[dict]:
+    "The events of `run_dir/train_log.jsonl`."
+    path = Path(run_dir)/"train_log.jsonl"
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip(): continue
+        try: out.append(json.loads(line))
+        except json.JSONDecodeError as e: raise ValueError(f"{path}:{i}: not JSON ({e})") from e
+    return out
+
+def plot_loss_curve(run_dir):
+    "Plot training and evaluation loss against the step; save `figures/loss_curve.{png,pdf}`; return the figure."
+    import matplotlib; import matplotlib.pyplot as plt
+    events = read_train_log(run_dir)
+    tr = [(e["step"], e["loss"]) for e in events if e.get("event") == "train"]
+    ev = [(e["step"], e["eval_loss"]) for e in events if e.get("event") == "eval"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if tr: ax.plot(*zip(*tr), label="train loss", lw=1)
+    if ev: ax.plot(*zip(*ev), "o-", label="eval loss")
+    ax.set_xlabel("step"); ax.set_ylabel("MSE (diffusion objective)"); ax.legend(); ax.grid(alpha=0.3)
+    fig.tight_layout()
+    figs = Path(run_dir)/"figures"; figs.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"): fig.savefig(figs/f"loss_curve.{ext}", dpi=150)
+    return fig
+
+# %% ../nbs/03_finetune.ipynb #b1a1bb19
 def bench_training(model: str = "tiny", n_items: int = 4, batch_size: int = 2, steps: int = 2, device="auto",
                    gradient_checkpointing: bool = False, seed: int = 0) -> dict:
     "Training samples/s from the encode-once cache vs encoding mel + prompts on the fly each step, and peak memory."
