@@ -354,7 +354,7 @@ def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dic
     per_clip = 2 * 8 * 256 * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
     pipeline = _folder_bytes(weights) - _folder_bytes(weights/"unet") + unet * 4
     ckpt = unet * (12 + (4 if t["ema"] else 0))
-    n_wavs = 5 * n_prompts * len(g["seeds"]) * int(g["num_waveforms_per_prompt"])   # 5 systems
+    n_wavs = 5 * n_prompts * len(g["seeds"]) * int(g["candidates"])   # 5 systems
     disk = {"cache": n_clips * per_clip, "checkpoints": (int(t["keep_checkpoints"]) + 1) * ckpt,
             "best": pipeline + (unet * 4 if t["ema"] else 0), "student": pipeline,         # EMA: the raw UNet beside it
             "samples": n_wavs * float(g["audio_length_s"]) * 16_000 * 4}
@@ -516,7 +516,7 @@ def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int, prom
     records = evaluation_prompt_records(cfg, run_dir, log=lambda *a: None)
     chosen = [r for s in prompt_sets for r in [r for r in records if r["prompt_set"] == s][:n_clips]]
     paths = generate(pipe, chosen, seeds=g["seeds"], steps=steps, guidance_scale=g["guidance_scale"], audio_length_s=g["audio_length_s"],
-                     negative_prompt=g["negative_prompt"], num_waveforms_per_prompt=g["num_waveforms_per_prompt"],
+                     negative_prompt=g["negative_prompt"], candidates=g["candidates"],
                      batch_size=g["batch_size"], out_dir=run_dir, system="finetuned", progress=False)
     audio = [sf.read(str(p), dtype="float32")[0] for p in paths]
     if not all(np.isfinite(a).all() for a in audio): raise FloatingPointError("dry run: generated audio is not finite")
