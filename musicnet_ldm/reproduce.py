@@ -5,6 +5,7 @@
 # %% ../nbs/07_reproduce.ipynb #b0ce9a5c
 from __future__ import annotations
 import argparse, json, shutil, sys, time
+import yaml
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +14,16 @@ from .core import (STANDIN_MODEL, atomic_write_text, config_hash, git_sha, load_
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_CELL_FLAGS', 'METRICS_SCHEMA', 'WEIGHT_FILES', 'CONFIG_FILES', 'KEPT_CONFIGS', 'FETCH',
-           'MUSICNET_SECONDS', 'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'Stage', 'stage_config', 'is_stage_cell',
-           'stage_cells', 'StageFailed', 'stage_done', 'run_stage', 'stage_time_table', 'select_stages', 'reproduce',
-           'write_metrics', 'check_metrics_schema', 'write_report', 'Check', 'pipeline_layout', 'config_drift',
-           'check_weights', 'preset_embedders', 'check_embedder', 'check_transcriber', 'check_kernel',
-           'safetensors_params', 'project_needs', 'check_environment', 'format_check', 'dry_config', 'dry_run', 'main']
+           'MUSICNET_SECONDS', 'MUSICNET_ARCHIVE_GIB', 'DRY_RUN_STAGES', 'ACCEPTANCE_CLIPS', 'ACCEPTANCE_STEPS',
+           'ACCEPTANCE_PROMPTS', 'MEMORY_MARGIN', 'FIXED_BATCH_DRAWS', 'FIGURES', 'ACCEPTANCE_TRAIN', 'Stage',
+           'stage_config', 'is_stage_cell', 'stage_cells', 'StageFailed', 'stage_done', 'run_stage', 'stage_time_table',
+           'select_stages', 'reproduce', 'write_metrics', 'check_metrics_schema', 'write_report', 'Check',
+           'pipeline_layout', 'config_drift', 'check_weights', 'preset_embedders', 'check_embedder',
+           'check_transcriber', 'check_kernel', 'safetensors_params', 'project_needs', 'check_environment',
+           'format_check', 'dry_config', 'dry_run', 'acceptance_clips', 'cache_nonfinite', 'acceptance_cache',
+           'fixed_batch_loss', 'step_seconds', 'acceptance_train', 'acceptance_generate', 'clip_levels',
+           'acceptance_clap', 'projection_rows', 'project_run', 'acceptance_figures', 'acceptance_verdict',
+           'acceptance_table', 'acceptance', 'main']
 
 # %% ../nbs/07_reproduce.ipynb #94200d60
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ STAGES = (
 
 def stage_config(cfg: dict, stage: Stage) -> dict:
     "The part of `cfg` a stage depends on: top-level scalars plus its sections."
-    out = {k: v for k, v in cfg.items() if not isinstance(v, dict)}
+    out = {k: v for k, v in cfg.items() if not isinstance(v, dict) and k != "preset_path"}   # where, not what
     out.update({s: cfg.get(s) for s in stage.sections})
     return out
 
@@ -119,6 +125,10 @@ def reproduce(preset: str = "smoke", run_id: str | None = None, from_stage: str 
     cfg = load_config(preset, overrides)
     if Path(preset).suffix in (".yaml", ".yml"): cfg["preset_path"] = str(Path(preset).resolve())
     run_dir = make_run_dir(cfg, run_id=run_id, root=out_root)
+    if any(v is not None for v in (overrides or {}).values()):     # the stages must read the overridden settings
+        resolved = run_dir/"preset.yaml"
+        atomic_write_text(resolved, yaml.safe_dump({k: v for k, v in cfg.items() if k != "preset_path"}, sort_keys=False))
+        cfg["preset_path"] = str(resolved)
     for stage in select_stages(stages, from_stage, only):
         if not force and stage_done(run_dir, stage, cfg):
             log(f"[{stage.name}] already done with this configuration: skipped"); continue
@@ -447,7 +457,8 @@ def format_check(report: dict) -> str:
 # %% ../nbs/07_reproduce.ipynb #c7d00002
 import numpy as np
 import torch
-from .core import _set_vocoder_level, audioldm2_architecture, pick_device, pick_dtype, pick_mixed_precision
+from .core import (_set_vocoder_level, audioldm2_architecture, component_dtypes, pick_device, pick_mixed_precision,
+                               resolve_precision)
 
 DRY_RUN_STAGES = ("data", "audio", "cache", "finetune", "distill", "generate", "evaluate")
 
@@ -491,22 +502,27 @@ def _dry_cache(pipe, data: dict) -> list[dict]:
 def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     "One training step as `finetune.fit` takes it: accelerate, AdamW, checkpointing and dropout as the preset says."
     from accelerate import Accelerator
-    from musicnet_ldm.cache import collate, encode_text
-    from musicnet_ldm.finetune import ConditionedUNet, diffusion_loss, enable_gradient_checkpointing
+    from musicnet_ldm.cache import collate
+    from musicnet_ldm.finetune import (ConditionedUNet, enable_gradient_checkpointing, finetune_losses,
+                                       gradient_checkpointing_for, training_null)
     t = cfg["train"]
     acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg["mixed_precision"]), cpu=device.type == "cpu")
-    if t["gradient_checkpointing"]: enable_gradient_checkpointing(pipe.unet)
     model = ConditionedUNet(pipe.unet, pipe.adapter).train()
+    null = training_null(pipe, t["cond_null"])                     # the null fine-tuning drops to
+    loss_fn = finetune_losses(pipe, null, t["cond_dropout"])[0]
+    ckpt = gradient_checkpointing_for(t["gradient_checkpointing"], model, loss_fn, items, collate, t["batch_size"],
+                                      cfg["mixed_precision"], t["ema"], device)
+    if ckpt["on"]: enable_gradient_checkpointing(pipe.unet)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"], weight_decay=t["weight_decay"])
     model, opt = acc.prepare(model, opt)
     batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t["batch_size"]]).items()}
-    empty = {k: v.to(acc.device) for k, v in encode_text(pipe, [""])[0].items()}
     with acc.autocast():
-        loss = diffusion_loss(model, batch, pipe.scheduler, torch.Generator().manual_seed(0), empty, t["cond_dropout"])
+        loss = loss_fn(model, batch, torch.Generator().manual_seed(0))
     acc.backward(loss); opt.step(); opt.zero_grad(set_to_none=True)
     model.eval()
     if not torch.isfinite(loss): raise FloatingPointError(f"dry run: training loss is {loss.item()}")
-    return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision}
+    return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision,
+            "gradient_checkpointing": ckpt["on"]}
 
 def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int, prompt_sets=("table1", "musicnet_test")) -> dict:
     "`generate.generate` on `n_clips` prompts of each of `prompt_sets` into `run_dir/samples/finetuned/`."
@@ -577,6 +593,10 @@ def _dry_pipeline(name: str):
     _set_vocoder_level(pipe.vae, pipe.vocoder)      # else the evaluation rightly rejects the clips as silent
     return MusicNetLDMPipeline.from_audioldm2(pipe)
 
+def _generate_precision(cfg: dict, device) -> str:
+    "The precision the generation stage samples in on `device` (core's one rule)."
+    return resolve_precision(cfg["generate"]["precision"], cfg["mixed_precision"], device)
+
 def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps: int = 2, device="auto",
             model: str | None = None, run_dir=None, embedder=_dry_embedder, prompt_sets=("table1", "musicnet_test"), log=print) -> dict:
     """Run `stages` of `preset` on fixture clips with the full-size architecture (random weights) into `run_dir` (default: a
@@ -587,7 +607,7 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
     cfg, device = load_config(preset), pick_device(device)
     name = model or cfg["model"]
     report = {"preset": preset, "model": name, "device": str(device), "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]),
-              "inference_dtype": str(pick_dtype(device, cfg["mixed_precision"])), "stages": {}, "skipped": {}}
+              "inference_dtype": str(component_dtypes(_generate_precision(cfg, device))["unet"]), "stages": {}, "skipped": {}}
     def timed(stage, fn):
         t0 = time.perf_counter(); out = fn()
         figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) and not k.startswith("_")}   # not the data it hands on
@@ -606,7 +626,7 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
         if "finetune" in stages: timed("finetune", lambda: _dry_finetune(pipe, items, cfg, device))
         if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
         if "generate" in stages:     # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
-            pipe.to(dtype=pick_dtype(device, cfg["mixed_precision"]))
+            pipe.set_precision(_generate_precision(cfg, device), cfg["generate"]["upcast_decode"])
             timed("generate", lambda: _dry_generate(pipe, cfg, run, steps, n_clips, prompt_sets))
         pipe = items = None; gc.collect()               # the evaluation loads its own models, as the evaluate stage does
         if "evaluate" in stages and "generate" in stages:
@@ -614,6 +634,295 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
     report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)
     return report
 
+
+# %% ../nbs/07_reproduce.ipynb #acc00002
+import math, statistics
+
+ACCEPTANCE_CLIPS = 64         # train-split clips cached and trained on
+ACCEPTANCE_STEPS = 50         # optimizer steps
+ACCEPTANCE_PROMPTS = 4        # Table 1 prompts generated and scored
+MEMORY_MARGIN = 0.30          # a training peak memory above the projection by more than this fails
+FIXED_BATCH_DRAWS = 4         # fixed (noise, timestep) draws that the fixed batch's loss averages
+FIGURES = {"s_per_step": "s/step (median training step)", "peak_gib": "peak memory, GiB (training)",
+           "s_per_clip": "s/clip (generation)"}
+
+# %% ../nbs/07_reproduce.ipynb #acc00004
+def acceptance_clips(cfg: dict, n: int) -> list:
+    "`n` clips spread evenly over the train split of the preset's data (its synthetic fixture written first if asked)."
+    from musicnet_ldm.fixture import prepare_data
+    from musicnet_ldm.musicnet import clip_index_from_config
+    if n < 1: raise ValueError(f"acceptance: --clips must be ≥ 1, got {n}")
+    prepare_data(cfg)
+    train = clip_index_from_config(cfg).split("train")
+    if len(train) < n:
+        raise ValueError(f"acceptance: --clips {n} but the train split of {cfg['data']['root']} has {len(train)} clips")
+    return [train[i] for i in np.linspace(0, len(train) - 1, n).round().astype(int)]   # distinct: the spacing is ≥ 1
+
+# %% ../nbs/07_reproduce.ipynb #acc00007
+def cache_nonfinite(folder) -> dict:
+    "{file:tensor: number of NaN/inf values} over the `*.safetensors` of a cache folder (empty: every value finite)."
+    from safetensors import safe_open
+    bad = {}
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        with safe_open(str(f), framework="pt") as st:
+            for k in st.keys():
+                n = int((~torch.isfinite(st.get_tensor(k))).sum())
+                if n: bad[f"{f.name}:{k}"] = n
+    return bad
+
+# %% ../nbs/07_reproduce.ipynb #acc00010
+def acceptance_cache(pipe, clips: list, cfg: dict, work: Path, log=print) -> dict:
+    "The encode-once cache of `clips` in `work/cache/`, built as `cache.training_data` builds it; its train items."
+    from musicnet_ldm import cache
+    d = cfg["data"]
+    settings = cache.cache_settings(cfg)
+    clip_ids = [(c.recording_id, c.start_s) for c in clips]
+    folder = Path(work)/"cache"/config_hash({"settings": settings, "clips": clip_ids})
+    t0 = time.perf_counter()
+    try:
+        cache.build_cache(pipe, clips, folder, settings, d["prompt_style"], d["top_db"], d["normalize_peak"], log=log,
+                          workers=cache.data_workers(d), device=cache.encode_device(cfg), dtype=cache.encode_dtype(d))
+    except FloatingPointError as e:               # the build refuses to write a non-finite latent or conditioning
+        return {"folder": str(folder), "nonfinite": {"build": str(e)}}
+    frames = cache.clip_latent_frames(d["clip_seconds"], pipe.vae_scale_factor)
+    train = cache.CachedClipDataset(folder, "train", latents=cache.latents_mode(d), seed=cfg["seed"], frames=frames)
+    return {"folder": str(folder), "clips": len(train), "seconds": round(time.perf_counter() - t0, 2),
+            "nonfinite": cache_nonfinite(folder), "_train_set": train, "_empty": train.empty_conditioning()}
+
+# %% ../nbs/07_reproduce.ipynb #acc00013
+@torch.no_grad()
+def fixed_batch_loss(pipe, batch: dict, device, draws: int = FIXED_BATCH_DRAWS) -> float:
+    "Fine-tuning's loss (fp32, no conditioning dropout) of `pipe`'s UNet and adapter on `batch`, over fixed draws."
+    from musicnet_ldm.finetune import ConditionedUNet, finetune_losses
+    _, loss = finetune_losses(pipe, None, 0.0)
+    model = ConditionedUNet(pipe.unet, pipe.adapter).to(device).eval()
+    batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return float(np.mean([loss(model, batch, torch.Generator().manual_seed(k)).item() for k in range(draws)]))
+
+# %% ../nbs/07_reproduce.ipynb #acc00016
+def step_seconds(events: list[dict], steps_per_epoch: int) -> list[float]:
+    "Each logged step's seconds (a log line per step) but those that also waited for an epoch-end checkpoint."
+    logged = [e for e in events if e.get("event") == "train"]
+    times = np.diff([0.0] + [e["seconds"] for e in logged])
+    return [float(t) for e, t in zip(logged, times) if e["step"] == 1 or (e["step"] - 1) % steps_per_epoch]
+
+# %% ../nbs/07_reproduce.ipynb #acc00019
+ACCEPTANCE_TRAIN = {"log_every": 1, "keep_checkpoints": 1, "checkpoint_every": None, "resume_from": None,
+                    "stop_after": None, "log_with": None, "output_dir": None}   # a line per step; a fresh run
+
+def _checkpointing_on(unet) -> bool: return any(getattr(m, "_musicnet_ckpt", False) for m in unet.modules())
+
+def acceptance_train(pipe, data: dict, cfg: dict, steps: int, work: Path, log=print) -> dict:
+    "`steps` steps of `finetune.fit` with the preset's train settings, no evaluation: losses, times, memory, a batch."
+    from musicnet_ldm.cache import collate
+    from musicnet_ldm.finetune import fit, peak_memory, read_train_log
+    device, train_set, out, t = pick_device("auto"), data["_train_set"], Path(work)/"train", cfg["train"]
+    train_set.set_epoch(0)
+    batch = collate([train_set[i] for i in range(min(t["batch_size"], len(train_set)))])
+    before, error = fixed_batch_loss(pipe, batch, device), None        # on the engine's device
+    with peak_memory(device) as mem:
+        try: fit(pipe, train_set, None, out, collate=collate, log=log, seed=cfg["seed"],     # train.cond_null's null
+                 mixed_precision=cfg["mixed_precision"], info={"data": "acceptance"},
+                 **{**t, **ACCEPTANCE_TRAIN, "max_steps": steps})
+        except FloatingPointError as e: error = str(e)    # the engine stops after `max_nonfinite` in a row
+    events = read_train_log(out)
+    per_epoch = math.ceil(math.ceil(len(train_set) / t["batch_size"]) / t["grad_accum"])   # the engine's, one process
+    seconds = step_seconds(events, per_epoch)
+    return {"losses": [e["loss"] for e in events if e.get("event") == "train"], "error": error,
+            "nonfinite_steps": sum(e.get("event") == "nonfinite" for e in events), "steps_per_epoch": per_epoch,
+            "fixed_batch_loss_before": before, "fixed_batch_loss_after": fixed_batch_loss(pipe, batch, device),
+            "fixed_batch_size": len(batch["latents"]), "median_step_s": statistics.median(seconds) if seconds else None,
+            "peak_memory_gib": round(mem["gib"], 3), "gradient_checkpointing": _checkpointing_on(pipe.unet),
+            "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]), "batch_size": t["batch_size"]}
+
+# %% ../nbs/07_reproduce.ipynb #acc00022
+def acceptance_generate(cfg: dict, checkpoint, work: Path, n_prompts: int, steps: int | None = None) -> dict:
+    "The first `n_prompts` Table 1 prompts by `generate.generate` from `checkpoint`: the preset's settings, first seed."
+    from musicnet_ldm.core import resolve_precision
+    from musicnet_ldm.generate import generate, read_prompt_records
+    g = cfg["generate"]
+    prompts_file = Path(g["prompts_file"]) if Path(g["prompts_file"]).is_absolute() else repo_root()/g["prompts_file"]
+    records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(prompts_file)][:n_prompts]
+    if len(records) < n_prompts:
+        raise ValueError(f"acceptance: {n_prompts} prompts asked, {prompts_file} has {len(records)}")
+    steps = int(steps or g["steps"])
+    precision = resolve_precision(g["precision"], cfg["mixed_precision"], pick_device(cfg["device"]))   # as the stage
+    paths = generate(str(checkpoint), records, seeds=list(g["seeds"])[:1], steps=steps,
+                     guidance_scale=g["guidance_scale"], audio_length_s=g["audio_length_s"],
+                     negative_prompt=g["negative_prompt"], candidates=g["candidates"], batch_size=g["batch_size"],
+                     out_dir=work, system="finetuned", device=cfg["device"], precision=precision,
+                     upcast_decode=g["upcast_decode"], overwrite=True, progress=False)
+    sidecars = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
+    return {"clips": len(paths), "steps": steps, "precision": precision, "folder": str(paths[0].parent),
+            "s_per_clip": statistics.median(s["generation_seconds"] for s in sidecars),
+            "_paths": paths, "_prompts": [r["prompt"] for r in records]}
+
+# %% ../nbs/07_reproduce.ipynb #acc00025
+def clip_levels(paths) -> list[dict]:
+    "Per clip: finite, RMS and peak in dBFS, and `check_wav`'s objection (silent or not finite; None: usable)."
+    import soundfile as sf
+    from musicnet_ldm.embeddings import check_wav
+    rows = []
+    for p in map(Path, paths):
+        w = sf.read(str(p), dtype="float32")[0]
+        finite, problem = bool(np.isfinite(w).all()), None
+        try: check_wav(w, p.name)
+        except ValueError as e: problem = str(e)
+        dbfs = lambda x: round(float(20 * np.log10(x + 1e-12)), 1) if finite else None
+        rows.append({"clip": p.name, "finite": finite, "rms_dbfs": dbfs(np.sqrt(np.mean(w.astype(np.float64) ** 2))),
+                     "peak_dbfs": dbfs(np.abs(w).max()), "problem": problem})
+    return rows
+
+# %% ../nbs/07_reproduce.ipynb #acc00028
+def acceptance_clap(paths, prompts, cfg: dict, log=print) -> dict:
+    "The CLAP score of the clips with `evaluate.clap_backend` at Table 1's loudness, or why it was skipped."
+    from musicnet_ldm.core import SAMPLE_RATE, ModelNotAvailableError
+    from musicnet_ldm.embeddings import ClapScore, get_embedder, load_wav, loudness_normalize
+    e, name = cfg["evaluate"], cfg["evaluate"]["clap_backend"]
+    def skipped(why):
+        log(f"acceptance: CLAP score SKIPPED: {why}")
+        return {"backend": name, "skipped": why}
+    if not name: return skipped("evaluate.clap_backend is None")
+    try: wavs = [load_wav(p) for p in paths]
+    except ValueError as err: return skipped(f"a clip cannot be scored: {err}")
+    try: embedder = get_embedder(name)
+    except (ModelNotAvailableError, ImportError) as err:
+        return skipped(f"{name} cannot be built here: {str(err).splitlines()[0]}")
+    if e["loudness_lufs"] is not None: wavs = [loudness_normalize(w, SAMPLE_RATE, e["loudness_lufs"]) for w in wavs]
+    score = ClapScore(embedder, n_boot=e["n_boot"], seed=cfg["seed"])
+    score.update(wavs, prompts, sr=SAMPLE_RATE)
+    r = score.compute()
+    return {"backend": name, "embedding": r["embedding"], "clap": r["clap"], "ci": r["ci"], "margin": r.get("margin"),
+            "n": r["n"]}
+
+# %% ../nbs/07_reproduce.ipynb #acc00031
+def projection_rows(cfg: dict, device) -> list[dict] | str:
+    "`bench.measure_train_memory` rows of fresh UNets of the model's geometry on this GPU, or why there is none."
+    from musicnet_ldm import bench
+    from musicnet_ldm.core import ARCHITECTURES
+    device = torch.device(device)
+    if device.type != "cuda": return f"{device.type} run: the projection is for the real geometry on a GPU"
+    if cfg["model"] not in ARCHITECTURES: return f"{cfg['model']}: its geometry is not in core.ARCHITECTURES"
+    return bench.measure_train_memory(audioldm2_architecture(cfg["model"], device="meta").unet, (1, 2), device)
+
+# %% ../nbs/07_reproduce.ipynb #acc00034
+def project_run(cfg: dict, rows: list[dict] | str, gpu_name: str, checkpointing: bool, gen_steps: int) -> dict:
+    "08_bench's s/step, peak GiB and s/clip for this run's batch, checkpointing and steps; 'n/a (why)' where none."
+    from musicnet_ldm import bench
+    if isinstance(rows, str): return dict.fromkeys(FIGURES, f"n/a ({rows})")
+    batch, key = cfg["train"]["batch_size"], "with_checkpointing" if checkpointing else "without_checkpointing"
+    out = {"peak_gib": bench.extrapolate_memory(rows, batch)[key][f"projected_peak_gib_batch{batch}"]}
+    gpu = next((g for g in bench.GPU_PEAK_BF16 if g in gpu_name), None)
+    if gpu is None: return {**dict.fromkeys(FIGURES, f"n/a ({gpu_name}: no peak FLOP/s in bench.GPU_PEAK_BF16)"), **out}
+    meta = audioldm2_architecture(cfg["model"], device="meta")
+    flops = bench.generation_flops(meta)
+    step = bench.train_step_flops(meta.unet, batch, checkpointing)
+    costs = bench.project_costs({**flops, "train_step_batch16": step}, batch, epochs=1, batch=batch, steps=gen_steps)
+    return {**out, "s_per_step": round(step / (bench.GPU_PEAK_BF16[gpu] * bench.TRAIN_MFU), 3),
+            "s_per_clip": round(costs[f"projected_s_per_clip_{gpu}"] * cfg["generate"]["candidates"], 2)}
+
+# %% ../nbs/07_reproduce.ipynb #acc00037
+def acceptance_figures(train: dict, gen: dict | None, projected: dict) -> dict:
+    "Each measured figure beside its projection and measured / projected (None where either is not a number)."
+    measured = {"s_per_step": train.get("median_step_s"), "peak_gib": train.get("peak_memory_gib"),
+                "s_per_clip": (gen or {}).get("s_per_clip")}
+    def ratio(m, p):
+        numbers = isinstance(m, (int, float)) and isinstance(p, (int, float)) and p > 0
+        return round(m / p, 3) if numbers else None
+    return {k: {"label": FIGURES[k], "measured": measured[k], "projected": projected[k],
+                "ratio": ratio(measured[k], projected[k])} for k in FIGURES}
+
+# %% ../nbs/07_reproduce.ipynb #acc00040
+def acceptance_verdict(report: dict, margin: float = MEMORY_MARGIN) -> list[str]:
+    "The failed criteria with their numbers: NaN/inf (latents, loss, audio), silence, memory, a loss that did not fall."
+    fails, c, t, g = [], report["cache"], report.get("train"), report.get("generate")
+    if c.get("nonfinite"): fails.append(f"latents finite: NaN/inf in the cache: {c['nonfinite']}")
+    if t is None: return fails + ["training: not run (the cache failed)"]
+    bad = [i + 1 for i, v in enumerate(t["losses"]) if not math.isfinite(v)]
+    if bad or t["nonfinite_steps"] or t["error"]:
+        fails.append(f"loss finite: non-finite at logged steps {bad}, {t['nonfinite_steps']} steps skipped as "
+                     f"non-finite" + (f"; {t['error']}" if t["error"] else ""))
+    before, after = t["fixed_batch_loss_before"], t["fixed_batch_loss_after"]
+    if not after < before: fails.append(f"fixed batch overfits: its loss went {before:.6g} → {after:.6g}, not down")
+    mem = report["figures"]["peak_gib"]
+    if mem["ratio"] is not None and mem["ratio"] > 1 + margin:
+        fails.append(f"memory: the peak {mem['measured']:.2f} GiB is {mem['ratio']:.2f}× the projected "
+                     f"{mem['projected']} GiB (more than {1 + margin:.2f}×)")
+    if g is None: return fails + ["generation: not run (training left no checkpoint)"]
+    nonfinite = [c["clip"] for c in g["levels"] if not c["finite"]]
+    if nonfinite: fails.append(f"audio finite: NaN/inf in {nonfinite}")
+    silent = [c["clip"] for c in g["levels"] if c["finite"] and c["problem"]]
+    if silent: fails.append(f"audio not silent: {silent}")
+    return fails
+
+# %% ../nbs/07_reproduce.ipynb #acc00043
+def _cell(v) -> str: return "–" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+def acceptance_table(report: dict) -> str:
+    "The report as a short markdown table: measured, projected, their ratio; the fixed batch; the clips; the verdict."
+    t, g = report.get("train") or {}, report.get("generate") or {}
+    clap, rms = g.get("clap") or {}, [c["rms_dbfs"] for c in g.get("levels") or [] if c["rms_dbfs"] is not None]
+    lines = [f"Acceptance of `{report['preset']}` with `{report['model']}` on {report['device']}: {report['clips']} "
+             f"clips, {report['steps']} training steps, {g.get('clips', 0)} clips of {g.get('steps', '–')} steps", "",
+             "| figure | measured | projected | measured / projected |", "|---|---|---|---|"]
+    lines += [f"| {f['label']} | {_cell(f['measured'])} | {_cell(f['projected'])} | {_cell(f['ratio'])} |"
+              for f in report["figures"].values()]
+    lines.append(f"| fixed-batch loss, before → after | {_cell(t.get('fixed_batch_loss_before'))} → "
+                 f"{_cell(t.get('fixed_batch_loss_after'))} | | |")
+    if clap:
+        score = _cell(clap["clap"]) if "clap" in clap else f"skipped: {clap['skipped']}"
+        lines.append(f"| CLAP score ({clap['backend']}) | {score} | | |")
+    if rms: lines.append(f"| clip RMS, dBFS (min – max) | {min(rms)} – {max(rms)} | | |")
+    lines += ["", "PASSED" if not report["failed"] else "FAILED:\n" + "\n".join(f"- {f}" for f in report["failed"])]
+    return "\n".join(lines)
+
+# %% ../nbs/07_reproduce.ipynb #acc00046
+def _public(d: dict) -> dict: return {k: v for k, v in d.items() if not k.startswith("_")}
+
+def _acceptance_run(cfg: dict, report: dict, work: Path, clips: int, steps: int, gen_steps: int | None,
+                    n_prompts: int, log=print):
+    "Steps 2 to 5 into `report`: the projection's measurement, the cache, training, generation and scores, figures."
+    import gc
+    from musicnet_ldm.model import load_pipeline
+    device = pick_device("auto")
+    rows = projection_rows(cfg, device)                                 # first: on an empty GPU
+    pipe = load_pipeline(cfg["model"], device="cpu")                    # fp32 on the CPU, as `finetune.train`
+    data = acceptance_cache(pipe, acceptance_clips(cfg, clips), cfg, work, log)
+    report["cache"] = _public(data)
+    if "_train_set" in data: report["train"] = acceptance_train(pipe, data, cfg, steps, work, log)
+    pipe = data = None
+    gc.collect()
+    if device.type == "cuda": torch.cuda.empty_cache()                  # generation loads the checkpoint anew
+    if report.get("train") and (work/"train"/"final").is_dir():
+        gen = acceptance_generate(cfg, work/"train"/"final", work, n_prompts, gen_steps)
+        report["generate"] = {**_public(gen), "levels": clip_levels(gen["_paths"]),
+                              "clap": acceptance_clap(gen["_paths"], gen["_prompts"], cfg, log)}
+    t, gen_steps = report.get("train") or {}, int(gen_steps or cfg["generate"]["steps"])
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    projected = project_run(cfg, rows, gpu, t.get("gradient_checkpointing", False), gen_steps)
+    report["figures"] = acceptance_figures(t, report.get("generate"), projected)
+
+# %% ../nbs/07_reproduce.ipynb #acc00048
+def acceptance(preset: str = "full", model: str | None = None, clips: int = ACCEPTANCE_CLIPS,
+               steps: int = ACCEPTANCE_STEPS, gen_steps: int | None = None, n_prompts: int = ACCEPTANCE_PROMPTS,
+               out=None, log=print) -> dict:
+    "The first-GPU-hour acceptance run of `preset` (`model` overrides its model): the report, also written to `out`."
+    cfg = load_config(preset, {"model": model})
+    out = Path(out or outputs_dir()/f"acceptance_{Path(preset).stem}.json")
+    work, device = out.with_suffix(""), pick_device("auto")
+    report = {"preset": cfg["preset"], "model": cfg["model"], "clips": clips, "steps": steps, "json": str(out),
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
+              "check": check_environment(cfg)}
+    t0 = time.perf_counter()
+    if report["check"]["ok"]:
+        for old in ("train", "samples"): shutil.rmtree(work/old, ignore_errors=True)   # the cache is kept: reused
+        _acceptance_run(cfg, report, work, clips, steps, gen_steps, n_prompts, log)
+        report["failed"] = acceptance_verdict(report)
+    else: report["failed"] = [f"check: {p}" for p in report["check"]["problems"]]
+    report.update(ok=not report["failed"], seconds=round(time.perf_counter() - t0, 1))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps(report, indent=2, default=str))
+    return report
 
 # %% ../nbs/07_reproduce.ipynb #03a5d799
 def main(argv=None):
@@ -626,18 +935,31 @@ def main(argv=None):
     p.add_argument("--check", action="store_true", help="only check what the preset will touch (data, weights, embedders, kernel, GPU, disk); exit 1 naming what is missing")
     p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights, embedders included (no download)")
     p.add_argument("--dry-run-out", default=None, help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
+    p.add_argument("--model", default=None, help="the model instead of the preset's (hub id, folder, standin or tiny)")
+    p.add_argument("--acceptance", action="store_true", help="the first-GPU-hour acceptance run: check, cache, "
+                   "--steps of training, 4 clips, figures beside the projection; exit 1 naming each failed criterion")
+    p.add_argument("--clips", type=int, default=ACCEPTANCE_CLIPS, help="--acceptance: train-split clips cached")
+    p.add_argument("--steps", type=int, default=ACCEPTANCE_STEPS, help="--acceptance: training steps")
+    p.add_argument("--gen-steps", type=int, default=None, help="--acceptance: sampling steps (default: the preset's)")
+    p.add_argument("--acceptance-out", default=None, help="--acceptance's JSON (outputs/acceptance_<preset>.json)")
     a = p.parse_args(argv)
+    if a.acceptance:
+        rep = acceptance(a.preset, a.model, a.clips, a.steps, a.gen_steps, out=a.acceptance_out)
+        print(format_check(rep["check"]) if not rep["check"]["ok"] else acceptance_table(rep))
+        print(f"report: {rep['json']}")
+        return 0 if rep["ok"] else 1
     if a.dry_run:
         out = Path(a.dry_run_out or outputs_dir()/f"dry_run_{Path(a.preset).stem}.json")
-        rep = dry_run(a.preset, run_dir=out.with_suffix(""))          # Table 1, samples and listening kit kept beside the report
+        rep = dry_run(a.preset, model=a.model, run_dir=out.with_suffix(""))   # Table 1, samples, listening kit beside
         out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(rep, indent=2))
         print(json.dumps(rep, indent=2))
         return 0
     if a.check:
-        rep = check_environment(load_config(a.preset))
+        rep = check_environment(load_config(a.preset, {"model": a.model}))
         print(format_check(rep))
         return 0 if rep["ok"] else 1
-    try: run_dir = reproduce(a.preset, run_id=a.run_id, from_stage=a.from_stage, only=a.only, force=a.force)
+    try: run_dir = reproduce(a.preset, run_id=a.run_id, from_stage=a.from_stage, only=a.only, force=a.force,
+                           overrides={"model": a.model})
     except StageFailed as e:
         print(f"\nFAILED: {e}\nFix it and run the same command again: finished stages are skipped.", file=sys.stderr)
         return 1
