@@ -10,7 +10,7 @@ SOUNDFONT_PKGS := libfluidsynth3 timgm6mb-soundfont
 # headless Debian chromium drives the listening-test page in tests/test_listening.py (playwright uses it, downloads nothing)
 BROWSER_PKGS := chromium
 
-.PHONY: install sysdeps smoke reproduce test nbtest pytest sync-check clean-nbs bench outputs
+.PHONY: install sysdeps smoke reproduce test test-fast nbtest pytest sync-check clean-nbs bench outputs
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,12 @@ pytest: install sysdeps
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25 tests
 
 test: sync-check nbtest pytest
+
+# contributors' check (under 2 minutes on 2 cores): the tests not marked `slow` (tests/conftest.py), no notebooks and no
+# sync-check; `make test` (CI) runs all of them
+test-fast: install sysdeps
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder \
+	  -m "not slow" --strict-markers --durations=10 tests
 
 bench: install sysdeps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m musicnet_ldm.bench

@@ -6,7 +6,11 @@ file lock on the cache folder lets exactly one encode; both then read the same s
 import hashlib, json, os, subprocess, sys
 from pathlib import Path
 
+import pytest
+
 from musicnet_ldm.fixture import make_fixture
+
+pytestmark = pytest.mark.slow          # two torchrun processes
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,9 +4,12 @@ is shadowed by a package that fails to import, so the result does not depend on 
 import os, subprocess, sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow          # the full preset's --check in a subprocess
 def test_full_check_names_every_missing_piece(tmp_path):
     shadow = tmp_path / "shadow" / "laion_clap"; shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named torchvision')\n")   # as a partial install fails

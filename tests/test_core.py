@@ -8,6 +8,7 @@ from conftest import PYTHON, ROOT
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
+@pytest.mark.slow          # a fresh interpreter generates a full clip
 def test_tiny_one_liner_generates_a_full_clip():
     code = ("from musicnet_ldm.core import tiny_audioldm2; "
             "a = tiny_audioldm2()('a violin solo', num_inference_steps=2).audios; print(a.shape)")
@@ -63,6 +64,7 @@ print("PEAK_DBFS", 20 * np.log10(np.abs(audio).max()))
 """
 
 
+@pytest.mark.slow          # a fresh interpreter saves, loads and generates
 def test_hub_layout_folder_loads_and_generates(tmp_path):
     "A folder in the hub's layout (GPT2Model) generates through the project's loader, at an ordinary level."
     out = subprocess.run([PYTHON, "-c", HUB_FOLDER_CODE, str(tmp_path / "hub")], env=OFFLINE, capture_output=True, text=True,

@@ -19,6 +19,7 @@ def smoke_distill(tmp_path_factory):
     return run, json.loads((run / "distill.json").read_text())
 
 
+@pytest.mark.slow          # papermill (the module fixture)
 def test_distill_notebook_papermill(smoke_distill):
     run, record = smoke_distill
     rows = {r["system"]: r for r in record["rows"]}
@@ -43,6 +44,7 @@ def test_distill_notebook_papermill(smoke_distill):
     assert (run / "figures" / "distill_loss.png").is_file() and "| student |" in (run / "distill.md").read_text()
 
 
+@pytest.mark.slow          # papermill (the module fixture)
 def test_no_evaluation_prompt_is_trained_on(smoke_distill):
     "The training prompts are MusicNet train-split prompts, none of them a Table 1 or test-split prompt (any style)."
     from musicnet_ldm.core import load_config
@@ -61,6 +63,7 @@ def test_no_evaluation_prompt_is_trained_on(smoke_distill):
     assert not trained & evaluation
 
 
+@pytest.mark.slow          # papermill (the module fixture)
 def test_student_row_uses_the_same_protocol_as_its_teacher(smoke_distill):
     "The student's clips carry the teacher's prompt sets, prompts and seeds, and are paired with them clip by clip."
     from musicnet_ldm.evaluate import protocol_subsets, read_samples
@@ -85,6 +88,7 @@ def test_missing_finetuned_teacher_is_an_error(tmp_path):
         load_teacher(load_config("smoke"), tmp_path)
 
 
+@pytest.mark.slow          # a timing benchmark of teacher and student
 def test_bench_distill_defaults():
     import torch
     from musicnet_ldm.distill import bench_distill

@@ -2,6 +2,10 @@
 import json, os, subprocess, sys, textwrap
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow          # two torchrun processes
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

@@ -3,7 +3,11 @@ The evaluate stage (full-size random-weight embedders, Table 1) runs in the CLI 
 nbs/07_reproduce.ipynb (tiny model and CLAP) and the full-size CLAP embedders' builds in nbs/05b_embeddings.ipynb."""
 import json, os, subprocess
 
+import pytest
+
 from conftest import PYTHON, ROOT
+
+pytestmark = pytest.mark.slow          # the full-size model at the real geometry
 
 CODE = """
 import json

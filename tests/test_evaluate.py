@@ -10,6 +10,8 @@ sys.path.insert(0, str(ROOT))
 from musicnet_ldm.adherence import render_notes, transpose
 from musicnet_ldm.audio import write_wav
 
+pytestmark = pytest.mark.slow          # papermill
+
 NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 
 

@@ -6,7 +6,10 @@ processes need MPI), so the test uses the torchrun launcher (`--multi_gpu`) with
 import json, os, subprocess, sys
 from pathlib import Path
 
+import pytest
 from conftest import free_port
+
+pytestmark = pytest.mark.slow          # two processes through accelerate launch
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

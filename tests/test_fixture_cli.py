@@ -3,6 +3,7 @@ import json, os, shutil, subprocess, sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +16,7 @@ def cli(*args, env=None, exe=None):
     return subprocess.run(cmd + [str(a) for a in args], cwd=ROOT, env=env or ENV, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow          # three CLI subprocesses, two FluidSynth renders
 def test_cli_writes_musicnet(tmp_path):
     from musicnet_ldm.musicnet import LABEL_COLUMNS, METADATA_COLUMNS, build_clip_index, find_musicnet, read_labels, read_metadata
     out = tmp_path / "fx"
@@ -47,6 +49,7 @@ def test_cli_writes_musicnet(tmp_path):
     assert json.loads((out / "fixture.json").read_text())["params"]["seed"] == 5
 
 
+@pytest.mark.slow          # four CLI subprocesses
 def test_cli_errors(tmp_path):
     r = cli("--out", tmp_path / "a", "--recordings", 0)
     assert r.returncode == 2 and "at least 1 recording" in r.stderr

@@ -3,6 +3,7 @@ import json, os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +16,7 @@ def cli(*args):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow          # the generate stage twice in a subprocess
 def test_cli(tmp_path):
     import torch
     torch.set_num_threads(1)

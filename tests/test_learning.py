@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow          # one run of the learning experiment (minutes)
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from musicnet_ldm.learning import DIRECTIONS, check_directions  # noqa: E402

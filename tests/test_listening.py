@@ -18,7 +18,7 @@ try: from playwright import sync_api
 except ImportError: sync_api = None
 MISSING = "no chromium on PATH (make sysdeps)" if CHROMIUM is None else "pip install playwright" if sync_api is None else None
 if MISSING and os.environ.get("CI"): raise RuntimeError(f"the browser test must run in CI: {MISSING}")
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]   # a browser
 
 TRUTH = {"fine-tuned": (72, 61), "pre_trained": (48, 33), "reference": (90, 85)}
 

@@ -8,6 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 pm = pytest.importorskip("papermill")
+pytestmark = pytest.mark.slow          # every test starts a papermill kernel
 
 
 def _run(tmp_path, **parameters):

@@ -276,6 +276,7 @@ def reference_run(tmp_path_factory):
     if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
 
 
+@pytest.mark.slow          # training runs killed and resumed in subprocesses
 def test_kill9_mid_epoch_then_resume(tmp_path, reference_run):
     out = tmp_path / "run"
     p, log = _popen(tmp_path, out, DRIVER_SLOW="0.25")
@@ -300,6 +301,7 @@ def test_kill9_mid_epoch_then_resume(tmp_path, reference_run):
     RESULTS["kill -9 mid-epoch → resume"] = "survived"
 
 
+@pytest.mark.slow          # training runs killed and resumed
 def test_kill9_mid_checkpoint_write_then_resume(tmp_path, reference_run):
     out = tmp_path / "run"
     rc, text = _finish(*_popen(tmp_path, out, DRIVER_KILL_AT_SAVE="8"))

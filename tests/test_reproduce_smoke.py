@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from conftest import PYTHON, ROOT
 
+pytestmark = pytest.mark.slow          # the whole smoke preset, twice, in a subprocess
+
 FIGURES = ("fig2_log_mels", "fig4_pretrained", "fig5_finetuned", "fig4_5_side_by_side", "loss_curve", "table1")
 SYSTEMS = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
 
