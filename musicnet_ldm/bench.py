@@ -15,11 +15,11 @@ from .finetune import enable_gradient_checkpointing, peak_memory
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'GPU_PEAK_BF16', 'TRAIN_MFU', 'INFERENCE_MFU', 'MUSICNET_TRAIN_HOURS', 'T5_TOKENS', 'README_MARKERS',
-           'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation', 'bench_distill', 'bench_frechet',
-           'repeat_benchmark', 'run_benchmarks', 'format_bench', 'musicnet_training_clips', 'count_flops',
-           'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops', 'measure_train_memory',
-           'extrapolate_memory', 'measure_gpu', 'project_costs', 'projection', 'projection_table', 'write_readme_table',
-           'main', 'write_projection']
+           'PROJECTION_RECORD', 'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation',
+           'bench_distill', 'bench_frechet', 'repeat_benchmark', 'run_benchmarks', 'format_bench',
+           'musicnet_training_clips', 'count_flops', 'train_step_flops', 'dense_params', 'prompt_encoding_flops',
+           'generation_flops', 'measure_train_memory', 'extrapolate_memory', 'measure_gpu', 'project_costs',
+           'projection', 'projection_table', 'write_readme_table', 'main', 'write_projection']
 
 # %% ../nbs/08_bench.ipynb #3bae3fb0
 def bench_preprocessing(model: str = "tiny") -> dict:
@@ -343,22 +343,26 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="output JSON (default: outputs/bench.json)")
     p.add_argument("--repeats", type=int, default=3, help="runs after the warm-up; figures are medians with min and max")
     p.add_argument("--projection", action="store_true", help="the real geometry's counted FLOPs, measured memory and projected "
-                   "GPU costs into bench.json's `projection` and the README table")
+                   "GPU costs into bench.json's `projection` and the research record's docs/results/projection.json")
     a = p.parse_args(argv)
     if a.projection: return write_projection(Path(a.out) if a.out else None)
     run_benchmarks(a.names or None, model=a.model, out=a.out, repeats=a.repeats)
     return 0
 
-def write_projection(out: Path | None = None, readme: Path | None = None, log=print) -> int:
-    "Run `projection` and store it in `out` (default outputs/bench.json, other results kept) and the README's table."
+PROJECTION_RECORD = "docs/results/projection.json"   # committed: tools/readme.py renders docs/research.md's table from it
+
+def write_projection(out: Path | None = None, record: Path | None = None, log=print) -> int:
+    """Run `projection` and store it in `out` (default outputs/bench.json, other results kept) and in `record` (default
+    `PROJECTION_RECORD`, the research record's data: `python tools/readme.py` then renders docs/research.md)."""
     out = Path(out or outputs_dir()/"bench.json")
-    record = json.loads(out.read_text()) if out.is_file() else {}
-    record["projection"] = projection(log=log)
-    out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(record, indent=2, default=float))
-    table = projection_table(record["projection"])
-    log(table)
-    for doc in ([Path(readme)] if readme else [repo_root()/"nbs"/"index.ipynb", repo_root()/"README.md"]):
-        if not write_readme_table(table, doc): log(f"{doc} has no projection markers: table not written")
+    results = json.loads(out.read_text()) if out.is_file() else {}
+    results["projection"] = projection(log=log)
+    record = Path(record or repo_root()/PROJECTION_RECORD)
+    for path, data in ((out, results), (record, results["projection"])):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(data, indent=1, default=float) + "\n")
+    log(projection_table(results["projection"]))
+    log(f"projection written to {record}: render docs/research.md with `python tools/readme.py`")
     return 0
 
 # %% ../nbs/08_bench.ipynb #ae850d32
