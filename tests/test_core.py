@@ -117,3 +117,13 @@ def test_architecture_vae_scaling_factor_is_the_hubs():
         vae = json.loads((architecture_folder(name) / "vae" / "config.json").read_text())
         # only cvssp/audioldm2's own file was available to copy from; the others say so where the value lives
         assert ("NOT VERIFIED" in vae["_scaling_factor_source"]) == (name != "cvssp/audioldm2"), name
+
+
+def test_architecture_clap_tokenizer_pads_to_512():
+    "The dry run and the FLOP count see the hub's CLAP text length: diffusers pads RoBERTa to model_max_length, 512."
+    from musicnet_ldm.core import audioldm2_architecture
+    pipe = audioldm2_architecture("cvssp/audioldm2-music", device="meta")
+    ids = pipe.tokenizer(["a string quartet"], padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                         truncation=True).input_ids
+    assert pipe.tokenizer.model_max_length == 512 and len(ids[0]) == 512
+    assert pipe.text_encoder.config.text_config.max_position_embeddings >= 512 + 2    # RoBERTa's offset of 2
