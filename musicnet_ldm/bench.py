@@ -53,7 +53,7 @@ def bench_generation(model: str = "tiny") -> list[dict]:
 
 def bench_distill(model: str = "tiny") -> dict:
     "Wall time of a (fresh) few-step student vs its teacher, side by side."
-    from musicnet_ldm.distill import bench_distill as run
+    from musicnet_ldm.distill_bench import bench_distill as run
     teacher_steps = 8 if model == "tiny" else 200
     ratio = run(teacher=model, teacher_steps=teacher_steps, student_steps=4, log=lambda *_: None)
     return {"teacher_steps": teacher_steps, "student_steps": 4, "student_over_teacher_time": ratio, "speedup": 1 / ratio}

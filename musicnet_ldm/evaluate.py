@@ -187,7 +187,7 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
 PAIRS = (("finetuned", "pretrained"), ("finetuned", "finetuned_no_adapter"), ("student", "finetuned"))
 
 def system_pairs(run_dir) -> tuple:
-    """`PAIRS`, with the student paired with the teacher its sidecars name (`teacher_system`, written by 06_distill):
+    """`PAIRS`, with the student paired with the teacher its sidecars name (`teacher_system`, written by 06b_distill_bench):
     `finetuned` normally, `pretrained` when the pretrained model was distilled on purpose."""
     folder = Path(run_dir)/"samples"/"student"
     teachers = {s.get("teacher_system") for s in read_samples(folder)} if folder.is_dir() else set()

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import PYTHON, ROOT
 
-from musicnet_ldm import reproduce
+from musicnet_ldm import check, reproduce
 
 COMMAND = ["-m", "musicnet_ldm.reproduce", "--preset", "smoke", "--model", "standin", "--acceptance",
            "--clips", "16", "--steps", "20", "--gen-steps", "10"]
@@ -70,9 +70,9 @@ def _report(peak_gib: float = 10.0, audio_finite: bool = True, **train) -> dict:
     rep = copy.deepcopy(PASSING)
     rep["train"].update(train)
     if not audio_finite: rep["generate"]["levels"][0].update(finite=False, rms_dbfs=None, problem="a.wav: NaN/inf")
-    rep["figures"] = reproduce.acceptance_figures({"peak_memory_gib": peak_gib}, None,
-                                                  {"s_per_step": 1.0, "peak_gib": 10.0, "s_per_clip": 1.0})
-    rep["failed"] = reproduce.acceptance_verdict(rep)
+    rep["figures"] = check.acceptance_figures({"peak_memory_gib": peak_gib}, None,
+                                              {"s_per_step": 1.0, "peak_gib": 10.0, "s_per_clip": 1.0})
+    rep["failed"] = check.acceptance_verdict(rep)
     rep["ok"] = not rep["failed"]
     return rep
 
@@ -84,9 +84,9 @@ def test_each_failed_criterion_exits_non_zero_naming_it(monkeypatch, capsys):
              "audio finite: NaN/inf in ['a.wav']": _report(audio_finite=False)}
     for name, rep in cases.items():
         assert len(rep["failed"]) == 1 and rep["failed"][0].startswith(name), (name, rep["failed"])
-        monkeypatch.setattr(reproduce, "acceptance", lambda *a, _rep=rep, **k: _rep)
+        monkeypatch.setattr(check, "acceptance", lambda *a, _rep=rep, **k: _rep)
         assert reproduce.main(["--preset", "smoke", "--acceptance"]) == 1, name
         printed = capsys.readouterr().out
         assert f"FAILED:\n- {rep['failed'][0]}" in printed, printed
-    monkeypatch.setattr(reproduce, "acceptance", lambda *a, **k: _report())       # the same report, nothing failed
+    monkeypatch.setattr(check, "acceptance", lambda *a, **k: _report())       # the same report, nothing failed
     assert reproduce.main(["--preset", "smoke", "--acceptance"]) == 0 and "PASSED" in capsys.readouterr().out

@@ -41,7 +41,7 @@ def test_full_check_names_every_missing_piece(tmp_path):
 
 def test_check_projects_disk_and_gpu_from_the_weights(tmp_path, monkeypatch):
     import shutil, torch
-    from musicnet_ldm import reproduce
+    from musicnet_ldm import check
     from musicnet_ldm.core import load_config, tiny_audioldm2
     tiny_audioldm2().save_pretrained(tmp_path / "model")          # the hub's layout, tiny weights
     cfg = load_config("full", {"model": str(tmp_path / "model"), "evaluate.fad_embedders": ["tiny"], "evaluate.clap_backend": "tiny", "evaluate.clap_agreement": "tiny",
@@ -50,7 +50,7 @@ def test_check_projects_disk_and_gpu_from_the_weights(tmp_path, monkeypatch):
     # 1 MiB free: below even this 24 s synthetic fixture's projection (the check projects the fixture's own size)
     monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**40, 2**40 - 2**20, 2**20))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    rep = reproduce.check_environment(cfg)
+    rep = check.check_environment(cfg)
     bad = {c["what"]: c for c in rep["checks"] if not c["ok"]}
     assert set(bad) == {"gpu", "disk"}, bad                        # weights, layout, embedders, kernel all present
     assert "projected" in bad["disk"]["detail"] and "checkpoints" in bad["disk"]["detail"] and "student" in bad["disk"]["detail"]

@@ -1,4 +1,5 @@
-"""06_distill as the pipeline runs it (papermill, smoke preset), and the benchmark entry point the bench module calls."""
+"""The distillation stage (nbs/06b_distill_bench.ipynb) as the pipeline runs it (papermill, smoke preset), and the
+benchmark entry point the bench module calls."""
 import json, sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ def smoke_distill(tmp_path_factory):
     pm = pytest.importorskip("papermill")
     tmp = tmp_path_factory.mktemp("distill")
     run = tmp / "run"
-    pm.execute_notebook(str(ROOT / "nbs/06_distill.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
+    pm.execute_notebook(str(ROOT / "nbs/06b_distill_bench.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
                         parameters={"preset": "smoke", "output_dir": str(run), "teacher": "pretrained", "steps": 2, "kd_max_steps": 3,
                                     "lcm_max_steps": 2}, kernel_name="python3", progress_bar=False)
     return run, json.loads((run / "distill.json").read_text())
@@ -91,7 +92,7 @@ def test_missing_finetuned_teacher_is_an_error(tmp_path):
 @pytest.mark.slow          # a timing benchmark of teacher and student
 def test_bench_distill_defaults():
     import torch
-    from musicnet_ldm.distill import bench_distill
+    from musicnet_ldm.distill_bench import bench_distill
     torch.set_num_threads(1)     # shared CI cores: OpenMP spin-waiting makes 2 threads far slower than 1
     ratio = bench_distill(log=lambda *_: None)   # tiny teacher, 8 guided steps vs a fresh narrow student, 4 steps
     assert 0 < ratio < 1

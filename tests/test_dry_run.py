@@ -1,6 +1,6 @@
 """The full preset at the real geometry (random weights): one training step and one 2-step generation of the full-size model.
 The evaluate stage (full-size random-weight embedders, Table 1) runs in the CLI dry run only; CI covers its machinery in
-nbs/07_reproduce.ipynb (tiny model and CLAP) and the full-size CLAP embedders' builds in nbs/05b_embeddings.ipynb."""
+nbs/07_check.ipynb (tiny model and CLAP) and the full-size CLAP embedders' builds in nbs/05b_embeddings.ipynb."""
 import json, os, subprocess
 
 import pytest
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow          # the full-size model at the real geometr
 
 CODE = """
 import json
-from musicnet_ldm.reproduce import dry_run
+from musicnet_ldm.check import dry_run
 rep = dry_run("full", stages=("finetune", "generate"), n_clips=1, steps=2, device="cpu", prompt_sets=("table1",))
 print("REPORT " + json.dumps(rep))
 """
