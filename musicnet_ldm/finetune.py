@@ -18,7 +18,7 @@ from .cache import collate as cache_collate, training_data
 from .config import (
     ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
 from .core import (
-    atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path, seed_everything)
+    HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path, seed_everything)
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
@@ -216,7 +216,7 @@ def measure_step_memory(model, loss, items: list, collate, device, mixed_precisi
     """Peak memory (GiB, `peak_memory`: the allocator's on a GPU) of one AdamW step of `model` on each batch size of
     `items`, under the run's autocast; `model` ends on `device` with its weights and the random state unchanged."""
     device = torch.device(device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(pick_mixed_precision(device, mixed_precision))
+    dtype = HALF_DTYPES.get(pick_mixed_precision(device, mixed_precision))
     saved = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     model.to(device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad])

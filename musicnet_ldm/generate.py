@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import (CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
+from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
                                atomic_write_text, git_sha, package_versions, pick_device,
                                pick_mixed_precision, resolve_model_path, resolve_precision)
 from .audio import write_wav
@@ -222,7 +222,7 @@ def weights_sha256(pipe) -> str:
 
 def precision_of(pipe) -> str:
     "The precision a pipeline samples in, named as the config names it: its UNet's dtype."
-    return {torch.float32: "no", torch.bfloat16: "bf16", torch.float16: "fp16"}[pipe.unet.dtype]
+    return {dtype: name for name, dtype in HALF_DTYPES.items()}.get(pipe.unet.dtype, "no")
 
 def _weight_files(folder: Path) -> list[list]:
     "[relative name, size, mtime] of a pipeline folder's weight files, following linked component folders."
