@@ -113,7 +113,7 @@ class TrainConfig(LoopConfig):
 # %% ../nbs/00a_config.ipynb #1de20233
 @dataclass
 class GenerateConfig:
-    "The `generate:` section: how every system's Table 1 clips are sampled (04_generate; 06b_distill_bench's teacher clips)."
+    "The `generate:` section: how every system's Table 1 clips are sampled (04_generate; 06c_distill_bench's teacher clips)."
     steps: int = setting(200, "DDIM steps per clip (AudioLDM2's default)", low=1)
     guidance_scale: float = setting(3.5, "classifier-free guidance (1: none, the negative prompt unused)", low=0.0)
     negative_prompt: str | None = setting("Low quality.", "the negative prompt of guided sampling (None: the empty prompt)")
@@ -137,7 +137,7 @@ class ListeningConfig:
 
 @dataclass
 class EvaluateConfig:
-    "The `evaluate:` section: how Table 1 is measured (05_evaluate; 06b_distill_bench's speed/quality table)."
+    "The `evaluate:` section: how Table 1 is measured (05e_evaluate; 06c_distill_bench's speed/quality table)."
     fad_embedders: list[str] = setting(["vggish", "clap-laion-music"], "FAD's embeddings (05b_embeddings' registry names)")
     clap_backend: str | None = setting("clap-laion-music", "the CLAP score's and the instrument AUC's model (None: no CLAP score)")
     clap_agreement: str | None = setting("clap-hf-music", "a second CLAP backend on the same clips: per-clip Pearson/Spearman (None: not measured)")
@@ -187,7 +187,7 @@ class LCMConfig(PhaseConfig):
 
 @dataclass
 class DistillConfig:
-    "The `distill:` section: the smaller, few-step student (06_distill)."
+    "The `distill:` section: the smaller, few-step student (06a_distill)."
     precision: str = setting("train", "the teacher's and the student's sampling precision (targets, speed/quality table): train (mixed_precision), no, fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
     teacher: str | None = setting(None, "None: the fine-tuning run's best/ (must exist); 'pretrained': the preset's model; or a folder/id")
     layers_per_block: int | list[int] | None = setting(1, "ResNet(+attention) pairs per down block (None: the teacher's; BK-SDM: 1, AudioLDM2-music has 2)", low=1)

@@ -27,14 +27,14 @@ class Stage:
 
 STAGES = (
     Stage("data", "nbs/01a_musicnet.ipynb", ("data",)),
-    Stage("audio", "nbs/01c_audio.ipynb", ("data",)),
+    Stage("audio", "nbs/01b_audio.ipynb", ("data",)),
     Stage("cache", "nbs/01d_cache.ipynb", ("data",)),
     Stage("finetune", "nbs/03_finetune.ipynb", ("data", "train")),
     Stage("generate", "nbs/04_generate.ipynb", ("data", "train", "generate")),
     # the student is distilled before evaluation so that Table 1 has its row; it reads `evaluate` for the reference
     # set and the loudness of its speed/quality table
-    Stage("distill", "nbs/06b_distill_bench.ipynb", ("data", "train", "generate", "distill", "evaluate")),
-    Stage("evaluate", "nbs/05_evaluate.ipynb", ("data", "train", "generate", "distill", "evaluate")),
+    Stage("distill", "nbs/06c_distill_bench.ipynb", ("data", "train", "generate", "distill", "evaluate")),
+    Stage("evaluate", "nbs/05e_evaluate.ipynb", ("data", "train", "generate", "distill", "evaluate")),
 )
 
 def stage_config(cfg: dict, stage: Stage) -> dict:

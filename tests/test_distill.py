@@ -1,4 +1,4 @@
-"""The distillation stage (nbs/06b_distill_bench.ipynb) as the pipeline runs it (papermill, smoke preset), and the
+"""The distillation stage (nbs/06c_distill_bench.ipynb) as the pipeline runs it (papermill, smoke preset), and the
 benchmark entry point the bench module calls."""
 import json, sys
 from pathlib import Path
@@ -14,7 +14,7 @@ def smoke_distill(tmp_path_factory):
     pm = pytest.importorskip("papermill")
     tmp = tmp_path_factory.mktemp("distill")
     run = tmp / "run"
-    pm.execute_notebook(str(ROOT / "nbs/06b_distill_bench.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
+    pm.execute_notebook(str(ROOT / "nbs/06c_distill_bench.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
                         parameters={"preset": "smoke", "output_dir": str(run), "teacher": "pretrained", "steps": 2, "kd_max_steps": 3,
                                     "lcm_max_steps": 2}, kernel_name="python3", progress_bar=False)
     return run, json.loads((run / "distill.json").read_text())

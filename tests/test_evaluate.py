@@ -1,4 +1,4 @@
-"""05_evaluate as the pipeline runs it: papermill with the smoke preset on a run directory holding samples."""
+"""05e_evaluate as the pipeline runs it: papermill with the smoke preset on a run directory holding samples."""
 import json, sys
 from pathlib import Path
 
@@ -40,7 +40,7 @@ def test_evaluate_notebook_smoke(tmp_path):
     write_system(run, "reference", notes)
     write_system(run, "finetuned", notes)
     write_system(run, "pretrained", notes, shift=-18)
-    pm.execute_notebook(str(ROOT / "nbs/05_evaluate.ipynb"), str(tmp_path / "executed.ipynb"), cwd=str(ROOT),
+    pm.execute_notebook(str(ROOT / "nbs/05e_evaluate.ipynb"), str(tmp_path / "executed.ipynb"), cwd=str(ROOT),
                         parameters={"preset": "smoke", "output_dir": str(run)}, kernel_name="python3", progress_bar=False)
     record = json.loads((run / "table1.json").read_text())
     rows = {r["system"]: r for r in record["rows"]}

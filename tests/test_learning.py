@@ -1,5 +1,5 @@
 """`python -m musicnet_ldm.learning` at its default seed: does fine-tuning, the adapter and distillation move generation
-where they should? The directions are `learning.DIRECTIONS` (nbs/06a_learning.ipynb shows them beside the committed runs
+where they should? The directions are `learning.DIRECTIONS` (nbs/06b_learning.ipynb shows them beside the committed runs
 of seeds 0-2). Cost: one run of the experiment in `make test` (about 10 minutes alone on 2 CPU cores)."""
 import json, os, subprocess, sys
 from pathlib import Path
@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 from musicnet_ldm.learning import DIRECTIONS, check_directions  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-MODEL = "standin"             # the pre-trained v-prediction stand-in (nbs/02b_standin.ipynb)
+MODEL = "standin"             # the pre-trained v-prediction stand-in (nbs/06_standin.ipynb)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,10 @@ def test_keys(result):
     for key in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
         assert {"mean", "ci", "n"} <= set(result["ensemble_accuracy"][key]), key
     assert result["ensemble_accuracy"]["chance"] == pytest.approx(1 / 3)
-    assert result["settings"]["guidance_scale"] == 1.0                 # the toy's default (06a says why)
+    assert result["settings"]["guidance_scale"] == 1.0                 # the toy's default (06b says why)
 
 
-# the one direction seed 0 misses (nbs/06a_learning.ipynb's table has all three seeds); strict: a pass fails too
+# the one direction seed 0 misses (nbs/06b_learning.ipynb's table has all three seeds); strict: a pass fails too
 MISSED_AT_SEED_0 = {"student / teacher latent FD (CI high)": "seed 0: 1.44 [1.15, 1.52] (seeds 1 and 2 meet it); "
                     "40 LCM steps gave 1.54 and 8 sampling steps 1.69; KD moves nothing (a teacher-width student starts at 0 loss)"}
 DIRECTION_PARAMS = [pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=MISSED_AT_SEED_0[d])) if d in MISSED_AT_SEED_0 else d
