@@ -17,8 +17,9 @@ from .core import (CLIP_SAMPLES, HOP_LENGTH, MEL_FMAX, MEL_FMIN, MEL_FRAMES, N_F
                                WIN_LENGTH)
 
 # %% auto #0
-__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'write_wav', 'augment',
-           'preprocess', 'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'bench_preprocessing']
+__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'write_wav', 'player', 'augment',
+           'preprocess', 'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'figure_jpeg',
+           'bench_preprocessing']
 
 # %% ../nbs/01b_audio.ipynb #045970a1
 class AudioError(ValueError):
@@ -69,6 +70,18 @@ def write_wav(path, wav, sr: int = SAMPLE_RATE, subtype: str = "FLOAT") -> Path:
     sf.write(str(tmp), np.asarray(wav, np.float32), sr, subtype=subtype, format="WAV")
     os.replace(tmp, path)
     return path
+
+# %% ../nbs/01b_audio.ipynb #529ed480
+def player(wav, sr: int = SAMPLE_RATE, quality: float = 0.9):
+    "An IPython audio player embedding mono `wav` as Ogg Vorbis (`quality`: soundfile's compression level, 0-1)."
+    import io
+    from IPython.display import Audio
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(wav, np.float32), sr, format="OGG", subtype="VORBIS", compression_level=quality)
+    audio = Audio(data=buffer.getvalue())
+    audio.mimetype = "audio/ogg"                  # IPython assumes WAV for raw bytes
+    return audio
+
 
 # %% ../nbs/01b_audio.ipynb #3c0cda54
 def augment(wav: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_RATE, time_stretch: tuple | None = None,
@@ -142,6 +155,16 @@ def plot_log_mels(wavs, prompts, path_stem=None, sr: int = SAMPLE_RATE, wrap: in
         Path(path_stem).parent.mkdir(parents=True, exist_ok=True)
         for ext in ("png", "pdf"): fig.savefig(f"{path_stem}.{ext}", dpi=120)
     return fig
+
+# %% ../nbs/01b_audio.ipynb #625bf10d
+def figure_jpeg(fig, dpi: int = 90, quality: int = 80):
+    "An IPython image of matplotlib `fig` as JPEG, small enough to keep in a notebook that GitHub shows."
+    import io
+    from IPython.display import Image
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpg", dpi=dpi, pil_kwargs={"quality": quality})
+    return Image(data=buffer.getvalue(), format="jpeg")
+
 
 # %% ../nbs/01b_audio.ipynb #7bbceac6
 def _step_seconds(clip, top_db: float | None = 60.0, normalize_peak: float | None = 0.5) -> dict:
