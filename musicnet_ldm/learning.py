@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DIRECTIONS', 'LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'finetune_copy', 'clip_losses',
-           'cross_ensemble_permutation', 'ci', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
+           'cross_ensemble_permutation', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
            'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'ensemble_classifier', 'accuracy',
            'prompt_swap', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
            'swap_measures', 'adapter_and_student', 'plot_learning', 'relative_paths', 'run_learning',
@@ -136,18 +136,13 @@ def cross_ensemble_permutation(labels, seed: int = 0) -> np.ndarray:
     labels, rng = np.asarray(labels), np.random.default_rng(seed)
     return np.array([rng.choice(np.flatnonzero(labels != l)) for l in labels])
 
-# %% ../nbs/06b_learning.ipynb #3e9d9764
-def ci(values, clusters=None, n_boot: int = 1000, seed: int = 0) -> dict:
-    "{mean, ci, n, n_clusters} of `values` (percentile bootstrap over `clusters`)."
-    return cluster_bootstrap_ci(values, clusters, n_boot=n_boot, seed=seed)
-
 # %% ../nbs/06b_learning.ipynb #bc95b74d
 def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
     "The `eval_loss` entry: start, end, their paired drop, and shuffled − correct gaps per model, each with its CI and N."
     perm = cross_ensemble_permutation(data["test_labels"], s.seed)
     own = {k: clip_losses(p, data["test"], s.loss_draws, seed=s.seed) for k, p in pipes.items()}
     gap = {k: clip_losses(p, data["test"], s.loss_draws, cond_from=perm, seed=s.seed) - own[k] for k, p in pipes.items()}
-    c = lambda v: ci(v, n_boot=s.n_boot, seed=s.seed)
+    c = lambda v: cluster_bootstrap_ci(v, n_boot=s.n_boot, seed=s.seed)
     drop = own["pretrained"] - own["finetuned"]
     return {"start": c(own["pretrained"]), "end": c(own["finetuned"]), "drop": c(drop),
             "relative_drop": float(drop.mean() / own["pretrained"].mean()),
@@ -218,7 +213,7 @@ def ensemble_classifier(data: dict) -> NearestCentroid:
 def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfig) -> dict:
     "Accuracy of the classifier on `latents` against `labels`, with its CI clustered as `clusters` (prompt triples)."
     hits = np.asarray(model.predict(torch.as_tensor(np.asarray(latents)))) == np.asarray(labels)
-    return ci(hits.astype(float), clusters, s.n_boot, s.seed)
+    return cluster_bootstrap_ci(hits.astype(float), clusters, n_boot=s.n_boot, seed=s.seed)
 
 # %% ../nbs/06b_learning.ipynb #9856f893
 def prompt_swap(model: NearestCentroid, latents, plan: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +296,7 @@ def swap_measures(model: NearestCentroid, lat: dict, plan: dict, s: LearningConf
     "`prompt_swap`: every system's cosine and the fine-tuned model's paired differences, CIs over triples; chance 0."
     cos = {k: prompt_swap(model, lat[k], plan) for k in ("finetuned", "finetuned_shuffled", "pretrained", "student")}
     rows = cos["finetuned"][1]                                         # the same complete groups for every system
-    c = lambda v: ci(v, np.asarray(plan["clusters"])[rows], s.n_boot, s.seed)
+    c = lambda v: cluster_bootstrap_ci(v, np.asarray(plan["clusters"])[rows], n_boot=s.n_boot, seed=s.seed)
     out = {k: {"cosine": c(v)} for k, (v, _) in cos.items()}
     for k in ("finetuned_shuffled", "pretrained"): out[f"finetuned_minus_{k}"] = c(cos["finetuned"][0] - cos[k][0])
     out["chance"], out["n"], out["n_groups"] = {"cosine": 0.0}, len(rows), len(rows) // len(model.classes)
@@ -315,7 +310,7 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
     diff = fad_paired_difference(gen["finetuned_no_adapter"], gen["finetuned"], cl, ref, s.fd_boot, seed=s.seed)
     rms = np.sqrt(((lat["finetuned"] - lat["finetuned_no_adapter"]) ** 2).mean((1, 2, 3)))
     adapter = {"norm_start": norms["start"], "norm_end": norms["end"], "latent_fd_with": with_, "latent_fd_without": without,
-               "fd_without_minus_with": diff, "rms_latent_difference": ci(rms, cl, s.n_boot, s.seed), "n": len(cl)}
+               "fd_without_minus_with": diff, "rms_latent_difference": cluster_bootstrap_ci(rms, cl, n_boot=s.n_boot, seed=s.seed), "n": len(cl)}
     student = {"latent_fd": frechet(gen["student"], ref, cl, s.fd_boot, s.seed), "teacher_latent_fd": with_,
                "student_over_teacher": frechet_ratio(gen["student"], gen["finetuned"], ref, cl, s.fd_boot, s.seed),
                "steps": s.student_steps, "teacher_steps": s.sample_steps, "n": len(cl)}

@@ -12,9 +12,9 @@ import numpy as np
 from scipy import linalg, stats
 
 # %% auto #0
-__all__ = ['mean_ci', 'bootstrap_ci', 'cluster_groups', 'cluster_bootstrap_ci', 'paired_difference', 'frechet_distance',
-           'psd_sqrt', 'frechet_distance_eigh', 'EmbeddingStats', 'fad_from_stats', 'fad_infinity', 'fad_bootstrap',
-           'FrechetAudioDistance', 'fad_paired_difference', 'bench_frechet']
+__all__ = ['mean_ci', 'bootstrap_ci', 'proportion_ci', 'cluster_groups', 'cluster_bootstrap_ci', 'paired_difference',
+           'frechet_distance', 'psd_sqrt', 'frechet_distance_eigh', 'EmbeddingStats', 'fad_from_stats', 'fad_infinity',
+           'fad_bootstrap', 'FrechetAudioDistance', 'fad_paired_difference', 'bench_frechet']
 
 # %% ../nbs/05a_metrics.ipynb #95655b36
 def _finite_1d(values, name: str) -> np.ndarray:
@@ -40,6 +40,14 @@ def bootstrap_ci(values, statistic=np.mean, level: float = 0.95, n_boot: int = 1
     boots = np.array([statistic(x[rng.integers(0, len(x), len(x))]) for _ in range(n_boot)])
     a = (1 - level) / 2
     return float(statistic(x)), float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+# %% ../nbs/05a_metrics.ipynb #9ceb6cdb
+def proportion_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    "The Wilson `level` interval of the proportion `k`/`n` (scipy's `binomtest`)."
+    if n < 1 or not 0 <= k <= n: raise ValueError(f"proportion_ci: need n >= 1 and 0 <= k <= n, got k={k}, n={n}")
+    interval = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(interval.low), float(interval.high)
+
 
 # %% ../nbs/05a_metrics.ipynb #2f421d26
 def cluster_groups(clusters) -> list[np.ndarray]:

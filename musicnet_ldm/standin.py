@@ -18,7 +18,7 @@ from .config import LoopConfig
 from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text, load_audioldm2_folder,
                    package_versions, seed_everything, standin_folder, tiny_audioldm2)
 from .engine import Job, load_trainable, save_trainable, train as run_engine
-from .metrics import mean_ci as t_interval
+from .metrics import mean_ci, proportion_ci
 from .finetune import ConditionedUNet, diffusion_loss, x0_and_eps
 from .fixture import PRETRAIN_ENSEMBLES, make_fixture
 from .generate import synthesize
@@ -28,9 +28,9 @@ from .musicnet import build_clip_index, build_prompt
 # %% auto #0
 __all__ = ['STANDIN_SETTINGS', 'V_PREDICTION', 'pretrain_clips', 'clip_mels', 'vae_loss', 'latent_scale', 'reconstruction_error',
            'vocoder_loss', 'vocoder_error', 'init_vocoder', 'fit_component', 'TextConditionedUNet', 'loa_target',
-           'text_diffusion_loss', 'cached_diffusion_loss', 'LatentPrompts', 'v_prediction_scheduler', 'mean_ci',
-           'wilson', 'prompt_gap', 'prediction_errors', 'pooled', 'NearestCentroid', 'generate_latents', 'save_standin',
-           'pretrain_standin', 'continue_standin', 'main']
+           'text_diffusion_loss', 'cached_diffusion_loss', 'LatentPrompts', 'v_prediction_scheduler', 'prompt_gap',
+           'prediction_errors', 'pooled', 'NearestCentroid', 'generate_latents', 'save_standin', 'pretrain_standin',
+           'continue_standin', 'main']
 
 # %% ../nbs/06_standin.ipynb #s1700005
 STANDIN_SETTINGS = dict(
@@ -219,16 +219,11 @@ def v_prediction_scheduler(scheduler) -> DDIMScheduler:
     return DDIMScheduler.from_config(scheduler.config, **V_PREDICTION)
 
 # %% ../nbs/06_standin.ipynb #s1700032
-def mean_ci(x) -> dict:
-    "Mean, 95 % t-interval and N of `x`, as a record (metrics.mean_ci computes them)."
-    m, lo, hi = t_interval(x)
+def _t_record(x) -> dict:
+    "`metrics.mean_ci` of `x` as standin.json records it: mean, 95 % t-interval, N."
+    m, lo, hi = mean_ci(x)
     return {"mean": m, "ci95": [lo, hi], "n": int(len(x))}
 
-def wilson(k: int, n: int) -> list:
-    "The 95 % Wilson interval of a proportion k/n (scipy's binomtest)."
-    from scipy.stats import binomtest
-    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return [float(ci.low), float(ci.high)]
 
 # %% ../nbs/06_standin.ipynb #s1700034
 @torch.no_grad()
@@ -244,7 +239,7 @@ def prompt_gap(loss_of, latents: torch.Tensor, conds: dict, scheduler, seed: int
             item = lambda j: {k: v[j:j + 1] for k, v in conds.items()}
             own[i] += loss_of({"latents": latents[i:i + 1], **item(i)}, seed * 1000 + d * n + i) / draws
             other[i] += loss_of({"latents": latents[i:i + 1], **item(int(perm[i]))}, seed * 1000 + d * n + i) / draws
-    return {"correct": mean_ci(own), "shuffled": mean_ci(other), "gap": mean_ci(other - own),
+    return {"correct": _t_record(own), "shuffled": _t_record(other), "gap": _t_record(other - own),
             "relative_gap": float((other - own).mean() / own.mean())}
 
 # %% ../nbs/06_standin.ipynb #b8d87a76
@@ -281,7 +276,7 @@ class NearestCentroid:
         return [self.classes[i] for i in ((z[:, None] - self.centroids[None]) ** 2).sum(-1).argmin(1)]
     def accuracy(self, latents: torch.Tensor, labels: list) -> dict:
         hits = int(sum(p == l for p, l in zip(self.predict(latents), labels)))
-        return {"accuracy": hits / len(labels), "ci95": wilson(hits, len(labels)), "n": len(labels), "chance": 1 / len(self.classes)}
+        return {"accuracy": hits / len(labels), "ci95": list(proportion_ci(hits, len(labels))), "n": len(labels), "chance": 1 / len(self.classes)}
 
 # %% ../nbs/06_standin.ipynb #s1700039
 @torch.no_grad()
