@@ -15,21 +15,20 @@ from .finetune import enable_gradient_checkpointing, peak_memory
 
 # %% auto #0
 __all__ = ['BENCHMARKS', 'GPU_PEAK_BF16', 'TRAIN_MFU', 'INFERENCE_MFU', 'MUSICNET_TRAIN_HOURS', 'T5_TOKENS', 'README_MARKERS',
-           'PROJECTION_RECORD', 'bench_preprocessing', 'bench_cache', 'bench_training', 'bench_generation',
-           'bench_distill', 'bench_frechet', 'repeat_benchmark', 'run_benchmarks', 'format_bench',
-           'musicnet_training_clips', 'count_flops', 'train_step_flops', 'dense_params', 'prompt_encoding_flops',
-           'generation_flops', 'measure_train_memory', 'extrapolate_memory', 'measure_gpu', 'project_costs',
-           'projection', 'projection_table', 'write_readme_table', 'main', 'write_projection']
+           'PROJECTION_RECORD', 'repeat_benchmark', 'run_benchmarks', 'format_bench', 'musicnet_training_clips',
+           'count_flops', 'train_step_flops', 'dense_params', 'prompt_encoding_flops', 'generation_flops',
+           'measure_train_memory', 'extrapolate_memory', 'measure_gpu', 'project_costs', 'projection',
+           'projection_table', 'write_readme_table', 'main', 'write_projection']
 
 # %% ../nbs/08_bench.ipynb #3bae3fb0
-def bench_preprocessing(model: str = "tiny") -> dict:
+def _preprocessing(model: str = "tiny") -> dict:
     "Audio preprocessing throughput (× real time per core) on a small synthetic MusicNet fixture."
     from musicnet_ldm.audio import bench_preprocessing as run
     from musicnet_ldm.fixture import make_fixture
     with tempfile.TemporaryDirectory() as d:
         return run(make_fixture(Path(d)/"musicnet", recordings=2, seconds=12.0, seed=0, test_recordings=1))
 
-def bench_cache(model: str = "tiny") -> dict:
+def _cache(model: str = "tiny") -> dict:
     "Items/s from the encode-once cache vs encoding on the fly, with the same pipeline."
     from musicnet_ldm.cache import bench_cache as run
     from musicnet_ldm.fixture import make_fixture
@@ -39,32 +38,33 @@ def bench_cache(model: str = "tiny") -> dict:
         root = make_fixture(Path(d)/"musicnet", recordings=2, seconds=24.0, seed=0, test_recordings=1)
         return run(load_pipeline(model, device="auto"), build_clip_index(root).clips[:4])
 
-def bench_training(model: str = "tiny") -> dict:
+def _training(model: str = "tiny") -> dict:
     "Training samples/s with cached latents vs on-the-fly encoding, and peak memory."
     from musicnet_ldm.finetune import bench_training as run
     return run(model=model)
 
-def bench_generation(model: str = "tiny") -> list[dict]:
+def _generation(model: str = "tiny") -> list[dict]:
     "Seconds per 10.24 s clip and real-time factor vs the number of sampling steps."
     from musicnet_ldm.generate import bench_generation as run
     from musicnet_ldm.model import load_pipeline
     steps = (2, 4, 8) if model == "tiny" else (25, 50, 100, 200)
     return run(load_pipeline(model, device="auto"), steps_list=steps).to_dict("records")
 
-def bench_distill(model: str = "tiny") -> dict:
+def _distill(model: str = "tiny") -> dict:
     "Wall time of a (fresh) few-step student vs its teacher, side by side."
     from musicnet_ldm.distill_bench import bench_distill as run
     teacher_steps = 8 if model == "tiny" else 200
     ratio = run(teacher=model, teacher_steps=teacher_steps, student_steps=4, log=lambda *_: None)
     return {"teacher_steps": teacher_steps, "student_steps": 4, "student_over_teacher_time": ratio, "speedup": 1 / ratio}
 
-def bench_frechet(model: str = "tiny") -> list[dict]:
+def _frechet(model: str = "tiny") -> list[dict]:
     "Fréchet-distance compute time vs embedding dimension (VGGish 128, CLAP 512, PANNs-size 2048)."
     from musicnet_ldm.metrics import bench_frechet as run
     return run(dims=(128, 512) if model == "tiny" else (128, 512, 2048), n=2000)
 
-BENCHMARKS = {"preprocessing": bench_preprocessing, "cache": bench_cache, "training": bench_training,
-              "generation": bench_generation, "distill": bench_distill, "frechet": bench_frechet}
+# the registry: each benchmark under one name, the measuring code staying in its module (`audio.bench_preprocessing`, …)
+BENCHMARKS = {"preprocessing": _preprocessing, "cache": _cache, "training": _training,
+              "generation": _generation, "distill": _distill, "frechet": _frechet}
 
 # %% ../nbs/08_bench.ipynb #d8d00002
 def _aggregate(samples: list):
