@@ -28,8 +28,8 @@ dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 nbdev2 = ['nbdev>=2.4.14,<3', 'fastcore>=1.12.3,<1.15', 'execnb>=0.1.16,<0.2', 'ghapi>=1.0.3,<2']
 extras = {
     'dev': dev_requirements + nbdev2,
-    # laion-clap pins numpy<2 and old transformers: `make install` puts it in this venv with `pip install --no-deps` beside
-    # what its model code needs (torchlibrosa, ftfy, h5py, wcwidth), the way basic-pitch is installed
+    # laion-clap pins numpy<2 and old transformers: `make install` puts it in this venv with `pip install --no-deps`
+    # beside what its model code needs (torchlibrosa, ftfy, h5py, wcwidth), the way basic-pitch is installed
     'clap': ['wcwidth'],
     # basic-pitch itself requires TensorFlow (numpy<2) on Linux/Python>=3.11, but runs its bundled ONNX model with
     # onnxruntime: install these, then `pip install --no-deps basic-pitch==0.4.0` (the Makefile does both)
@@ -51,7 +51,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['musicnet_ldm', 'musicnet_ldm.*']),
     include_package_data=True,
     package_data={'musicnet_ldm': ['configs/*.txt', 'configs/*/*.json', 'configs/*/*/*.json', 'configs/*/*/*.txt',
-                                  'checkpoints/*/*.json', 'checkpoints/*/*/*']},  # tokenizer corpus, architecture configs, the stand-in
+                                  # tokenizer corpus, architecture configs, the stand-in
+                                  'checkpoints/*/*.json', 'checkpoints/*/*/*']},
     install_requires=requirements,
     extras_require=extras,
     dependency_links=cfg.get('dep_links', '').split(),

@@ -23,9 +23,11 @@ class BasicPitchTranscriber:
     "Polyphonic transcription with basic-pitch (Bittner et al. 2022), run through its bundled ONNX/TF model."
     name = "basic-pitch"
 
-    def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3, minimum_note_length_ms: float = 127.7,
+    def __init__(self, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
+                 minimum_note_length_ms: float = 127.7,
                  model_path=None):
-        self.kwargs = dict(onset_threshold=onset_threshold, frame_threshold=frame_threshold, minimum_note_length=minimum_note_length_ms)
+        self.kwargs = dict(onset_threshold=onset_threshold, frame_threshold=frame_threshold,
+                           minimum_note_length=minimum_note_length_ms)
         root = logging.getLogger()
         level = root.level; root.setLevel(logging.ERROR)   # basic-pitch logs a warning per missing backend at import
         try:
@@ -33,14 +35,16 @@ class BasicPitchTranscriber:
             from basic_pitch.inference import Model, predict
         except ImportError as e:
             raise ImportError("basic-pitch is not installed: pip install onnxruntime 'resampy>=0.4.3' scikit-learn && "
-                              "pip install --no-deps basic-pitch  (plain `pip install basic-pitch` pulls TensorFlow and numpy<2)") from e
+                              "pip install --no-deps basic-pitch  (plain `pip install basic-pitch` pulls TensorFlow "
+                              "and numpy<2)") from e
         finally: root.setLevel(level)
         self._predict, self.model = predict, Model(model_path or ICASSP_2022_MODEL_PATH)
 
     def __call__(self, wav: np.ndarray, sr: int = SAMPLE_RATE) -> list[dict]:
         with tempfile.TemporaryDirectory() as d:   # basic-pitch reads a file (and resamples to 22,050 Hz itself)
             path = write_wav(Path(d)/"clip.wav", wav, sr)
-            with contextlib.redirect_stdout(io.StringIO()): _, _, events = self._predict(path, self.model, **self.kwargs)
+            with contextlib.redirect_stdout(io.StringIO()):
+                _, _, events = self._predict(path, self.model, **self.kwargs)
         return sorted(({"pitch": int(p), "onset_s": float(s), "offset_s": float(e), "amplitude": float(a)}
                        for s, e, p, a, *_ in events), key=lambda n: (n["onset_s"], n["pitch"]))
 
@@ -49,12 +53,15 @@ class CQTPeakTranscriber:
     "Fallback transcriber: harmonic-suppressed peaks of a constant-Q spectrogram (crude; basic-pitch is better)."
     name = "cqt-peaks"
 
-    def __init__(self, threshold_db: float = 30.0, min_note_s: float = 0.1, hop_length: int = 256, lowest_pitch: int = 24, n_pitches: int = 84):
-        self.threshold_db, self.min_note_s, self.hop, self.lo, self.n = threshold_db, min_note_s, hop_length, lowest_pitch, n_pitches
+    def __init__(self, threshold_db: float = 30.0, min_note_s: float = 0.1, hop_length: int = 256,
+                 lowest_pitch: int = 24, n_pitches: int = 84):
+        self.threshold_db, self.min_note_s, self.hop = threshold_db, min_note_s, hop_length
+        self.lo, self.n = lowest_pitch, n_pitches
 
     def __call__(self, wav: np.ndarray, sr: int = SAMPLE_RATE) -> list[dict]:
         import librosa, scipy.ndimage
-        C = np.abs(librosa.cqt(np.asarray(wav, np.float32), sr=sr, hop_length=self.hop, fmin=librosa.midi_to_hz(self.lo),
+        C = np.abs(librosa.cqt(np.asarray(wav, np.float32), sr=sr, hop_length=self.hop,
+                               fmin=librosa.midi_to_hz(self.lo),
                                n_bins=self.n, bins_per_octave=12))
         db = librosa.amplitude_to_db(C, ref=np.max)
         peak = np.zeros_like(C, bool)
@@ -87,14 +94,18 @@ def get_transcriber(name: str = "auto", **kwargs):
 # %% ../nbs/05c_adherence.ipynb #6f25de38
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 
-def render_notes(notes, program: int = 0, seconds: float | None = None, sr: int = SAMPLE_RATE, sf2_path: str = DEFAULT_SOUNDFONT) -> np.ndarray:
+def render_notes(notes, program: int = 0, seconds: float | None = None, sr: int = SAMPLE_RATE,
+                 sf2_path: str = DEFAULT_SOUNDFONT) -> np.ndarray:
     "FluidSynth rendering of `notes` (dicts with pitch, onset_s, offset_s) on GM `program`, normalised to 0.5 peak."
     import pretty_midi
-    if not Path(sf2_path).is_file(): raise FileNotFoundError(f"SoundFont {sf2_path} not found (apt-get install timgm6mb-soundfont)")
+    if not Path(sf2_path).is_file():
+        raise FileNotFoundError(f"SoundFont {sf2_path} not found (apt-get install timgm6mb-soundfont)")
     pm = pretty_midi.PrettyMIDI(); inst = pretty_midi.Instrument(program=program)
-    inst.notes = [pretty_midi.Note(velocity=90, pitch=int(n["pitch"]), start=float(n["onset_s"]), end=float(n["offset_s"])) for n in notes]
+    inst.notes = [pretty_midi.Note(velocity=90, pitch=int(n["pitch"]), start=float(n["onset_s"]),
+                                   end=float(n["offset_s"])) for n in notes]
     pm.instruments.append(inst)
-    wav = pm.fluidsynth(fs=sr, synthesizer=sf2_path).astype(np.float32)   # pretty_midi ≥ 0.2.11: a SoundFont path or a Synthesizer
+    # pretty_midi ≥ 0.2.11: a SoundFont path or a Synthesizer
+    wav = pm.fluidsynth(fs=sr, synthesizer=sf2_path).astype(np.float32)
     if seconds is not None: wav = np.pad(wav, (0, max(0, int(seconds * sr) - len(wav))))[:int(seconds * sr)]
     return 0.5 * wav / max(np.abs(wav).max(), 1e-9)
 
@@ -117,11 +128,13 @@ def prompt_facts(prompt: str) -> dict:
     "The checkable facts a `build_prompt` prompt states: instruments, pitch_range, notes_per_s, tempo_bpm, timed_notes."
     facts = {}
     if m := re.search(r"Instruments sounding: ([^.]+)\.", prompt): facts["instruments"] = _names(m[1])
-    if m := re.search(rf"Pitch range {_NOTE} to {_NOTE}\.", prompt): facts["pitch_range"] = [note_number(m[1]), note_number(m[2])]
+    if m := re.search(rf"Pitch range {_NOTE} to {_NOTE}\.", prompt):
+        facts["pitch_range"] = [note_number(m[1]), note_number(m[2])]
     elif m := re.search(rf"Single pitch {_NOTE}\.", prompt): facts["pitch_range"] = [note_number(m[1])] * 2
     if m := re.search(r"(\d+) notes in ([\d.]+) seconds", prompt): facts["notes_per_s"] = int(m[1]) / float(m[2])
     if m := re.search(r"Tempo about (\d+) beats per minute", prompt): facts["tempo_bpm"] = float(m[1])
-    note, span = re.search(r"\(MIDI note (\d+)\) gracefully played by ([^,]+),", prompt), re.search(r"resonates from ([\d.]+) to ([\d.]+) seconds", prompt)
+    note, span = re.search(r"\(MIDI note (\d+)\) gracefully played by ([^,]+),",
+                           prompt), re.search(r"resonates from ([\d.]+) to ([\d.]+) seconds", prompt)
     if note and span:
         facts["timed_notes"] = [{"pitch": int(note[1]), "onset_s": float(span[1]), "offset_s": float(span[2])}]
         facts.setdefault("instruments", [note[2].strip()])
@@ -164,7 +177,8 @@ def stated_note_recall(stated: list[dict], notes: list[dict], onset_tolerance: f
     if not notes: return 0.0
     iv = lambda ns: np.array([[n["onset_s"], max(n["offset_s"], n["onset_s"] + 1e-3)] for n in ns])
     hz = lambda ns: mir_eval.util.midi_to_hz(np.array([n["pitch"] for n in ns], float))
-    pairs = mir_eval.transcription.match_notes(iv(stated), hz(stated), iv(notes), hz(notes), onset_tolerance=onset_tolerance, offset_ratio=None)
+    pairs = mir_eval.transcription.match_notes(iv(stated), hz(stated), iv(notes), hz(notes),
+                                               onset_tolerance=onset_tolerance, offset_ratio=None)
     return len(pairs) / len(stated)
 
 def instrument_auc(stated: list[str], similarity: dict) -> float | None:
@@ -206,7 +220,8 @@ class PromptAdherence:
         if not facts: self.skipped += 1; return None
         obs = observe(wav, self.transcriber, sr)
         if self.clap is not None: obs["audio_embedding"] = np.asarray(self.clap.embed_clip([wav], sr=sr))[0]
-        self.rows.append({"name": name, "key": key if key is not None else name, "cluster": str(prompt if cluster is None else cluster),
+        self.rows.append({"name": name, "key": key if key is not None else name,
+                          "cluster": str(prompt if cluster is None else cluster),
                           "facts": facts, "obs": obs})
         return self.rows[-1]
 
@@ -223,19 +238,23 @@ class PromptAdherence:
         self._instrument_similarities()
         out = []
         for r in self.rows:
-            row, others = {"name": r["name"], "key": r["key"], "cluster": r["cluster"], **score_facts(r["facts"], r["obs"])}, {}
+            row, others = {"name": r["name"], "key": r["key"], "cluster": r["cluster"],
+                           **score_facts(r["facts"], r["obs"])}, {}
             for o in self.rows:
                 if o["cluster"] == r["cluster"]: continue
                 for k, v in score_facts(o["facts"], r["obs"]).items(): others.setdefault(k, []).append(v)
             for k in self.keys:
-                if k in row and others.get(k): row[f"chance_{k}"] = float(np.mean(others[k])); row[f"margin_{k}"] = row[k] - row[f"chance_{k}"]
+                if k in row and others.get(k):
+                    row[f"chance_{k}"] = float(np.mean(others[k])); row[f"margin_{k}"] = row[k] - row[f"chance_{k}"]
             out.append(row)
         return out
 
     def compute(self) -> dict:
-        if not self.rows: raise ValueError(f"PromptAdherence.compute: no clips with a checkable prompt ({self.skipped} skipped)")
+        if not self.rows:
+            raise ValueError(f"PromptAdherence.compute: no clips with a checkable prompt ({self.skipped} skipped)")
         rows = self.per_clip()
-        out = {"transcriber": self.transcriber.name, "clap": getattr(self.clap, "name", None), "n": len(rows), "skipped": self.skipped}
+        out = {"transcriber": self.transcriber.name, "clap": getattr(self.clap, "name", None), "n": len(rows),
+               "skipped": self.skipped}
         boot = dict(level=self.level, n_boot=self.n_boot, seed=self.seed)
         for k in self.keys:
             scored = [r for r in rows if k in r]
@@ -243,7 +262,9 @@ class PromptAdherence:
             res = cluster_bootstrap_ci([r[k] for r in scored], [r["cluster"] for r in scored], **boot)
             paired = [r for r in scored if f"margin_{k}" in r]
             if paired:
-                margin = cluster_bootstrap_ci([r[f"margin_{k}"] for r in paired], [r["cluster"] for r in paired], **boot)
-                res.update(chance=float(np.mean([r[f"chance_{k}"] for r in paired])), margin=margin["mean"], margin_ci=margin["ci"])
+                margin = cluster_bootstrap_ci([r[f"margin_{k}"] for r in paired], [r["cluster"] for r in paired],
+                                              **boot)
+                res.update(chance=float(np.mean([r[f"chance_{k}"] for r in paired])), margin=margin["mean"],
+                           margin_ci=margin["ci"])
             out[k] = res
         return out

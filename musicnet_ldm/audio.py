@@ -17,9 +17,9 @@ from .core import (CLIP_SAMPLES, HOP_LENGTH, MEL_FMAX, MEL_FMIN, MEL_FRAMES, N_F
                                WIN_LENGTH)
 
 # %% auto #0
-__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'write_wav', 'player', 'augment',
-           'preprocess', 'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels', 'figure_jpeg',
-           'bench_preprocessing']
+__all__ = ['AudioError', 'load_audio', 'resample', 'normalize', 'remove_silence', 'fix_length', 'write_wav', 'ogg_bytes',
+           'player', 'augment', 'preprocess', 'load_clip_audio', 'mel_basis', 'log_mel', 'warm_up', 'plot_log_mels',
+           'figure_jpeg', 'bench_preprocessing']
 
 # %% ../nbs/01b_audio.ipynb #045970a1
 class AudioError(ValueError):
@@ -33,7 +33,8 @@ def load_audio(path, start_s: float = 0.0, duration_s: float | None = None) -> t
     if info.frames <= 0: raise AudioError(f"{path}: no audio frames")
     start = int(round(start_s * info.samplerate))
     stop = info.frames if duration_s is None else min(info.frames, start + int(round(duration_s * info.samplerate)))
-    if start >= info.frames: raise AudioError(f"{path}: start {start_s:.2f} s is past the end ({info.frames / info.samplerate:.2f} s)")
+    if start >= info.frames:
+        raise AudioError(f"{path}: start {start_s:.2f} s is past the end ({info.frames / info.samplerate:.2f} s)")
     try: wav, sr = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except Exception as e: raise AudioError(f"{path}: cannot decode samples {start}–{stop} ({e})") from e
     if len(wav) < stop - start:      # the header promises more than the file holds
@@ -64,7 +65,8 @@ def fix_length(wav: np.ndarray, n: int = CLIP_SAMPLES) -> np.ndarray:
 
 # %% ../nbs/01b_audio.ipynb #u9042271
 def write_wav(path, wav, sr: int = SAMPLE_RATE, subtype: str = "FLOAT") -> Path:
-    "Write mono `wav` at `sr` to `path` atomically (soundfile `subtype`: FLOAT, or PCM_16 for players and MusicNet's format)."
+    """Write mono `wav` at `sr` to `path` atomically (soundfile `subtype`: FLOAT, or PCM_16 for players and MusicNet's
+    format)."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix or '.wav'}")
     sf.write(str(tmp), np.asarray(wav, np.float32), sr, subtype=subtype, format="WAV")
@@ -72,13 +74,17 @@ def write_wav(path, wav, sr: int = SAMPLE_RATE, subtype: str = "FLOAT") -> Path:
     return path
 
 # %% ../nbs/01b_audio.ipynb #529ed480
-def player(wav, sr: int = SAMPLE_RATE, quality: float = 0.9):
-    "An IPython audio player embedding mono `wav` as Ogg Vorbis (`quality`: soundfile's compression level, 0-1)."
+def ogg_bytes(wav, sr: int = SAMPLE_RATE, quality: float = 0.9) -> bytes:
+    "Mono `wav` encoded as Ogg Vorbis (`quality`: soundfile's compression level, 0-1): for players, not for analysis."
     import io
-    from IPython.display import Audio
     buffer = io.BytesIO()
     sf.write(buffer, np.asarray(wav, np.float32), sr, format="OGG", subtype="VORBIS", compression_level=quality)
-    audio = Audio(data=buffer.getvalue())
+    return buffer.getvalue()
+
+def player(wav, sr: int = SAMPLE_RATE):
+    "An IPython audio player embedding `wav` as Ogg Vorbis (`ogg_bytes`)."
+    from IPython.display import Audio
+    audio = Audio(data=ogg_bytes(wav, sr))
     audio.mimetype = "audio/ogg"                  # IPython assumes WAV for raw bytes
     return audio
 
@@ -99,7 +105,8 @@ def augment(wav: np.ndarray, rng: np.random.Generator, sr: int = SAMPLE_RATE, ti
 
 def preprocess(wav: np.ndarray, sr: int, top_db: float | None = 60.0, normalize_peak: float | None = 0.5,
                augmentation: dict | None = None, rng: np.random.Generator | None = None) -> tuple[np.ndarray, int]:
-    "The seed's chain at 16 kHz: resample, normalise, remove silence, augment, fix the length; returns (audio, semitones)."
+    """The seed's chain at 16 kHz: resample, normalise, remove silence, augment, fix the length; returns (audio,
+    semitones)."""
     wav = resample(np.asarray(wav, np.float32), sr)
     if normalize_peak: wav = normalize(wav, normalize_peak)
     if top_db is not None: wav = remove_silence(wav, top_db)
@@ -107,7 +114,8 @@ def preprocess(wav: np.ndarray, sr: int, top_db: float | None = 60.0, normalize_
     if augmentation: wav, semitones = augment(wav, rng or np.random.default_rng(0), **augmentation)
     return fix_length(wav), semitones
 
-def load_clip_audio(clip, top_db: float | None = 60.0, normalize_peak: float | None = 0.5, augmentation: dict | None = None,
+def load_clip_audio(clip, top_db: float | None = 60.0, normalize_peak: float | None = 0.5,
+                    augmentation: dict | None = None,
                     rng: np.random.Generator | None = None, return_semitones: bool = False):
     "A `musicnet.Clip`'s audio, preprocessed: float32 [163,840] at 16 kHz (and the pitch shift, if asked)."
     wav, sr = load_audio(clip.wav_path, clip.start_s, clip.duration_s)
@@ -118,11 +126,15 @@ def load_clip_audio(clip, top_db: float | None = 60.0, normalize_peak: float | N
 @lru_cache(maxsize=None)
 def mel_basis() -> torch.Tensor:
     "librosa's Slaney mel filterbank: 64 bins, 0–8 kHz, for n_fft 1024 at 16 kHz → [64, 513]."
-    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)).float()
+    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN,
+                                                fmax=MEL_FMAX)).float()
 
 def log_mel(wav_16k, frames: int | None = MEL_FRAMES) -> torch.Tensor:
-    "AudioLDM2's training feature of 16 kHz audio: [frames, 64] natural-log magnitude mel (zero-padded/cut to `frames`)."
-    y = (wav_16k.float() if torch.is_tensor(wav_16k) else torch.as_tensor(np.asarray(wav_16k, np.float32))).reshape(1, 1, -1)  # tensors keep their gradient
+    """AudioLDM2's training feature of 16 kHz audio: [frames, 64] natural-log magnitude mel (zero-padded/cut to
+    `frames`)."""
+    # tensors keep their gradient
+    y = (wav_16k.float() if torch.is_tensor(wav_16k)
+         else torch.as_tensor(np.asarray(wav_16k, np.float32))).reshape(1, 1, -1)
     pad = (N_FFT - HOP_LENGTH) // 2
     y = torch.nn.functional.pad(y, (pad, pad), mode="reflect").reshape(1, -1)
     spec = torch.stft(y, N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, window=torch.hann_window(WIN_LENGTH),
@@ -146,8 +158,10 @@ def plot_log_mels(wavs, prompts, path_stem=None, sr: int = SAMPLE_RATE, wrap: in
     fig, axes = plt.subplots(len(mels), 1, figsize=(10, 2.6 * len(mels)), squeeze=False)
     freqs = librosa.mel_frequencies(n_mels=N_MELS, fmin=MEL_FMIN, fmax=MEL_FMAX)
     for ax, m, p, tag in zip(axes[:, 0], mels, prompts, "abcd"):
-        im = ax.pcolormesh(np.arange(m.shape[1]) * HOP_LENGTH / sr, freqs, m, vmin=vmin, vmax=vmax, shading="auto", cmap="magma")
-        ax.set_ylabel("frequency (Hz)"); ax.set_title(f"({tag}) " + "\n".join(textwrap.wrap(p, wrap)), fontsize=8, loc="left")
+        im = ax.pcolormesh(np.arange(m.shape[1]) * HOP_LENGTH / sr, freqs, m, vmin=vmin, vmax=vmax, shading="auto",
+                           cmap="magma")
+        ax.set_ylabel("frequency (Hz)")
+        ax.set_title(f"({tag}) " + "\n".join(textwrap.wrap(p, wrap)), fontsize=8, loc="left")
         fig.colorbar(im, ax=ax, label="dB")
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
@@ -183,7 +197,8 @@ def _step_seconds(clip, top_db: float | None = 60.0, normalize_peak: float | Non
     return t
 
 def bench_preprocessing(root, max_clips: int = 16, repeats: int = 10, **preprocess_kwargs) -> dict:
-    "× real time per core of `load_clip_audio` + `log_mel` on a MusicNet-format `root`: the cold first pass, then warm passes."
+    """× real time per core of `load_clip_audio` + `log_mel` on a MusicNet-format `root`: the cold first pass, then warm
+    passes."""
     import time
     from musicnet_ldm.musicnet import build_clip_index
     clips = build_clip_index(root).clips[:max_clips]

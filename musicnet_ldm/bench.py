@@ -9,7 +9,8 @@ from pathlib import Path
 
 import torch
 
-from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text, audioldm2_architecture,
+from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text,
+                               audioldm2_architecture,
                                outputs_dir, package_versions, pick_device, repo_root)
 from .finetune import enable_gradient_checkpointing, peak_memory
 
@@ -55,7 +56,8 @@ def _distill(model: str = "tiny") -> dict:
     from musicnet_ldm.distill_bench import bench_distill as run
     teacher_steps = 8 if model == "tiny" else 200
     ratio = run(teacher=model, teacher_steps=teacher_steps, student_steps=4, log=lambda *_: None)
-    return {"teacher_steps": teacher_steps, "student_steps": 4, "student_over_teacher_time": ratio, "speedup": 1 / ratio}
+    return {"teacher_steps": teacher_steps, "student_steps": 4, "student_over_teacher_time": ratio,
+            "speedup": 1 / ratio}
 
 def _frechet(model: str = "tiny") -> list[dict]:
     "Fréchet-distance compute time vs embedding dimension (VGGish 128, CLAP 512, PANNs-size 2048)."
@@ -91,7 +93,8 @@ def run_benchmarks(names=None, model: str = "tiny", out: Path | None = None, log
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown: raise ValueError(f"unknown benchmarks {unknown}; known: {list(BENCHMARKS)}")
     device = pick_device("auto")
-    record = {"model": model, "device": str(device), "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
+    record = {"model": model, "device": str(device),
+              "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
               "cpu_threads": torch.get_num_threads(), "platform": platform.platform(), "versions": package_versions(),
               "repeats": repeats, "results": {}, "seconds": {}}
     for name in names:
@@ -115,8 +118,10 @@ def format_bench(record: dict) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/08_bench.ipynb #d8d00011
-GPU_PEAK_BF16 = {"A100": 312e12, "H100": 989e12}   # dense bf16 tensor-core FLOP/s (SXM, no sparsity), from the datasheets
-TRAIN_MFU = 0.30           # assumed model-FLOP utilisation of a bf16 UNet training step at batch 16 (stated, not measured)
+# dense bf16 tensor-core FLOP/s (SXM, no sparsity), from the datasheets
+GPU_PEAK_BF16 = {"A100": 312e12, "H100": 989e12}
+# assumed model-FLOP utilisation of a bf16 UNet training step at batch 16 (stated, not measured)
+TRAIN_MFU = 0.30
 INFERENCE_MFU = 0.05       # assumed for generation: batch 2 on a 256×16 latent is launch-bound, far from the peak
 MUSICNET_TRAIN_HOURS = 33.3  # MusicNet: 34 h in 330 recordings, 10 of them the test split (~0.7 h)
 T5_TOKENS = 128            # the T5 sequence the UNet attends to: AudioLDM2's maximum, an upper bound per clip
@@ -157,13 +162,17 @@ def dense_params(module) -> int:
     return sum(p.numel() for p in module.parameters() if id(p) not in embeddings)
 
 def prompt_encoding_flops(pipe, clap_tokens: int = 77, t5_tokens: int = T5_TOKENS, loa_tokens: int = 8) -> int:
-    "Estimated FLOPs of encoding one prompt (2 × dense parameters × tokens): CLAP, FLAN-T5, and GPT-2's LOA loop (no cache)."
-    gpt_context = 1 + t5_tokens + 4                                  # CLAP vector, T5 sequence, their sos/eos embeddings
+    """Estimated FLOPs of encoding one prompt (2 × dense parameters × tokens): CLAP, FLAN-T5, and GPT-2's LOA loop (no
+    cache)."""
+    # CLAP vector, T5 sequence, their sos/eos embeddings
+    gpt_context = 1 + t5_tokens + 4
     gpt = sum(2 * dense_params(pipe.language_model) * (gpt_context + i) for i in range(loa_tokens))
-    return 2 * dense_params(pipe.text_encoder.text_model) * clap_tokens + 2 * dense_params(pipe.text_encoder_2) * t5_tokens + gpt
+    return (2 * dense_params(pipe.text_encoder.text_model) * clap_tokens + 2 * dense_params(pipe.text_encoder_2)
+            * t5_tokens + gpt)
 
 def generation_flops(pipe) -> dict:
-    "FLOPs of one denoising step (UNet at batch 2: guidance) and of what each clip costs once, counted on meta (the text encoders: estimated)."
+    """FLOPs of one denoising step (UNet at batch 2: guidance) and of what each clip costs once, counted on meta (the
+    text encoders: estimated)."""
     latent = lambda: torch.randn(1, LATENT_CHANNELS, MEL_FRAMES // 4, N_MELS // 4, device="meta")
     with torch.no_grad():
         denoise = count_flops(lambda: pipe.unet(**_unet_inputs(pipe.unet, 2)))
@@ -175,7 +184,8 @@ def generation_flops(pipe) -> dict:
 
 # %% ../nbs/08_bench.ipynb #d8d00014
 def _train_step_memory(unet_config: dict, batch: int, ckpt: bool, device: str) -> dict:
-    "Peak memory and time of one AdamW step of a fresh random UNet built from `unet_config` (run in its own process on a CPU)."
+    """Peak memory and time of one AdamW step of a fresh random UNet built from `unet_config` (run in its own process on
+    a CPU)."""
     from diffusers import AudioLDM2UNet2DConditionModel
     torch.manual_seed(0)
     unet = AudioLDM2UNet2DConditionModel.from_config(unet_config).to(device).train()
@@ -192,23 +202,28 @@ def _train_step_memory(unet_config: dict, batch: int, ckpt: bool, device: str) -
 
 def measure_train_memory(unet, batches=(1, 2), device="cpu") -> list[dict]:
     """Peak memory and time of one AdamW training step of `unet`'s architecture per batch size, with and without
-    gradient checkpointing. On a CPU each runs in a fresh process: the RSS of one cannot hide in another's freed heap."""
+    gradient checkpointing. On a CPU each runs in a fresh process: the RSS of one cannot hide in another's freed
+    heap."""
     import multiprocessing
     config, rows = dict(unet.config), []
     for ckpt in (False, True):
         for b in batches:
-            if torch.device(device).type == "cuda": rows.append(_train_step_memory(config, b, ckpt, device)); torch.cuda.empty_cache(); continue
-            with multiprocessing.get_context("spawn").Pool(1) as pool: rows.append(pool.apply(_train_step_memory, (config, b, ckpt, device)))
+            if torch.device(device).type == "cuda":
+                rows.append(_train_step_memory(config, b, ckpt, device)); torch.cuda.empty_cache(); continue
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                rows.append(pool.apply(_train_step_memory, (config, b, ckpt, device)))
     return rows
 
 def extrapolate_memory(rows: list[dict], batch: int = 16) -> dict:
     "Linear extrapolation of measured peak memory (fixed + batch × per-sample) to `batch`, per checkpointing setting."
     out = {}
     for ckpt in (False, True):
-        (b1, m1), (b2, m2) = sorted((r["batch"], r["measured_peak_gib"]) for r in rows if r["gradient_checkpointing"] == ckpt)[:2]
+        (b1, m1), (b2, m2) = sorted((r["batch"], r["measured_peak_gib"]) for r in rows
+                                    if r["gradient_checkpointing"] == ckpt)[:2]
         per_sample = (m2 - m1) / (b2 - b1)
         out["with_checkpointing" if ckpt else "without_checkpointing"] = {
-            "per_sample_gib": round(per_sample, 3), f"projected_peak_gib_batch{batch}": round(m1 + (batch - b1) * per_sample, 1)}
+            "per_sample_gib": round(per_sample, 3),
+            f"projected_peak_gib_batch{batch}": round(m1 + (batch - b1) * per_sample, 1)}
     return out
 
 # %% ../nbs/08_bench.ipynb #d8d00020
@@ -230,7 +245,8 @@ def _gpu_train_step(name: str, repeats: int, dtype) -> dict:
     enable_gradient_checkpointing(unet.train())
     opt = torch.optim.AdamW(unet.parameters(), lr=1e-5)
     def train_step():
-        with torch.autocast("cuda", dtype=dtype): loss = unet(**_unet_inputs(unet, 16, device)).sample.float().pow(2).mean()
+        with torch.autocast("cuda", dtype=dtype):
+            loss = unet(**_unet_inputs(unet, 16, device)).sample.float().pow(2).mean()
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -238,7 +254,8 @@ def _gpu_train_step(name: str, repeats: int, dtype) -> dict:
     return _timed(train_step, repeats)
 
 def measure_gpu(name: str = DEFAULT_MODEL, repeats: int = 3, steps: int = 200) -> dict:
-    "On a CUDA GPU: median seconds of a bf16-autocast UNet training step at batch 16 (checkpointing) and of a `steps`-step clip."
+    """On a CUDA GPU: median seconds of a bf16-autocast UNet training step at batch 16 (checkpointing) and of a
+    `steps`-step clip."""
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     from musicnet_ldm.model import MusicNetLDMPipeline
     train = _gpu_train_step(name, repeats, dtype)
@@ -252,7 +269,8 @@ def measure_gpu(name: str = DEFAULT_MODEL, repeats: int = 3, steps: int = 200) -
 
 # %% ../nbs/08_bench.ipynb #d8d00015
 def project_costs(flops: dict, n_clips: int, epochs: int = 30, batch: int = 16, steps: int = 200) -> dict:
-    "GPU hours of the paper's recipe and seconds per generated clip, on each GPU at the stated utilisations (projected)."
+    """GPU hours of the paper's recipe and seconds per generated clip, on each GPU at the stated utilisations
+    (projected)."""
     n_steps = epochs * math.ceil(n_clips / batch)
     clip_flops = steps * flops["denoise_step"] + flops["per_clip_once"]
     per_sample = flops["train_step_batch16"] / batch
@@ -264,10 +282,12 @@ def project_costs(flops: dict, n_clips: int, epochs: int = 30, batch: int = 16, 
     return out
 
 def projection(name: str = DEFAULT_MODEL, measure_device: str = "auto", log=print) -> dict:
-    "FLOPs counted on meta, training-step memory measured on `measure_device`, and the projected GPU costs of the paper's recipe."
+    """FLOPs counted on meta, training-step memory measured on `measure_device`, and the projected GPU costs of the
+    paper's recipe."""
     meta = audioldm2_architecture(name, device="meta")
     flops = {**generation_flops(meta), "train_step_batch16_no_checkpointing": train_step_flops(meta.unet, 16, False)}
-    flops["train_step_batch16"] = train_step_flops(meta.unet, 16, True)     # checkpointing wraps the blocks in place: last
+    # checkpointing wraps the blocks in place: last
+    flops["train_step_batch16"] = train_step_flops(meta.unet, 16, True)
     log(f"[projection] counted FLOPs: { {k: f'{v / 1e12:.2f} T' for k, v in flops.items()} }")
     device = pick_device(measure_device)
     memory = measure_train_memory(meta.unet, (1, 2), device)              # fresh random UNets of the real shapes
@@ -286,27 +306,36 @@ def projection_table(p: dict) -> str:
     f = p["counted_flops"]
     mem = {(r["batch"], r["gradient_checkpointing"]): r["measured_peak_gib"] for r in p["measured_memory"]}
     dev = p["measured_memory"][0]["device"]
-    rows = [("UNet training step, batch 16, with checkpointing (counted)", f"{f['train_step_batch16'] / 1e12:.1f} TFLOP"),
-            ("UNet training step, batch 16, no checkpointing (counted)", f"{f['train_step_batch16_no_checkpointing'] / 1e12:.1f} TFLOP"),
+    rows = [("UNet training step, batch 16, with checkpointing (counted)",
+             f"{f['train_step_batch16'] / 1e12:.1f} TFLOP"),
+            ("UNet training step, batch 16, no checkpointing (counted)",
+             f"{f['train_step_batch16_no_checkpointing'] / 1e12:.1f} TFLOP"),
             ("Denoising step, batch 2 (guidance) (counted)", f"{f['denoise_step'] / 1e12:.2f} TFLOP"),
             ("Per clip once: VAE decode + vocoder (counted)", f"{f['decode_and_vocoder'] / 1e12:.2f} TFLOP"),
-            ("Per prompt: CLAP + FLAN-T5 + GPT-2 (estimated, 2·params·tokens)", f"{f['estimated_prompt_encoding'] / 1e12:.2f} TFLOP"),
-            ("Encoding one training clip, saved by the cache (VAE counted + prompt estimated)", f"{f['encode_training_clip'] / 1e12:.2f} TFLOP"),
+            ("Per prompt: CLAP + FLAN-T5 + GPT-2 (estimated, 2·params·tokens)",
+             f"{f['estimated_prompt_encoding'] / 1e12:.2f} TFLOP"),
+            ("Encoding one training clip, saved by the cache (VAE counted + prompt estimated)",
+             f"{f['encode_training_clip'] / 1e12:.2f} TFLOP"),
             ("Training speed-up from the cache (projected)", f"{p['projected_cache_speedup']:.2f}×")]
     for ckpt in (False, True):
         label = "with" if ckpt else "without"
         rows.append((f"Peak memory, training step batch 1 / 2, {label} checkpointing (measured, {dev})",
                      f"{mem[(1, ckpt)]:.1f} / {mem[(2, ckpt)]:.1f} GiB"))
         key = "with_checkpointing" if ckpt else "without_checkpointing"
-        rows.append((f"Peak memory at batch 16, {label} checkpointing (projected)", f"{p['projected_memory'][key]['projected_peak_gib_batch16']:.0f} GiB"))
+        rows.append((f"Peak memory at batch 16, {label} checkpointing (projected)",
+                     f"{p['projected_memory'][key]['projected_peak_gib_batch16']:.0f} GiB"))
     for gpu in GPU_PEAK_BF16:
-        rows.append((f"Paper's recipe, 30 epochs × {p['training_clips_estimate']} clips, {gpu} at {TRAIN_MFU:.0%} MFU (projected)",
+        rows.append((f"Paper's recipe, 30 epochs × {p['training_clips_estimate']} clips, {gpu} at {TRAIN_MFU:.0%} MFU "
+                     f"(projected)",
                      f"{p[f'projected_gpu_hours_{gpu}']:.1f} GPU-hours"))
-        rows.append((f"200-step generation, {gpu} at {INFERENCE_MFU:.0%} MFU (projected)", f"{p[f'projected_s_per_clip_{gpu}']:.1f} s/clip"))
+        rows.append((f"200-step generation, {gpu} at {INFERENCE_MFU:.0%} MFU (projected)",
+                     f"{p[f'projected_s_per_clip_{gpu}']:.1f} s/clip"))
     if "measured_gpu" in p:
         g = p["measured_gpu"]
-        rows.append((f"Training step, batch 16, measured on {g['gpu']} ({g['dtype']})", f"{g['measured_train_step_batch16']['median_s']:.2f} s"))
-        rows.append((f"200-step generation, measured on {g['gpu']}", f"{g['measured_clip_200_steps']['median_s']:.1f} s/clip"))
+        rows.append((f"Training step, batch 16, measured on {g['gpu']} ({g['dtype']})",
+                     f"{g['measured_train_step_batch16']['median_s']:.2f} s"))
+        rows.append((f"200-step generation, measured on {g['gpu']}",
+                     f"{g['measured_clip_200_steps']['median_s']:.1f} s/clip"))
     return "\n".join(["| quantity | value |", "|---|---|"] + [f"| {a} | {b} |" for a, b in rows])
 
 README_MARKERS = ("<!-- projection:start -->", "<!-- projection:end -->")
@@ -339,17 +368,21 @@ def write_readme_table(table: str, readme: Path) -> bool:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m musicnet_ldm.bench", description="Run musicnet-ldm's benchmarks.")
     p.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {list(BENCHMARKS)})")
-    p.add_argument("--model", default="tiny", help="tiny (default) or a model id / checkpoint folder, e.g. on a GPU box")
+    p.add_argument("--model", default="tiny",
+                   help="tiny (default) or a model id / checkpoint folder, e.g. on a GPU box")
     p.add_argument("--out", default=None, help="output JSON (default: outputs/bench.json)")
-    p.add_argument("--repeats", type=int, default=3, help="runs after the warm-up; figures are medians with min and max")
-    p.add_argument("--projection", action="store_true", help="the real geometry's counted FLOPs, measured memory and projected "
+    p.add_argument("--repeats", type=int, default=3,
+                   help="runs after the warm-up; figures are medians with min and max")
+    p.add_argument("--projection", action="store_true",
+                   help="the real geometry's counted FLOPs, measured memory and projected "
                    "GPU costs into bench.json's `projection` and the research record's docs/results/projection.json")
     a = p.parse_args(argv)
     if a.projection: return write_projection(Path(a.out) if a.out else None)
     run_benchmarks(a.names or None, model=a.model, out=a.out, repeats=a.repeats)
     return 0
 
-PROJECTION_RECORD = "docs/results/projection.json"   # committed: tools/readme.py renders docs/research.md's table from it
+# committed: tools/readme.py renders docs/research.md's table from it
+PROJECTION_RECORD = "docs/results/projection.json"
 
 def write_projection(out: Path | None = None, record: Path | None = None, log=print) -> int:
     """Run `projection` and store it in `out` (default outputs/bench.json, other results kept) and in `record` (default

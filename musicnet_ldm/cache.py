@@ -17,7 +17,8 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .audio import load_clip_audio, log_mel, warm_up
-from .core import CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device, repo_root
+from .core import (CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device,
+                               repo_root)
 from .config import DataConfig
 from .musicnet import build_prompt
 
@@ -30,7 +31,8 @@ __all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'ENCODE_DTYPES', 'encode_tex
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
-ENCODERS = ("vae", "text_encoder", "text_encoder_2", "projection_model", "language_model")   # frozen; the cache runs them
+# frozen; the cache runs them
+ENCODERS = ("vae", "text_encoder", "text_encoder_2", "projection_model", "language_model")
 
 def _device_of(module) -> torch.device: return next(module.parameters()).device
 def _dtype_of(module) -> torch.dtype: return next(module.parameters()).dtype
@@ -59,7 +61,8 @@ def encode_text(pipe, prompts, batch_size: int = 32) -> list[dict]:
 
 @torch.no_grad()
 def encode_mels(pipe, mels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "The VAE posterior's mean and std for log-mels [n, frames, 64], both × the VAE's scaling factor: two [n, 8, frames/4, 16]."
+    """The VAE posterior's mean and std for log-mels [n, frames, 64], both × the VAE's scaling factor: two [n, 8,
+    frames/4, 16]."""
     vae = pipe.vae
     post = vae.encode(mels[:, None].to(vae.device, vae.dtype)).latent_dist
     s = vae.config.scaling_factor
@@ -70,8 +73,10 @@ def encode_audio(pipe, wavs) -> tuple[torch.Tensor, torch.Tensor]:
     return encode_mels(pipe, torch.stack([log_mel(w) for w in wavs]))
 
 def posterior_sample(mean: torch.Tensor, std: torch.Tensor, seed: int, epoch: int, idx: int) -> torch.Tensor:
-    "`mean + std · ε`, ε ~ N(0, 1) seeded by (seed, epoch, idx): a fresh posterior sample per item and epoch, reproducible."
-    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, idx]).generate_state(1, np.uint64)[0] >> np.uint64(1)))
+    """`mean + std · ε`, ε ~ N(0, 1) seeded by (seed, epoch, idx): a fresh posterior sample per item and epoch,
+    reproducible."""
+    state = np.random.SeedSequence([seed, epoch, idx]).generate_state(1, np.uint64)[0]
+    g = torch.Generator().manual_seed(int(state >> np.uint64(1)))
     return mean + std * torch.randn(mean.shape, generator=g, dtype=mean.dtype)
 
 def collate(items: list[dict]) -> dict:
@@ -91,7 +96,8 @@ _NOT_CONTENT = ("cache_dir", "augment", "latents", "workers", "encode_precision"
 
 def cache_settings(cfg: dict) -> dict:
     "What a cache's content depends on: the model, the data settings (preprocessing, prompts, clips), the encode dtype."
-    if not cfg.get("model"): raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
+    if not cfg.get("model"):
+        raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
     return {"model": str(cfg["model"]),
             "data": {k: v for k, v in cfg["data"].items() if k not in _NOT_CONTENT},
             "encode_dtype": str(encode_dtype(cfg["data"])).removeprefix("torch."), "format": CACHE_FORMAT}
@@ -138,7 +144,8 @@ def _placement(module) -> dict:
     return {name: (t.device, t.dtype) for name, t in _tensors(module)}
 
 def _place(module, where) -> None:
-    "Each parameter and buffer to `where(name, tensor)`'s (device, dtype), in place (no library `.to` and its warnings)."
+    """Each parameter and buffer to `where(name, tensor)`'s (device, dtype), in place (no library `.to` and its
+    warnings)."""
     for name, t in _tensors(module):
         t.data = t.data.to(*where(name, t))
 
@@ -170,7 +177,8 @@ def folder_lock(folder, log=print):
 
 # %% ../nbs/01d_cache.ipynb #9ec6e83e
 def count_long_prompts(pipe, prompts, log=print, examples: int = 3) -> dict:
-    "Per tokenizer: how many `prompts` exceed its `model_max_length` (and are cut by `encode_prompt`); logged with examples."
+    """Per tokenizer: how many `prompts` exceed its `model_max_length` (and are cut by `encode_prompt`); logged with
+    examples."""
     report, prompts = {}, list(prompts)
     for name in ("tokenizer", "tokenizer_2"):
         tok = getattr(pipe, name, None)
@@ -182,7 +190,8 @@ def count_long_prompts(pipe, prompts, log=print, examples: int = 3) -> dict:
                         "max_tokens": max(lengths)}
         if long and log:
             shown = "; ".join(f"{n} tokens: {p[:100]!r}…" for n, p in long[:examples])
-            log(f"prompts: {len(long)} of {len(prompts)} exceed {type(tok).__name__}'s {limit} tokens (longest {max(lengths)}) "
+            log(f"prompts: {len(long)} of {len(prompts)} exceed {type(tok).__name__}'s {limit} tokens (longest "
+                f"{max(lengths)}) "
                 f"and are cut to {limit} by encode_prompt; e.g. {shown}")
     return report
 
@@ -212,7 +221,8 @@ class ClipMels(torch.utils.data.Dataset):
     def __init__(self, clips, top_db: float | None = 60.0, normalize_peak: float | None = 0.5):
         self.clips, self.top_db, self.normalize_peak = list(clips), top_db, normalize_peak
     def __len__(self): return len(self.clips)
-    def __getitem__(self, i): return log_mel(load_clip_audio(self.clips[i], top_db=self.top_db, normalize_peak=self.normalize_peak))
+    def __getitem__(self, i):
+        return log_mel(load_clip_audio(self.clips[i], top_db=self.top_db, normalize_peak=self.normalize_peak))
 
 def _clip_record(clip, prompt: str) -> dict:
     return {"recording_id": int(clip.recording_id), "split": clip.split, "start_s": float(clip.start_s),
@@ -221,7 +231,8 @@ def _clip_record(clip, prompt: str) -> dict:
 def _shard_paths(cache_dir: Path, k: int) -> tuple[Path, Path]:
     return cache_dir/f"shard_{k:05d}.safetensors", cache_dir/f"shard_{k:05d}.json"
 
-def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: int, mels: ClipMels, workers: int, log) -> int:
+def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: int, mels: ClipMels, workers: int,
+                   log) -> int:
     "Encode the shards not yet on disk (audio in `workers` processes, encoders here); return how many were encoded."
     def done(k, i):
         path, meta = _shard_paths(cache_dir, k)
@@ -246,7 +257,8 @@ def _encode_shards(pipe, clips, prompts, records, cache_dir: Path, shard_size: i
 def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "clip", top_db: float | None = 60.0,
                 normalize_peak: float | None = 0.5, shard_size: int = 32, log=print, workers: int = 0,
                 device=None, dtype: torch.dtype = torch.float32) -> Path:
-    "Encode `clips` into `cache_dir` on `device` (default: where the VAE is), once per machine; resumable, checked against the manifest."
+    """Encode `clips` into `cache_dir` on `device` (default: where the VAE is), once per machine; resumable, checked
+    against the manifest."""
     cache_dir = Path(cache_dir); cache_dir.mkdir(parents=True, exist_ok=True)
     prompts = [build_prompt(c, style=prompt_style) for c in clips]
     records = [_clip_record(c, p) for c, p in zip(clips, prompts)]
@@ -258,48 +270,62 @@ def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "cli
             if m["key"] != key:
                 raise RuntimeError(f"{cache_dir} holds a cache of other settings or other clips or dtype "
                                    f"(key {m['key']}, expected {key}); "
-                                   "refusing to mix them: delete the folder, or use cache_dir_for(cfg) for a folder per setting")
+                                   "refusing to mix them: delete the folder, or use cache_dir_for(cfg) for a folder "
+                                   "per setting")
             if m.get("complete"):
                 long = {k: v["n_long"] for k, v in m.get("long_prompts", {}).items()}
-                if log: log(f"cache: {cache_dir} is complete ({m['n_items']} items; prompts over a tokenizer's limit: {long}): reused")
+                if log:
+                    log(f"cache: {cache_dir} is complete ({m['n_items']} items; prompts over a tokenizer's limit: "
+                        f"{long}): reused")
                 return cache_dir
         manifest = {"key": key, "format": CACHE_FORMAT, "settings": settings, "n_items": len(clips), "complete": False,
                     "long_prompts": count_long_prompts(pipe, prompts, log)}
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))   # claims the folder before any shard
+        # claims the folder before any shard
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))
         device = _device_of(pipe.vae) if device is None else torch.device(device)
         t0 = time.time()
         with encoders_on(pipe, device, dtype):
-            n = _encode_shards(pipe, clips, prompts, records, cache_dir, shard_size, ClipMels(clips, top_db, normalize_peak), workers, log)
+            n = _encode_shards(pipe, clips, prompts, records, cache_dir, shard_size,
+                               ClipMels(clips, top_db, normalize_peak), workers, log)
             empty = encode_text(pipe, [""])[0]
             check_finite({f"{k}.0": v for k, v in empty.items()}, ["the empty prompt"], "empty.safetensors")
             save_file({k: v.contiguous() for k, v in empty.items()}, str(cache_dir/f".empty.{os.getpid()}.tmp"))
         os.replace(cache_dir/f".empty.{os.getpid()}.tmp", cache_dir/"empty.safetensors")
-        manifest.update(complete=True, n_shards=-(-len(clips) // shard_size), created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        manifest.update(complete=True, n_shards=-(-len(clips) // shard_size),
+                        created=time.strftime("%Y-%m-%dT%H:%M:%S"),
                         built_on={"device": str(device), "dtype": str(dtype).replace("torch.", ""), "pid": os.getpid(),
-                                  "host": os.uname().nodename, "workers": workers, "seconds": round(time.time() - t0, 1)})
+                                  "host": os.uname().nodename, "workers": workers,
+                                  "seconds": round(time.time() - t0, 1)})
         atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str))
-        if log: log(f"cache: encoded {n} shards of {len(clips)} clips on {device} ({manifest['built_on']['dtype']}) into {cache_dir}")
+        if log:
+            log(f"cache: encoded {n} shards of {len(clips)} clips on {device} ({manifest['built_on']['dtype']}) into "
+                f"{cache_dir}")
     return cache_dir
 
 # %% ../nbs/01d_cache.ipynb #281da728
 class CachedClipDataset(torch.utils.data.Dataset):
-    "Items {latents, prompt_embeds, attention_mask, generated_prompt_embeds, prompt} of one split of a built cache; latents cut to `frames`."
-    def __init__(self, cache_dir, split: str | None = None, latents: str = "sample", seed: int = 0, frames: int | None = None):
+    """Items {latents, prompt_embeds, attention_mask, generated_prompt_embeds, prompt} of one split of a built cache;
+    latents cut to `frames`."""
+    def __init__(self, cache_dir, split: str | None = None, latents: str = "sample", seed: int = 0,
+                 frames: int | None = None):
         self.dir = Path(cache_dir)
         m = self.dir/"manifest.json"
         manifest = json.loads(m.read_text()) if m.is_file() else {}
         if not manifest.get("complete"):
             raise FileNotFoundError(f"{self.dir} is not a complete cache (no complete manifest.json): run build_cache")
         if manifest.get("format", 1) != CACHE_FORMAT:
-            raise ValueError(f"{self.dir} is a cache of format {manifest.get('format', 1)} (posterior means only); this version "
+            raise ValueError(f"{self.dir} is a cache of format {manifest.get('format', 1)} (posterior means only); "
+                             f"this version "
                              f"reads format {CACHE_FORMAT} (mean and std): delete the folder to rebuild it")
         self.items = [(path.with_suffix(".safetensors"), i, rec) for path in sorted(self.dir.glob("shard_*.json"))
                       for i, rec in enumerate(json.loads(path.read_text())) if split is None or rec["split"] == split]
         self.latents, self.seed, self.epoch, self._open = latents_mode({"latents": latents}), int(seed), 0, {}
-        self.frames = frames                                  # None: all 256; a shorter clip: its own (padding is not music)
+        # None: all 256; a shorter clip: its own (padding is not music)
+        self.frames = frames
 
     def __len__(self): return len(self.items)
-    def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: fresh posterior samples each epoch
+    # the training loop calls this: fresh posterior samples each epoch
+    def set_epoch(self, epoch: int): self.epoch = epoch
 
     def _file(self, path):
         if path not in self._open: self._open[path] = safe_open(str(path), framework="pt")
@@ -309,30 +335,37 @@ class CachedClipDataset(torch.utils.data.Dataset):
         path, i, rec = self.items[idx]
         f = self._file(path)
         mean = f.get_slice("latents_mean")[i]
-        lat = mean if self.latents == "mean" else posterior_sample(mean, f.get_slice("latents_std")[i], self.seed, self.epoch, idx)
-        return {"latents": lat[:, :self.frames], **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS}, "prompt": rec["prompt"]}
+        lat = mean if self.latents == "mean" else posterior_sample(mean, f.get_slice("latents_std")[i], self.seed,
+                                                                   self.epoch, idx)
+        return {"latents": lat[:, :self.frames], **{k: f.get_tensor(f"{k}.{i}") for k in COND_KEYS},
+                "prompt": rec["prompt"]}
 
     def __getstate__(self): return {**self.__dict__, "_open": {}}     # file handles do not pickle (DataLoader workers)
 
     def empty_conditioning(self) -> dict:
         "The empty prompt's raw conditioning, for conditioning dropout."
-        with safe_open(str(self.dir/"empty.safetensors"), framework="pt") as f: return {k: f.get_tensor(k) for k in COND_KEYS}
+        with safe_open(str(self.dir/"empty.safetensors"), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in COND_KEYS}
 
 class OnTheFlyClipDataset(torch.utils.data.Dataset):
     "The same items, encoded when asked; with `augmentation`, a pitch shift transposes the prompt's notes too."
     def __init__(self, pipe, clips, prompt_style: str = "clip", top_db: float | None = 60.0,
-                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5, latents: str = "sample",
+                 augmentation: dict | None = None, seed: int = 0, normalize_peak: float | None = 0.5,
+                 latents: str = "sample",
                  frames: int | None = None):
-        self.pipe, self.clips, self.style, self.top_db, self.aug, self.seed = pipe, list(clips), prompt_style, top_db, augmentation, seed
-        self.normalize_peak, self.latents, self.epoch, self.frames = normalize_peak, latents_mode({"latents": latents}), 0, frames
+        self.pipe, self.clips, self.style, self.top_db = pipe, list(clips), prompt_style, top_db
+        self.aug, self.seed, self.normalize_peak = augmentation, seed, normalize_peak
+        self.latents, self.epoch, self.frames = latents_mode({"latents": latents}), 0, frames
 
     def __len__(self): return len(self.clips)
-    def set_epoch(self, epoch: int): self.epoch = epoch       # the training loop calls this: new augmentations each epoch
+    # the training loop calls this: new augmentations each epoch
+    def set_epoch(self, epoch: int): self.epoch = epoch
 
     def __getitem__(self, idx):
         clip = self.clips[idx]
         rng = np.random.default_rng([self.seed, self.epoch, idx])
-        wav, semitones = load_clip_audio(clip, top_db=self.top_db, normalize_peak=self.normalize_peak, augmentation=self.aug,
+        wav, semitones = load_clip_audio(clip, top_db=self.top_db, normalize_peak=self.normalize_peak,
+                                         augmentation=self.aug,
                                          rng=rng, return_semitones=True)
         prompt = build_prompt(clip.transposed(semitones) if semitones else clip, style=self.style)
         mean, std = (x[0] for x in encode_audio(self.pipe, [wav]))
@@ -345,19 +378,24 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/01d_cache.ipynb #23663f83
 def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
-    "Latent frames of a `clip_seconds` clip (10.24 s at most) as `AudioLDM2Pipeline` generates them for `audio_length_in_s`."
-    mel = int(min(clip_seconds, CLIP_SECONDS) / (HOP_LENGTH / SAMPLE_RATE))   # the pipeline's int(seconds / vocoder_upsample_factor)
-    return -(-mel // vae_scale_factor)                                      # its mel height rounded up to the VAE's factor
+    """Latent frames of a `clip_seconds` clip (10.24 s at most) as `AudioLDM2Pipeline` generates them for
+    `audio_length_in_s`."""
+    # the pipeline's int(seconds / vocoder_upsample_factor)
+    mel = int(min(clip_seconds, CLIP_SECONDS) / (HOP_LENGTH / SAMPLE_RATE))
+    # its mel height rounded up to the VAE's factor
+    return -(-mel // vae_scale_factor)
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
 def training_data(cfg: dict, pipe, log=print, device=None):
-    "(train set, eval set, raw empty-prompt conditioning, collate); the cache is built on `device` (default `encode_device(cfg)`)."
+    """(train set, eval set, raw empty-prompt conditioning, collate); the cache is built on `device` (default
+    `encode_device(cfg)`)."""
     from musicnet_ldm.musicnet import clip_index_from_config
     index = clip_index_from_config(cfg)
     log(index.summary())
     d, seed, style = cfg["data"], int(cfg.get("seed", 0)), cfg["data"].get("prompt_style", "clip")
     mode = latents_mode(d)
-    frames = clip_latent_frames(d.get("clip_seconds", CLIP_SECONDS), pipe.vae_scale_factor)   # the clip's own, not its padding
+    # the clip's own, not its padding
+    frames = clip_latent_frames(d.get("clip_seconds", CLIP_SECONDS), pipe.vae_scale_factor)
     if d.get("augment"):
         count_long_prompts(pipe, [build_prompt(c, style=style) for c in index.clips], log)
         mk = lambda split, aug, m: OnTheFlyClipDataset(pipe, index.split(split), style, d.get("top_db", 60), aug, seed,
@@ -375,11 +413,13 @@ def bench_cache(pipe, clips, repeats: int = 2) -> dict:
     "Items/s of `CachedClipDataset` vs `OnTheFlyClipDataset` over `clips` (cache build time reported too)."
     import tempfile
     with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter(); cdir = build_cache(pipe, clips, Path(d), {"bench": True}, log=None); build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cdir = build_cache(pipe, clips, Path(d), {"bench": True}, log=None); build_s = time.perf_counter() - t0
         def rate(ds):
             t = time.perf_counter()
             for _ in range(repeats):
                 for i in range(len(ds)): ds[i]
             return repeats * len(ds) / (time.perf_counter() - t)
         cached, fly = rate(CachedClipDataset(cdir)), rate(OnTheFlyClipDataset(pipe, clips))
-    return {"items": len(clips), "build_s": build_s, "cached_items_per_s": cached, "on_the_fly_items_per_s": fly, "speedup": cached / fly}
+    return {"items": len(clips), "build_s": build_s, "cached_items_per_s": cached, "on_the_fly_items_per_s": fly,
+            "speedup": cached / fly}

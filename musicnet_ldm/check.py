@@ -32,7 +32,8 @@ class Check:
 def _check(what: str, probe, fix: str = "", required: bool = True) -> Check:
     "Run `probe()` (returns a description, raises when missing) into a `Check`."
     try: return Check(what, True, str(probe() or "present"))
-    except Exception as e: return Check(what, False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", fix, required)
+    except Exception as e:
+        return Check(what, False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", fix, required)
 
 class _offline:
     "HF_HUB_OFFLINE=1 inside the block: look in the caches, never download."
@@ -52,8 +53,10 @@ def _hub_model(model_id: str) -> str:
 def _importable(module: str, python: str | None = None, timeout: int = 300) -> str:
     "Import `module` in a fresh interpreter (import-time dependencies included); raise with its last error line."
     import importlib.util, subprocess
-    if python is None and importlib.util.find_spec(module) is None: raise ModuleNotFoundError(f"no module named {module!r}")
-    r = subprocess.run([python or sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=timeout,
+    if python is None and importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"no module named {module!r}")
+    r = subprocess.run([python or sys.executable, "-c", f"import {module}"], capture_output=True, text=True,
+                       timeout=timeout,
                        cwd=str(repo_root()))
     if r.returncode: raise ImportError(f"import {module} fails: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
     return f"imports ({python or sys.executable})"
@@ -79,37 +82,47 @@ def pipeline_layout(folder) -> str:
 KEPT_CONFIGS = ("vae/config.json", "unet/config.json", "vocoder/config.json", "scheduler/scheduler_config.json")
 
 def config_drift(folder, name: str) -> str:
-    "Raise naming every value of `folder`'s model configs that differs from the architecture kept for `name` (the dry run's)."
+    """Raise naming every value of `folder`'s model configs that differs from the architecture kept for `name` (the dry
+    run's)."""
     from musicnet_ldm.core import architecture_folder
     kept, diffs = architecture_folder(name), []
     for f in KEPT_CONFIGS:
         if not (Path(folder)/f).is_file(): continue
         hub, ours = (json.loads((d/f).read_text()) for d in (Path(folder), kept))
         diffs += [f"{f}:{k} {hub[k]!r} (kept: {ours.get(k, 'absent')!r})" for k in sorted(hub)
-                  if not k.startswith("_") and k not in ("transformers_version", "torch_dtype", "model_type") and ours.get(k) != hub[k]]
+                  if not k.startswith("_") and k not in ("transformers_version", "torch_dtype",
+                                                         "model_type") and ours.get(k) != hub[k]]
     if diffs: raise ValueError(f"{len(diffs)} differ from musicnet_ldm/configs/{kept.name}: " + "; ".join(diffs))
     return f"as kept in musicnet_ldm/configs/{kept.name}"
 
 def check_weights(model_id: str) -> list[Check]:
-    "The model's weights on this machine, their layout, and (for a kept architecture) its configs against the dry run's."
+    """The model's weights on this machine, their layout, and (for a kept architecture) its configs against the dry
+    run's."""
     from musicnet_ldm.core import ARCHITECTURES
     fix = f"huggingface-cli download {model_id}"
     c = _check(f"weights {model_id}", lambda: _hub_model(model_id), fix)
     if not c.ok: return [c]
-    checks = [c, _check(f"weights {model_id}: layout", lambda: pipeline_layout(c.detail), f"{fix}  (re-download: a file is missing)")]
-    if model_id in ARCHITECTURES:     # reported only: the real run uses the checkpoint's own files; the dry run used the kept ones
+    checks = [c, _check(f"weights {model_id}: layout", lambda: pipeline_layout(c.detail),
+                        f"{fix}  (re-download: a file is missing)")]
+    # reported only: the real run uses the checkpoint's own files; the dry run used the kept ones
+    if model_id in ARCHITECTURES:
         checks.append(_check(f"weights {model_id}: configs", lambda: config_drift(c.detail, model_id),
-                             "copy the checkpoint's values into musicnet_ldm/configs/ (they are what the dry run builds)", required=False))
+                             "copy the checkpoint's values into musicnet_ldm/configs/ (they are what the dry run "
+                             "builds)", required=False))
     return checks
 
 # %% ../nbs/07_check.ipynb #29d3db94
 # how to fetch each piece (the single place to change when an install route changes)
 FETCH = {
-    "vggish": "python -c \"import torch; torch.hub.load('harritaylor/torchvggish', 'vggish')\"   (with internet; or copy torch hub's folder here)",
+    "vggish": "python -c \"import torch; torch.hub.load('harritaylor/torchvggish', 'vggish')\"   (with internet; or "
+              "copy torch hub's folder here)",
     "resampy": "pip install 'resampy>=0.4.3'",
-    "laion_clap": "make install   (laion-clap without its stale numpy<2 pins: pip install --no-deps laion-clap, plus its import-time packages)",
-    "laion_clap_ckpt": "huggingface-cli download lukewys/laion_clap music_audioset_epoch_15_esc_90.14.pt   (or set LAION_CLAP_CKPT=/path/to/it)",
-    "basic-pitch": "pip install onnxruntime 'resampy>=0.4.3' scikit-learn && pip install --no-deps basic-pitch==0.4.0   (make install does both)",
+    "laion_clap": "make install   (laion-clap without its stale numpy<2 pins: pip install --no-deps laion-clap, plus "
+                  "its import-time packages)",
+    "laion_clap_ckpt": "huggingface-cli download lukewys/laion_clap music_audioset_epoch_15_esc_90.14.pt   (or set "
+                       "LAION_CLAP_CKPT=/path/to/it)",
+    "basic-pitch": "pip install onnxruntime 'resampy>=0.4.3' scikit-learn && pip install --no-deps basic-pitch==0.4.0 "
+                   "  (make install does both)",
     "papermill": "pip install papermill ipykernel",
     "kernel": "python -m ipykernel install --user --name {kernel}",
 }
@@ -124,7 +137,8 @@ def _vggish_files() -> str:
     import torch
     from musicnet_ldm.embeddings import VGGISH_FILES
     hub = Path(torch.hub.get_dir())
-    missing = [str(p) for p in (hub/"harritaylor_torchvggish_master", hub/"checkpoints"/VGGISH_FILES[0]) if not p.exists()]
+    missing = [str(p) for p in (hub/"harritaylor_torchvggish_master", hub/"checkpoints"/VGGISH_FILES[0])
+               if not p.exists()]
     if missing: raise FileNotFoundError(f"not in torch hub's cache: {', '.join(missing)}")
     return str(hub)
 
@@ -133,16 +147,19 @@ def _laion_clap_ckpt() -> str:
     return str(find_laion_clap_checkpoint())
 
 def check_embedder(name: str) -> list[Check]:
-    "An embedder's weights and packages, by registry name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`, `logmel`) or CLAP id."
+    """An embedder's weights and packages, by registry name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`,
+    `logmel`) or CLAP id."""
     w = f"embedder {name}"
     if name == "tiny": return [Check(w, True, "built in (random, offline)")]
     if name == "logmel": return [Check(w, True, "built in (no weights)")]
     if name == "vggish":
-        return [_check(f"{w}: weights", _vggish_files, FETCH["vggish"]), _check(f"{w}: package resampy", lambda: _importable("resampy"), FETCH["resampy"])]
+        return [_check(f"{w}: weights", _vggish_files, FETCH["vggish"]),
+                _check(f"{w}: package resampy", lambda: _importable("resampy"), FETCH["resampy"])]
     if name == "clap-laion-music":
         return [_check(f"{w}: package laion_clap", lambda: _importable("laion_clap"), FETCH["laion_clap"]),
                 _check(f"{w}: checkpoint", _laion_clap_ckpt, FETCH["laion_clap_ckpt"]),
-                _check(f"{w}: text branch roberta-base", lambda: _hub_model("roberta-base"), "huggingface-cli download roberta-base")]
+                _check(f"{w}: text branch roberta-base", lambda: _hub_model("roberta-base"),
+                       "huggingface-cli download roberta-base")]
     model_id = "laion/larger_clap_music" if name == "clap-hf-music" else name
     return [_check(f"{w}: weights {model_id}", lambda: _hub_model(model_id), f"huggingface-cli download {model_id}")]
 
@@ -150,7 +167,8 @@ def check_transcriber(name: str) -> list[Check]:
     "basic-pitch (its package, onnxruntime and bundled model), when the preset asks for it; `auto` only reports."
     if name == "cqt-peaks": return [Check(f"transcriber {name}", True, "built in")]
     from musicnet_ldm.adherence import get_transcriber
-    return [_check("transcriber basic-pitch", lambda: type(get_transcriber("basic-pitch")).__name__, FETCH["basic-pitch"],
+    return [_check("transcriber basic-pitch", lambda: type(get_transcriber("basic-pitch")).__name__,
+                   FETCH["basic-pitch"],
                    required=name == "basic-pitch")]
 
 def check_kernel(kernel: str = "python3") -> list[Check]:
@@ -162,8 +180,10 @@ def check_kernel(kernel: str = "python3") -> list[Check]:
         return shutil.which(argv0) or argv0
     k = _check(f"papermill kernel {kernel!r}", spec, FETCH["kernel"].format(kernel=kernel))
     out.append(k)
-    if k.ok: out.append(_check(f"kernel {kernel!r} imports musicnet_ldm", lambda: _importable("musicnet_ldm", python=k.detail),
-                               "pip install -e . in the kernel's environment (or install the kernel from this .venv)"))
+    if k.ok:
+        out.append(_check(f"kernel {kernel!r} imports musicnet_ldm",
+                          lambda: _importable("musicnet_ldm", python=k.detail),
+                          "pip install -e . in the kernel's environment (or install the kernel from this .venv)"))
     return out
 
 # %% ../nbs/07_check.ipynb #f6782619
@@ -191,7 +211,8 @@ def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dic
     "Projected GPU memory (GiB, a floor) and disk (GiB per item) of a run of `cfg` with the pipeline folder `weights`."
     t, g = cfg["train"], cfg["generate"]
     unet = safetensors_params(weights/"unet")
-    frozen = sum(safetensors_params(weights/c) for c in ("vae", "text_encoder", "text_encoder_2", "language_model", "projection_model"))
+    frozen = sum(safetensors_params(weights/c)
+                 for c in ("vae", "text_encoder", "text_encoder_2", "language_model", "projection_model"))
     per_param = (10 if t["use_8bit_adam"] else 16) + (4 if t["ema"] else 0)
     gpu = max(unet * per_param, (unet + frozen) * 4) / 2**30
     t5_len = int(_cfg_value(weights/"tokenizer_2", "tokenizer_config.json", "model_max_length", 128))
@@ -219,12 +240,14 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
     if cfg["data"]["synthetic"]:
         import inspect
         from musicnet_ldm.fixture import make_fixture
-        default = inspect.signature(make_fixture).parameters       # make_fixture's own defaults, for keys the preset omits
+        # make_fixture's own defaults, for keys the preset omits
+        default = inspect.signature(make_fixture).parameters
         syn = cfg["data"]["synthetic"]
         seconds = syn.get("recordings", default["recordings"].default) * syn.get("seconds", default["seconds"].default)
         return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], seconds
     from musicnet_ldm.musicnet import find_musicnet
-    c = _check("data MusicNet", lambda: find_musicnet(root), f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
+    c = _check("data MusicNet", lambda: find_musicnet(root),
+               f"python -c \"from musicnet_ldm.musicnet import download_musicnet; "
                f"download_musicnet({str(root)!r})\"   (or point data.root at a copy)")
     if not c.ok: return [c], None
     import soundfile as sf
@@ -233,14 +256,17 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
 def _gpu_checks(cfg: dict, need: dict | None) -> list[Check]:
     "GPU count and memory against the projected floor."
     import torch
-    if cfg["model"] in ("tiny", STANDIN_MODEL): return [Check("gpu", True, f"not needed ({cfg['model']}: a CPU-scale model)")]
+    if cfg["model"] in ("tiny", STANDIN_MODEL):
+        return [Check("gpu", True, f"not needed ({cfg['model']}: a CPU-scale model)")]
     if not torch.cuda.is_available():
-        return [Check("gpu", False, "no CUDA GPU visible", "run on a machine with a CUDA GPU (and the CUDA build of torch)")]
+        return [Check("gpu", False, "no CUDA GPU visible",
+                      "run on a machine with a CUDA GPU (and the CUDA build of torch)")]
     props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
     found = f"{len(props)} × {props[0].name}, {min(p.total_memory for p in props) / 2**30:.0f} GiB"
     if need is None: return [Check("gpu", True, found + " (need unknown: weights missing)")]
     ok = min(p.total_memory for p in props) / 2**30 > need["gpu_gib_floor"]
-    return [Check("gpu memory", ok, f"{found}; projected floor {need['gpu_gib_floor']} GiB per GPU (activations not included)",
+    return [Check("gpu memory", ok,
+                  f"{found}; projected floor {need['gpu_gib_floor']} GiB per GPU (activations not included)",
                   "" if ok else "a GPU with more memory, train.use_8bit_adam: true, or train.lora: true")]
 
 def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Check:
@@ -249,16 +275,23 @@ def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Che
     if need is None: return Check("disk", True, f"{free:.0f} GiB free (need unknown: weights missing)", required=False)
     parts = dict(need["disk_gib"])
     if data_seconds is None and not cfg["data"]["synthetic"]:
-        parts["musicnet"] = MUSICNET_ARCHIVE_GIB + round(MUSICNET_SECONDS * 44_100 * 2 / 2**30, 1)   # archive + 16-bit PCM
+        # archive + 16-bit PCM
+        parts["musicnet"] = MUSICNET_ARCHIVE_GIB + round(MUSICNET_SECONDS * 44_100 * 2 / 2**30, 1)
     total = sum(parts.values())
-    return Check("disk", free > total, f"{free:.0f} GiB free; projected {total:.0f} GiB: " + ", ".join(f"{k} {v:g}" for k, v in parts.items()),
-                 "" if free > total else f"free {total - free:.0f} GiB or set data.cache_dir / MUSICNET_LDM_OUTPUTS to a larger disk")
+    return Check("disk", free > total,
+                 f"{free:.0f} GiB free; projected {total:.0f} GiB: " + ", ".join(f"{k} {v:g}" for k, v in
+                 parts.items()),
+                 "" if free > total else f"free {total - free:.0f} GiB or set data.cache_dir / MUSICNET_LDM_OUTPUTS "
+                                         f"to a larger disk")
 
 # %% ../nbs/07_check.ipynb #8351c49a
 def check_environment(cfg: dict, kernel: str = "python3") -> dict:
-    "Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems, estimate}`."
+    """Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems,
+    estimate}`."""
     if not cfg.get("model"):       # never a silent fallback to the tiny model
-        return {"ok": False, "checks": [vars(Check("model", False, "the preset has no `model:` key", "add `model: <hub id or folder>`"))],
+        return {"ok": False,
+                "checks": [vars(Check("model", False, "the preset has no `model:` key",
+                                      "add `model: <hub id or folder>`"))],
                 "problems": ["model: the preset has no `model:` key"], "estimate": None}
     checks, data_seconds = _data_checks(cfg)
     need = None
@@ -276,7 +309,8 @@ def check_environment(cfg: dict, kernel: str = "python3") -> dict:
     for name in preset_embedders(cfg): checks += check_embedder(name)
     checks += check_transcriber(cfg["evaluate"]["transcriber"])
     checks += check_kernel(kernel) + _gpu_checks(cfg, need) + [_disk_check(need, data_seconds, cfg)]
-    problems = [f"{c.what}: {c.detail}" + (f"\n    fetch: {c.fix}" if c.fix else "") for c in checks if not c.ok and c.required]
+    problems = [f"{c.what}: {c.detail}" + (f"\n    fetch: {c.fix}" if c.fix else "") for c in checks if not c.ok
+                and c.required]
     return {"ok": not problems, "checks": [vars(c) for c in checks], "problems": problems, "estimate": need}
 
 def format_check(report: dict) -> str:
@@ -293,7 +327,8 @@ def format_check(report: dict) -> str:
 # %% ../nbs/07_check.ipynb #c7d00002
 import numpy as np
 import torch
-from .core import (_set_vocoder_level, audioldm2_architecture, component_dtypes, pick_device, pick_mixed_precision,
+from .core import (_set_vocoder_level, audioldm2_architecture, component_dtypes, pick_device,
+                               pick_mixed_precision,
                                resolve_precision)
 
 DRY_RUN_STAGES = ("data", "audio", "cache", "finetune", "distill", "generate", "evaluate")
@@ -303,7 +338,8 @@ def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20     # Linux: KiB
 
 def dry_config(cfg: dict, work: Path, n_clips: int) -> dict:
-    "The preset with its data on the fixture under `work`, `n_clips` MusicNet test prompts and the first seed; all else as it is."
+    """The preset with its data on the fixture under `work`, `n_clips` MusicNet test prompts and the first seed; all
+    else as it is."""
     import copy
     cfg = copy.deepcopy(cfg)
     cfg["data"].update(root=str(Path(work)/"fixture"), synthetic=None)
@@ -331,8 +367,10 @@ def _dry_audio(data: dict, run_dir: Path) -> dict:
 def _dry_cache(pipe, data: dict) -> list[dict]:
     from musicnet_ldm.cache import encode_audio, encode_text, posterior_sample
     mean, std = encode_audio(pipe, data["wavs"])                 # the VAE posterior, as the cache stores it
-    latents = [posterior_sample(m, s, seed=0, epoch=0, idx=i) for i, (m, s) in enumerate(zip(mean, std))]   # a training draw
-    return [{"latents": z, **cond, "prompt": p} for z, cond, p in zip(latents, encode_text(pipe, data["prompts"]), data["prompts"])]
+    # a training draw
+    latents = [posterior_sample(m, s, seed=0, epoch=0, idx=i) for i, (m, s) in enumerate(zip(mean, std))]
+    return [{"latents": z, **cond, "prompt": p}
+            for z, cond, p in zip(latents, encode_text(pipe, data["prompts"]), data["prompts"])]
 
 # %% ../nbs/07_check.ipynb #c7d00003
 def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
@@ -349,7 +387,8 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     ckpt = gradient_checkpointing_for(t["gradient_checkpointing"], model, loss_fn, items, collate, t["batch_size"],
                                       cfg["mixed_precision"], t["ema"], device)
     if ckpt["on"]: enable_gradient_checkpointing(pipe.unet)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"], weight_decay=t["weight_decay"])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"],
+                            weight_decay=t["weight_decay"])
     model, opt = acc.prepare(model, opt)
     batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t["batch_size"]]).items()}
     with acc.autocast():
@@ -360,14 +399,16 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision,
             "gradient_checkpointing": ckpt["on"]}
 
-def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int, prompt_sets=("table1", "musicnet_test")) -> dict:
+def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int,
+                  prompt_sets=("table1", "musicnet_test")) -> dict:
     "`generate.generate` on `n_clips` prompts of each of `prompt_sets` into `run_dir/samples/finetuned/`."
     import soundfile as sf
     from musicnet_ldm.generate import evaluation_prompt_records, generate
     g = cfg["generate"]
     records = evaluation_prompt_records(cfg, run_dir, log=lambda *a: None)
     chosen = [r for s in prompt_sets for r in [r for r in records if r["prompt_set"] == s][:n_clips]]
-    paths = generate(pipe, chosen, seeds=g["seeds"], steps=steps, guidance_scale=g["guidance_scale"], audio_length_s=g["audio_length_s"],
+    paths = generate(pipe, chosen, seeds=g["seeds"], steps=steps, guidance_scale=g["guidance_scale"],
+                     audio_length_s=g["audio_length_s"],
                      negative_prompt=g["negative_prompt"], candidates=g["candidates"],
                      batch_size=g["batch_size"], out_dir=run_dir, system="finetuned", progress=False)
     audio = [sf.read(str(p), dtype="float32")[0] for p in paths]
@@ -381,7 +422,8 @@ def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
     d = cfg["distill"]
     student = make_student(pipe.unet, d["layers_per_block"], d["transformer_layers_per_block"], d["channel_mult"])
     batch = {k: v.to(pipe.unet.device) if torch.is_tensor(v) else v for k, v in collate(items[:1]).items()}
-    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"]["weights"], generator=torch.Generator().manual_seed(0))
+    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"]["weights"],
+                          generator=torch.Generator().manual_seed(0))
     loss.backward()
     return {**parts, "student_params_M": student.init_report["size"]["params_m"]}
 
@@ -410,8 +452,10 @@ def _dry_evaluate(cfg: dict, run_dir: Path, embedder, log=print) -> dict:
                     seed=cfg["seed"], listening=e["listening"], loudness_lufs=e["loudness_lufs"],
                     clap_agreement=keep(e["clap_agreement"]), embedders=built)
     row = next(r for r in record["rows"] if r["system"] == "finetuned")
-    figures = {k: v for k, v in row.items() if isinstance(v, (int, float)) and (k.startswith(("fad_", "clap")) or k.endswith("_n"))}
-    return {**figures, "systems": ",".join(record["protocol"]["systems"]), "n_reference": record["protocol"]["n_reference"],
+    figures = {k: v for k, v in row.items() if isinstance(v, (int, float))
+               and (k.startswith(("fad_", "clap")) or k.endswith("_n"))}
+    return {**figures, "systems": ",".join(record["protocol"]["systems"]),
+            "n_reference": record["protocol"]["n_reference"],
             "embedders": ",".join(f"{n}={built[n].name}" for n in built), "skipped": ",".join(skipped) or "none",
             "transcriber": record["protocol"]["prompt_adherence"]["transcriber"], "table1": str(run_dir/"table1.md"),
             "_skipped": skipped}
@@ -423,7 +467,8 @@ def _dry_embedder(name: str):
     return random_embedder(name)
 
 def _dry_pipeline(name: str):
-    "The full-size architecture, its random vocoder scaled (as the tiny stand-in's) so that audio comes out near −20 dBFS, not ≈ −100."
+    """The full-size architecture, its random vocoder scaled (as the tiny stand-in's) so that audio comes out near −20
+    dBFS, not ≈ −100."""
     from musicnet_ldm.model import MusicNetLDMPipeline
     pipe = audioldm2_architecture(name, device="cpu")
     _set_vocoder_level(pipe.vae, pipe.vocoder)      # else the evaluation rightly rejects the clips as silent
@@ -434,20 +479,25 @@ def _generate_precision(cfg: dict, device) -> str:
     return resolve_precision(cfg["generate"]["precision"], cfg["mixed_precision"], device)
 
 def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps: int = 2, device="auto",
-            model: str | None = None, run_dir=None, embedder=_dry_embedder, prompt_sets=("table1", "musicnet_test"), log=print) -> dict:
-    """Run `stages` of `preset` on fixture clips with the full-size architecture (random weights) into `run_dir` (default: a
-    temporary folder); time and peak memory per stage. `embedder(name)` builds the evaluation's embedders (random weights);
-    `generate` makes `n_clips` clips of each of `prompt_sets` (the evaluation needs both)."""
+            model: str | None = None, run_dir=None, embedder=_dry_embedder, prompt_sets=("table1", "musicnet_test"),
+            log=print) -> dict:
+    """Run `stages` of `preset` on fixture clips with the full-size architecture (random weights) into `run_dir`
+    (default: a temporary folder); time and peak memory per stage. `embedder(name)` builds the evaluation's embedders
+    (random weights); `generate` makes `n_clips` clips of each of `prompt_sets` (the evaluation needs both)."""
     import gc, tempfile
     from musicnet_ldm.model import ConditioningAdapter
     cfg, device = load_config(preset), pick_device(device)
     name = model or cfg["model"]
-    report = {"preset": preset, "model": name, "device": str(device), "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]),
-              "inference_dtype": str(component_dtypes(_generate_precision(cfg, device))["unet"]), "stages": {}, "skipped": {}}
+    report = {"preset": preset, "model": name, "device": str(device),
+              "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]),
+              "inference_dtype": str(component_dtypes(_generate_precision(cfg, device))["unet"]), "stages": {},
+              "skipped": {}}
     def timed(stage, fn):
         t0 = time.perf_counter(); out = fn()
-        figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) and not k.startswith("_")}   # not the data it hands on
-        report["stages"][stage] = {**figures, "seconds": round(time.perf_counter() - t0, 1), "peak_rss_gib": round(_peak_rss_gib(), 2)}
+        # not the data it hands on
+        figures = {k: v for k, v in out.items() if isinstance(v, (int, float, str)) and not k.startswith("_")}
+        report["stages"][stage] = {**figures, "seconds": round(time.perf_counter() - t0, 1),
+                                   "peak_rss_gib": round(_peak_rss_gib(), 2)}
         log(f"dry run: {stage}: {report['stages'][stage]}")
         return out
     with tempfile.TemporaryDirectory(prefix="dry-run-") as work:
@@ -461,10 +511,12 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
         items = timed("cache", lambda: {"items": _dry_cache(pipe, data)})["items"]
         if "finetune" in stages: timed("finetune", lambda: _dry_finetune(pipe, items, cfg, device))
         if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
-        if "generate" in stages:     # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
+        # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
+        if "generate" in stages:
             pipe.set_precision(_generate_precision(cfg, device), cfg["generate"]["upcast_decode"])
             timed("generate", lambda: _dry_generate(pipe, cfg, run, steps, n_clips, prompt_sets))
-        pipe = items = None; gc.collect()               # the evaluation loads its own models, as the evaluate stage does
+        # the evaluation loads its own models, as the evaluate stage does
+        pipe = items = None; gc.collect()
         if "evaluate" in stages and "generate" in stages:
             report["skipped"] = timed("evaluate", lambda: _dry_evaluate(cfg, run, embedder, log))["_skipped"]
     report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)

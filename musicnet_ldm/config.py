@@ -21,15 +21,19 @@ import yaml
 class ConfigError(ValueError):
     "A configuration key that does not exist, or a value a setting does not allow."
 
-def setting(default, comment: str, *, choices: tuple | None = None, low: float | None = None, high: float | None = None):
-    "A dataclass field with its default, a one-line comment, and the values it allows (a list default is copied per instance)."
+def setting(default, comment: str, *, choices: tuple | None = None, low: float | None = None,
+            high: float | None = None):
+    """A dataclass field with its default, a one-line comment, and the values it allows (a list default is copied per
+    instance)."""
     meta = {"comment": comment, "choices": choices, "low": low, "high": high, "section": None}
     if isinstance(default, (list, dict)): return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 def subsection(cls, comment: str):
-    "A nested section (`distill.kd`, `evaluate.listening`): a dataclass of its own settings, each checked, unknown keys errors."
-    return field(default_factory=cls, metadata={"comment": comment, "choices": None, "low": None, "high": None, "section": cls})
+    """A nested section (`distill.kd`, `evaluate.listening`): a dataclass of its own settings, each checked, unknown
+    keys errors."""
+    return field(default_factory=cls,
+                 metadata={"comment": comment, "choices": None, "low": None, "high": None, "section": cls})
 
 def default_of(f):
     "A field's default value (a fresh one for list, dict and nested-section defaults)."
@@ -44,29 +48,45 @@ class RunConfig:
     seed: int = setting(0, "seeds Python, NumPy, torch, the data order and the training noise", low=0)
     model: str | None = setting(None, "hub id, local folder, or 'tiny' (the random stand-in); required to train")
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    mixed_precision: str = setting("auto", "training autocast, and the precision every stage samples in unless its own setting differs: auto (bf16 where supported, fp16 on other GPUs, none on a CPU), no (fp32 everywhere), fp16, bf16", choices=("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = setting("auto",
+                                   "training autocast, and the precision every stage samples in unless its own "
+                                   "setting differs: auto (bf16 where supported, fp16 on other GPUs, none on a CPU), "
+                                   "no (fp32 everywhere), fp16, bf16", choices=("auto", "no", "fp16", "bf16"))
 
 # %% ../nbs/00a_config.ipynb #0ff72a4a
 @dataclass
 class DataConfig:
     "The `data:` section: where MusicNet is and how it is cut into clips and prompts (read by 01a-01d)."
     root: str = setting("data/musicnet", "MusicNet's folder (Zenodo or Kaggle layout), relative to the repository")
-    synthetic: dict | None = setting(None, "make_fixture's arguments: write a synthetic MusicNet at `root` (None: real data)")
+    synthetic: dict | None = setting(None,
+                                     "make_fixture's arguments: write a synthetic MusicNet at `root` (None: real data)")
     clip_seconds: float = setting(10.24, "clip length: AudioLDM2's 10.24 s", low=0.1)
     hop_seconds: float | None = setting(None, "clip hop (None: clip_seconds, no overlap)", low=0.1)
     eval_fraction: float = setting(0.1, "train recordings held out as eval (MusicNet: ~32 of 320)", low=0.0, high=0.9)
     split_seed: int = setting(0, "which train recordings are held out as eval", low=0)
-    min_note_coverage: float = setting(0.5, "clips with notes sounding less than this fraction of the time are dropped", low=0.0, high=1.0)
+    min_note_coverage: float = setting(0.5, "clips with notes sounding less than this fraction of the time are dropped",
+                                       low=0.0, high=1.0)
     silence_dbfs: float = setting(-60.0, "recordings quieter than this everywhere are skipped as silent", high=0.0)
     strict: bool = setting(False, "a broken recording is an error instead of a counted skip")
-    prompt_style: str = setting("clip", "clip: what sounds in the clip; seed: the paper's template", choices=("clip", "seed"))
-    top_db: float = setting(60, "silence removal: parts this far below the peak are dropped (librosa.effects.split)", low=0)
-    normalize_peak: float | None = setting(0.5, "AudioLDM's normalisation: DC removed, peak scaled to this", low=0.0, high=1.0)
-    augment: dict | None = setting(None, "e.g. {pitch_shift: 2, time_stretch: [0.95, 1.05], noise_snr_db: 30}: encode on the fly")
+    prompt_style: str = setting("clip", "clip: what sounds in the clip; seed: the paper's template",
+                                choices=("clip", "seed"))
+    top_db: float = setting(60, "silence removal: parts this far below the peak are dropped (librosa.effects.split)",
+                            low=0)
+    normalize_peak: float | None = setting(0.5, "AudioLDM's normalisation: DC removed, peak scaled to this", low=0.0,
+                                           high=1.0)
+    augment: dict | None = setting(None,
+                                   "e.g. {pitch_shift: 2, time_stretch: [0.95, 1.05], noise_snr_db: 30}: encode on "
+                                   "the fly")
     cache_dir: str = setting("outputs/cache", "the encode-once cache, one folder per (model, data settings)")
-    latents: str = setting("sample", "sample: a fresh VAE posterior sample per (seed, epoch, item), as AudioLDM2 trains; mean: the posterior mean", choices=("sample", "mean"))
-    encode_precision: str = setting("no", "the cache encoders' precision (CLAP, T5, GPT-2, VAE encoder): no (fp32) or bf16; never fp16, where T5 and the VAE encoder overflow", choices=("no", "bf16"))
-    workers: int | str = setting("auto", "audio-preprocessing processes for the cache build: an int ≥ 0, or 'auto' (CPUs − 1, at most 8)", low=0)
+    latents: str = setting("sample",
+                           "sample: a fresh VAE posterior sample per (seed, epoch, item), as AudioLDM2 trains; mean: "
+                           "the posterior mean", choices=("sample", "mean"))
+    encode_precision: str = setting("no",
+                                    "the cache encoders' precision (CLAP, T5, GPT-2, VAE encoder): no (fp32) or bf16; "
+                                    "never fp16, where T5 and the VAE encoder overflow", choices=("no", "bf16"))
+    workers: int | str = setting("auto",
+                                 "audio-preprocessing processes for the cache build: an int ≥ 0, or 'auto' (CPUs − 1, "
+                                 "at most 8)", low=0)
 
 # %% ../nbs/00a_config.ipynb #bb7883f5
 @dataclass
@@ -79,12 +99,15 @@ class LoopConfig:
     grad_accum: int = setting(1, "batches per optimizer step (gradient accumulation)", low=1)
     lr: float = setting(5e-5, "AdamW's learning rate", low=0.0)
     weight_decay: float = setting(0.01, "AdamW's weight decay", low=0.0)
-    lr_scheduler: str = setting("linear", "diffusers' get_scheduler", choices=("linear", "cosine", "constant", "constant_with_warmup"))
+    lr_scheduler: str = setting("linear", "diffusers' get_scheduler",
+                                choices=("linear", "cosine", "constant", "constant_with_warmup"))
     warmup_steps: int = setting(0, "learning-rate warm-up, in optimizer steps", low=0)
     max_grad_norm: float | None = setting(1.0, "gradient-norm clipping (None: no clipping)", low=0.0)
     use_8bit_adam: bool = setting(False, "bitsandbytes' AdamW8bit on CUDA")
-    ema: bool = setting(False, "keep an exponential moving average of the weights: best/ holds it, the raw weights beside it")
-    ema_decay: float = setting(0.9999, "EMA decay at step k: min(ema_decay, k/(k+9)) (diffusers' EMAModel)", low=0.0, high=1.0)
+    ema: bool = setting(False,
+                        "keep an exponential moving average of the weights: best/ holds it, the raw weights beside it")
+    ema_decay: float = setting(0.9999, "EMA decay at step k: min(ema_decay, k/(k+9)) (diffusers' EMAModel)", low=0.0,
+                               high=1.0)
     log_every: int = setting(10, "optimizer steps per train_log.jsonl line", low=1)
     checkpoint_every: int | None = setting(None, "also checkpoint every this many steps (None: at epoch ends)", low=1)
     keep_checkpoints: int = setting(2, "newest checkpoints kept", low=1)
@@ -98,33 +121,50 @@ class LoopConfig:
 @dataclass
 class TrainConfig(LoopConfig):
     "The `train:` section: the engine's settings and fine-tuning's own."
-    data: str = setting("cache", "cache: MusicNet's encode-once cache (01d); toy: two synthetic prompts, a pipeline check", choices=("cache", "toy"))
+    data: str = setting("cache",
+                        "cache: MusicNet's encode-once cache (01d); toy: two synthetic prompts, a pipeline check",
+                        choices=("cache", "toy"))
     toy_items: int = setting(16, "toy items when data is 'toy'", low=2)
     toy_frames: int | None = setting(None, "latent frames per toy item (None: a 10.24 s clip's 256)", low=1)
-    cond_dropout: float = setting(0.1, "how often an item is trained on the null conditioning, for classifier-free guidance", low=0.0, high=1.0)
-    cond_null: str = setting("audioldm2", "the null: audioldm2 (8 zero GPT-2 vectors and T5(\"\"), masks of ones: what the checkpoint was trained with) or pipeline (encode_prompt(\"\"))", choices=("audioldm2", "pipeline"))
+    cond_dropout: float = setting(0.1, "how often an item is trained on the null conditioning, for classifier-free "
+                                       "guidance", low=0.0, high=1.0)
+    cond_null: str = setting("audioldm2",
+                             "the null: audioldm2 (8 zero GPT-2 vectors and T5(\"\"), masks of ones: what the "
+                             "checkpoint was trained with) or pipeline (encode_prompt(\"\"))",
+                             choices=("audioldm2", "pipeline"))
     adapter: bool = setting(True, "train the conditioning adapter in front of the UNet's cross-attention")
     adapter_t5: bool = setting(False, "the adapter also maps the T5 sequence")
     lora: bool = setting(False, "train LoRA factors on the UNet's attention instead of the whole UNet")
     lora_rank: int = setting(8, "LoRA rank", low=1)
     lora_alpha: int = setting(8, "LoRA alpha", low=1)
-    gradient_checkpointing: bool | str = setting("auto", "recompute activations in the backward pass: auto (on only when the projected peak exceeds the free GPU memory), true or false", choices=("auto", True, False))
+    gradient_checkpointing: bool | str = setting("auto",
+                                                 "recompute activations in the backward pass: auto (on only when the "
+                                                 "projected peak exceeds the free GPU memory), true or false",
+                                                 choices=("auto", True, False))
 
 # %% ../nbs/00a_config.ipynb #1de20233
 @dataclass
 class GenerateConfig:
-    "The `generate:` section: how every system's Table 1 clips are sampled (04_generate; 06c_distill_bench's teacher clips)."
+    """The `generate:` section: how every system's Table 1 clips are sampled (04_generate; 06c_distill_bench's teacher
+    clips)."""
     steps: int = setting(200, "DDIM steps per clip (AudioLDM2's default)", low=1)
     guidance_scale: float = setting(3.5, "classifier-free guidance (1: none, the negative prompt unused)", low=0.0)
-    negative_prompt: str | None = setting("Low quality.", "the negative prompt of guided sampling (None: the empty prompt)")
+    negative_prompt: str | None = setting("Low quality.",
+                                          "the negative prompt of guided sampling (None: the empty prompt)")
     seeds: list[int] = setting([0, 1, 2], "one clip per (prompt, seed)")
-    prompts_file: str = setting("prompts/table1.txt", "Table 1's prompt file (.txt one a line, or .jsonl), relative to the repository")
-    test_prompts: bool = setting(True, "also the MusicNet test-split clip prompts (with their notes), when the data is there")
+    prompts_file: str = setting("prompts/table1.txt",
+                                "Table 1's prompt file (.txt one a line, or .jsonl), relative to the repository")
+    test_prompts: bool = setting(True,
+                                 "also the MusicNet test-split clip prompts (with their notes), when the data is there")
     max_test_prompts: int | None = setting(None, "at most this many test-split prompts (None: every test clip)", low=1)
     audio_length_s: float = setting(10.24, "seconds of audio per clip", low=0.1)
-    candidates: int = setting(1, "waveforms sampled per clip, the CLAP-best kept (diffusers' num_waveforms_per_prompt; 3: AudioLDM2's CLAP-ranked selection)", low=1)
-    precision: str = setting("train", "the sampling precision of the UNet and text encoders: train (the run's mixed_precision), no (fp32), fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
-    upcast_decode: bool = setting(True, "the VAE decode and the HiFi-GAN vocoder in fp32 whatever the sampling precision")
+    candidates: int = setting(1, "waveforms sampled per clip, the CLAP-best kept (diffusers' "
+                                 "num_waveforms_per_prompt; 3: AudioLDM2's CLAP-ranked selection)", low=1)
+    precision: str = setting("train",
+                             "the sampling precision of the UNet and text encoders: train (the run's "
+                             "mixed_precision), no (fp32), fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
+    upcast_decode: bool = setting(True,
+                                  "the VAE decode and the HiFi-GAN vocoder in fp32 whatever the sampling precision")
     batch_size: int = setting(8, "clips per pipeline call", low=1)
     bench_steps: list[int] = setting([10, 25, 50, 100, 200], "the step counts of the speed benchmark")
 
@@ -138,24 +178,35 @@ class ListeningConfig:
 @dataclass
 class EvaluateConfig:
     "The `evaluate:` section: how Table 1 is measured (05e_evaluate; 06c_distill_bench's speed/quality table)."
-    fad_embedders: list[str] = setting(["vggish", "clap-laion-music"], "FAD's embeddings (05b_embeddings' registry names)")
-    clap_backend: str | None = setting("clap-laion-music", "the CLAP score's and the instrument AUC's model (None: no CLAP score)")
-    clap_agreement: str | None = setting("clap-hf-music", "a second CLAP backend on the same clips: per-clip Pearson/Spearman (None: not measured)")
-    transcriber: str = setting("basic-pitch", "prompt adherence's transcriber (auto: basic-pitch when installed, else cqt-peaks)", choices=("auto", "basic-pitch", "cqt-peaks"))
-    reference: str = setting("auto", "the reference clips: auto (samples/reference, written from the MusicNet test split when missing) or a folder of 16 kHz WAVs")
+    fad_embedders: list[str] = setting(["vggish", "clap-laion-music"],
+                                       "FAD's embeddings (05b_embeddings' registry names)")
+    clap_backend: str | None = setting("clap-laion-music",
+                                       "the CLAP score's and the instrument AUC's model (None: no CLAP score)")
+    clap_agreement: str | None = setting("clap-hf-music",
+                                         "a second CLAP backend on the same clips: per-clip Pearson/Spearman (None: "
+                                         "not measured)")
+    transcriber: str = setting("basic-pitch",
+                               "prompt adherence's transcriber (auto: basic-pitch when installed, else cqt-peaks)",
+                               choices=("auto", "basic-pitch", "cqt-peaks"))
+    reference: str = setting("auto",
+                             "the reference clips: auto (samples/reference, written from the MusicNet test split when "
+                             "missing) or a folder of 16 kHz WAVs")
     max_reference_clips: int | None = setting(None, "at most this many reference clips (None: every test clip)", low=1)
     systems: list[str] | None = setting(None, "the systems evaluated (None: every folder of samples/)")
     n_boot: int = setting(1000, "bootstrap resamples per interval", low=1)
     fad_inf: bool = setting(True, "also FAD∞ (the 1/N extrapolation)")
     listening: ListeningConfig = subsection(ListeningConfig, "the listening-test kit")
-    loudness_lufs: float | None = setting(-23.0, "every clip to this loudness (ITU-R BS.1770) before FAD, CLAP and transcription (None: as generated)", high=0.0)
+    loudness_lufs: float | None = setting(-23.0,
+                                          "every clip to this loudness (ITU-R BS.1770) before FAD, CLAP and "
+                                          "transcription (None: as generated)", high=0.0)
 
 # %% ../nbs/00a_config.ipynb #aaeda2c5
 @dataclass
 class KDWeights:
     "`distill.kd.weights`: phase 1's loss terms (BK-SDM)."
     out: float = setting(1.0, "the student's output against the teacher's", low=0.0)
-    feat: float = setting(1.0, "the blocks' features against the teacher's (projected where the widths differ)", low=0.0)
+    feat: float = setting(1.0, "the blocks' features against the teacher's (projected where the widths differ)",
+                          low=0.0)
     task: float = setting(1.0, "the denoising loss on the data (0: teacher targets only)", low=0.0)
 
 @dataclass
@@ -165,7 +216,8 @@ class PhaseConfig:
     epochs: int = setting(1, "passes over the training clips (phases are usually sized by max_steps)", low=1)
     lr: float = setting(1e-4, "AdamW's learning rate", low=0.0)
     weight_decay: float = setting(0.0, "the student starts at the teacher's weights: no pull towards zero", low=0.0)
-    lr_scheduler: str = setting("constant", "a resumed phase with a larger max_steps continues as a straight run would", choices=("linear", "cosine", "constant", "constant_with_warmup"))
+    lr_scheduler: str = setting("constant", "a resumed phase with a larger max_steps continues as a straight run would",
+                                choices=("linear", "cosine", "constant", "constant_with_warmup"))
 
 @dataclass
 class KDConfig(PhaseConfig):
@@ -181,21 +233,31 @@ class LCMConfig(PhaseConfig):
     max_steps: int | None = setting(4000, "optimizer steps in the phase (None: epochs × steps per epoch)", low=1)
     lr: float = setting(1e-5, "AdamW's learning rate", low=0.0)
     guidance_scale: float = setting(3.5, "the guidance folded into the student (it samples unguided)", low=0.0)
-    num_ddim_timesteps: int = setting(50, "the consistency phase's DDIM grid (LCMScheduler's original_inference_steps)", low=1)
+    num_ddim_timesteps: int = setting(50, "the consistency phase's DDIM grid (LCMScheduler's original_inference_steps)",
+                                      low=1)
     ema_decay: float = setting(0.95, "the target network's EMA decay", low=0.0, high=1.0)
     huber_c: float = setting(0.001, "the pseudo-Huber loss's c", low=0.0)
 
 @dataclass
 class DistillConfig:
     "The `distill:` section: the smaller, few-step student (06a_distill)."
-    precision: str = setting("train", "the teacher's and the student's sampling precision (targets, speed/quality table): train (mixed_precision), no, fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
-    teacher: str | None = setting(None, "None: the fine-tuning run's best/ (must exist); 'pretrained': the preset's model; or a folder/id")
-    layers_per_block: int | list[int] | None = setting(1, "ResNet(+attention) pairs per down block (None: the teacher's; BK-SDM: 1, AudioLDM2-music has 2)", low=1)
-    transformer_layers_per_block: int | list[int] | None = setting(None, "transformer layers per attention (None: the teacher's)", low=1)
+    precision: str = setting("train",
+                             "the teacher's and the student's sampling precision (targets, speed/quality table): "
+                             "train (mixed_precision), no, fp16 or bf16", choices=("train", "no", "fp16", "bf16"))
+    teacher: str | None = setting(None,
+                                  "None: the fine-tuning run's best/ (must exist); 'pretrained': the preset's model; "
+                                  "or a folder/id")
+    layers_per_block: int | list[int] | None = setting(1, "ResNet(+attention) pairs per down block (None: the "
+                                                          "teacher's; BK-SDM: 1, AudioLDM2-music has 2)", low=1)
+    transformer_layers_per_block: int | list[int] | None = setting(None,
+                                                                   "transformer layers per attention (None: the "
+                                                                   "teacher's)", low=1)
     channel_mult: float = setting(1.0, "the student's width relative to the teacher's", low=0.0, high=1.0)
     n_train: int | None = setting(512, "training clips, a seeded subset of the train split (None: all)", low=1)
-    targets: str = setting("teacher", "teacher: the teacher's guided samples (cached); data: the clips' cached latents", choices=("teacher", "data"))
-    train_frames: int = setting(256, "latent frames per training item (the UNet is convolutional: shorter is cheaper)", low=1)
+    targets: str = setting("teacher", "teacher: the teacher's guided samples (cached); data: the clips' cached latents",
+                           choices=("teacher", "data"))
+    train_frames: int = setting(256, "latent frames per training item (the UNet is convolutional: shorter is cheaper)",
+                                low=1)
     sample_steps: int | None = setting(50, "teacher steps per teacher target (None: generate.steps)", low=1)
     batch_size: int = setting(16, "items per batch, per process (both phases)", low=1)
     kd: KDConfig = subsection(KDConfig, "phase 1: knowledge distillation")
@@ -211,16 +273,19 @@ class DistillConfig:
 # %% ../nbs/00a_config.ipynb #b843f10c
 def _types(tp) -> tuple:
     "The runtime types a field annotation allows."
-    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union: return tuple(t for a in typing.get_args(tp) for t in _types(a))
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return tuple(t for a in typing.get_args(tp) for t in _types(a))
     return (type(None),) if tp is None else (typing.get_origin(tp) or tp,)
 
 def _allowed(f) -> str:
     "What a field allows, in words."
     m, names = f.metadata, [t.__name__ for t in _types(f.type)]
     if m.get("section"): return "a mapping with keys " + ", ".join(g.name for g in fields(m["section"]))
-    if m.get("choices"): return "one of " + ", ".join(map(repr, m["choices"])) + (" or None" if "NoneType" in names else "")
+    if m.get("choices"):
+        return "one of " + ", ".join(map(repr, m["choices"])) + (" or None" if "NoneType" in names else "")
     lo, hi = m.get("low"), m.get("high")
-    rng = f" in [{lo}, {hi}]" if lo is not None and hi is not None else f" ≥ {lo}" if lo is not None else f" ≤ {hi}" if hi is not None else ""
+    rng = (f" in [{lo}, {hi}]" if lo is not None and hi is not None else f" ≥ {lo}" if lo is not None else f" ≤ {hi}"
+           if hi is not None else "")
     return " or ".join(n.replace("NoneType", "None") for n in names) + rng
 
 def _from_text(value: str, allowed: tuple):
@@ -228,7 +293,8 @@ def _from_text(value: str, allowed: tuple):
     if list in allowed:
         if value.strip().startswith("["): return yaml.safe_load(value)
         items = [yaml.safe_load(v) for v in value.split(",")]
-        return items[0] if len(items) == 1 and int in allowed and isinstance(items[0], int) else items   # '2' for int | list
+        # '2' for int | list
+        return items[0] if len(items) == 1 and int in allowed and isinstance(items[0], int) else items
     try: return float(value)
     except ValueError: return value
 
@@ -237,7 +303,8 @@ def check_value(f, value, where: str):
     allowed, m = _types(f.type), f.metadata
     if m.get("section"):                                          # a nested section: checked key by key
         if isinstance(value, m["section"]): return value
-        if not isinstance(value, dict): raise ConfigError(f"{where} = {value!r} is not allowed: {where.split('.')[-1]} must be {_allowed(f)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} = {value!r} is not allowed: {where.split('.')[-1]} must be {_allowed(f)}")
         return from_dict(m["section"], value, where)
     if (float in allowed or list in allowed) and isinstance(value, str): value = _from_text(value, allowed)
     if list in allowed and not isinstance(value, (list, bool, type(None), *allowed)): value = [value]   # -p seeds 0
@@ -279,8 +346,10 @@ def params_dir() -> Path: return repo_root()/"params"
 def outputs_dir() -> Path: return Path(os.environ.get("MUSICNET_LDM_OUTPUTS", repo_root()/"outputs"))
 
 # %% ../nbs/00a_config.ipynb #11fb41db
-SECTIONS = {"data": DataConfig, "train": TrainConfig, "generate": GenerateConfig, "evaluate": EvaluateConfig, "distill": DistillConfig}
-RECORDS = ("preset_path",)                                        # set by reproduce (a preset given as a yaml path), kept when present
+SECTIONS = {"data": DataConfig, "train": TrainConfig, "generate": GenerateConfig, "evaluate": EvaluateConfig,
+            "distill": DistillConfig}
+# set by reproduce (a preset given as a yaml path), kept when present
+RECORDS = ("preset_path",)
 
 def resolve(cfg: dict) -> dict:
     "`cfg` with every declared default filled in; unknown keys and bad values are `ConfigError`s."
@@ -350,8 +419,10 @@ def overrides_from_names(values: dict, main: str = "train") -> dict:
 def notebook_config(preset: str, namespace: dict, before: set, main: str = "train", own: tuple = ()) -> dict:
     """The configuration a notebook's parameters ask for: the names defined in `namespace` since `before` (the
     parameters cell and papermill's injected cell) are settings, named as `setting_names(main)` names them, except
-    `preset` and the notebook's `own` parameters (not settings: e.g. a run directory); `None` keeps the preset's value."""
-    passed = {k: v for k, v in namespace.items() if k not in before and not k.startswith("_") and k != "preset" and k not in own}
+    `preset` and the notebook's `own` parameters (not settings: e.g. a run directory); `None` keeps the preset's
+    value."""
+    passed = {k: v for k, v in namespace.items() if k not in before and not k.startswith("_") and k != "preset"
+              and k not in own}
     return load_config(preset, overrides_from_names(passed, main))
 
 def parameters_start(namespace: dict, main: str = "train") -> set:
@@ -363,17 +434,22 @@ def parameters_start(namespace: dict, main: str = "train") -> set:
 
 # %% ../nbs/00a_config.ipynb #5046c58a
 def add_setting_options(parser, main: str = "train"):
-    "Add `--preset`, one `--<name>` option per setting (bools as --x/--no-x, lists as several values) and `--set KEY=VALUE`."
+    """Add `--preset`, one `--<name>` option per setting (bools as --x/--no-x, lists as several values) and `--set
+    KEY=VALUE`."""
     import argparse
     parser.add_argument("--preset", default="smoke", help="params/<preset>.yaml or a yaml path")
     for name, (key, f) in setting_names(main).items():
         opt, t, hint = "--" + name.replace("_", "-"), _types(f.type), f"{f.metadata['comment']} [{key}]"
-        if bool in t: parser.add_argument(opt, dest=name, action=argparse.BooleanOptionalAction, default=None, help=hint)
+        if bool in t:
+            parser.add_argument(opt, dest=name, action=argparse.BooleanOptionalAction, default=None, help=hint)
         elif dict in t: continue                                   # dict-valued: --set data.augment={...}
-        elif list in t: parser.add_argument(opt, dest=name, nargs="+", type=yaml.safe_load, default=None, metavar=name.upper(), help=hint)
+        elif list in t:
+            parser.add_argument(opt, dest=name, nargs="+", type=yaml.safe_load, default=None, metavar=name.upper(),
+                                help=hint)
         else: parser.add_argument(opt, dest=name, type=int if int in t else float if float in t else str, default=None,
                                   metavar=name.upper(), help=hint)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any key, dotted and YAML-typed: train.grad_accum=4")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="any key, dotted and YAML-typed: train.grad_accum=4")
     return parser
 
 def config_from_args(args, main: str = "train") -> dict:

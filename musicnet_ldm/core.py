@@ -32,7 +32,8 @@ N_MELS, MEL_FMIN, MEL_FMAX = 64, 0, 8_000
 MEL_FRAMES = 1_024        # = CLIP_SAMPLES / HOP_LENGTH
 LATENT_CHANNELS = 8
 DEFAULT_MODEL = "cvssp/audioldm2-music"
-STANDIN_MODEL = "standin"  # the tiny model pre-trained on another musical distribution (06_standin), committed in checkpoints/
+# the tiny model pre-trained on another musical distribution (06_standin), committed in checkpoints/
+STANDIN_MODEL = "standin"
 
 # %% ../nbs/00b_core.ipynb #bda48711
 from .config import config_hash, load_config, merge_config, outputs_dir, params_dir, repo_root
@@ -42,13 +43,15 @@ def git_sha(root: Path | None = None) -> str | None:
     "The current commit of the repository (with `+dirty` if it has uncommitted changes), or None."
     try:
         root = root or repo_root()
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return (sha + ("+dirty" if dirty else "")) or None
     except (OSError, subprocess.SubprocessError): return None
 
-def package_versions(names=("torch", "diffusers", "transformers", "accelerate", "peft", "librosa", "numpy", "scipy")) -> dict:
+def package_versions(names=("torch", "diffusers", "transformers", "accelerate", "peft", "librosa", "numpy",
+                            "scipy")) -> dict:
     "Installed versions of the packages a result depends on."
     from importlib.metadata import version, PackageNotFoundError
     out = {"python": platform.python_version()}
@@ -93,7 +96,8 @@ def pick_mixed_precision(device: torch.device | str, mixed_precision: str | None
 
 def pick_dtype(device: torch.device | str, mixed_precision: str) -> torch.dtype:
     "The compute dtype of `mixed_precision` on `device` (no default: a caller passes its config's setting)."
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(pick_mixed_precision(device, mixed_precision), torch.float32)
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(pick_mixed_precision(device, mixed_precision),
+                                                               torch.float32)
 
 # %% ../nbs/00b_core.ipynb #99ea507a
 HALF_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -105,11 +109,13 @@ def resolve_precision(setting: str, mixed_precision: str, device: torch.device |
 
 def component_dtypes(precision: str, upcast_decode: bool = True) -> dict:
     "The precision rule: each pipeline component's dtype at a resolved precision ('no', 'bf16' or 'fp16')."
-    if precision not in ("no", *HALF_DTYPES): raise ValueError(f"precision must be 'no', 'bf16' or 'fp16', got {precision!r}")
+    if precision not in ("no", *HALF_DTYPES):
+        raise ValueError(f"precision must be 'no', 'bf16' or 'fp16', got {precision!r}")
     compute = HALF_DTYPES.get(precision, torch.float32)
     text = torch.float32 if compute == torch.float16 else compute        # FLAN-T5 overflows in fp16
     decode = torch.float32 if upcast_decode else compute
-    return {"unet": compute, "adapter": compute, **dict.fromkeys(TEXT_COMPONENTS, text), "vae": decode, "vocoder": decode}
+    return {"unet": compute, "adapter": compute, **dict.fromkeys(TEXT_COMPONENTS, text), "vae": decode,
+            "vocoder": decode}
 
 # %% ../nbs/00b_core.ipynb #0e6cabc2
 class ModelNotAvailableError(RuntimeError):
@@ -128,13 +134,16 @@ def _fetch_hint(model_id: str) -> str:
 
 def standin_folder() -> Path:
     "The committed pre-trained stand-in (`model: standin`), written by `python -m musicnet_ldm.standin`."
-    return Path(__file__).resolve().parent/"checkpoints"/"audioldm2-standin" if "__file__" in globals() else repo_root()/"musicnet_ldm"/"checkpoints"/"audioldm2-standin"
+    return (Path(__file__).resolve().parent/"checkpoints"/"audioldm2-standin" if "__file__" in globals()
+            else repo_root()/"musicnet_ldm"/"checkpoints"/"audioldm2-standin")
 
 def resolve_model_path(model_id: str) -> str:
-    "A local folder for `model_id`: `'standin'`'s committed folder, the folder itself, or the cached snapshot; `ModelNotAvailableError` otherwise."
+    """A local folder for `model_id`: `'standin'`'s committed folder, the folder itself, or the cached snapshot;
+    `ModelNotAvailableError` otherwise."""
     if model_id == STANDIN_MODEL:
         if not (standin_folder()/"model_index.json").is_file():
-            raise ModelNotAvailableError(f"the stand-in is not at {standin_folder()}: write it with `python -m musicnet_ldm.standin --out {standin_folder()}`")
+            raise ModelNotAvailableError(f"the stand-in is not at {standin_folder()}: write it with `python -m "
+                                         f"musicnet_ldm.standin --out {standin_folder()}`")
         return str(standin_folder())
     if Path(model_id).expanduser().is_dir(): return str(Path(model_id).expanduser())
     from huggingface_hub import snapshot_download
@@ -152,7 +161,8 @@ def resolve_model_path(model_id: str) -> str:
 def load_pretrained(model: str = DEFAULT_MODEL, device: str | torch.device | None = "auto",
                     dtype: torch.dtype = torch.float32, **kwargs):
     """An `AudioLDM2Pipeline` from a hub id, a local folder, `'standin'` or `'tiny'` (`tiny_audioldm2`), all through
-    `load_audioldm2_folder`, every component in `dtype` (`model.load_pipeline` applies the per-component precision rule)."""
+    `load_audioldm2_folder`,
+    every component in `dtype` (`model.load_pipeline` applies the per-component precision rule)."""
     device = pick_device(device)
     if model == "tiny": pipe = tiny_audioldm2(dtype=dtype, **kwargs)
     else: pipe = load_audioldm2_folder(resolve_model_path(model), dtype=dtype, **kwargs)
@@ -160,7 +170,8 @@ def load_pretrained(model: str = DEFAULT_MODEL, device: str | torch.device | Non
     return pipe.to(device)
 
 # %% ../nbs/00b_core.ipynb #a1d00002
-AUDIOLDM2_COMPONENTS = {  # component → the classes the loader accepts (the hub's first); schedulers: any diffusers scheduler
+# component → the classes the loader accepts (the hub's first); schedulers: any diffusers scheduler
+AUDIOLDM2_COMPONENTS = {
     "vae": ("AutoencoderKL",), "text_encoder": ("ClapModel",), "text_encoder_2": ("T5EncoderModel",),
     "projection_model": ("AudioLDM2ProjectionModel",), "language_model": ("GPT2Model", "GPT2LMHeadModel"),
     "tokenizer": ("RobertaTokenizerFast", "RobertaTokenizer"), "tokenizer_2": ("T5TokenizerFast", "T5Tokenizer"),
@@ -191,7 +202,8 @@ def _check_component(folder: Path, name: str, entry) -> None:
     files = [p.name for p in sub.iterdir()]
     required, one_of = _COMPONENT_FILES.get(name, (("config.json",), ()))
     missing = [f for f in required if f not in files]
-    if name not in _COMPONENT_FILES and not any(f.endswith(_WEIGHT_SUFFIXES) for f in files): missing.append("weights (*.safetensors or *.bin)")
+    if name not in _COMPONENT_FILES and not any(f.endswith(_WEIGHT_SUFFIXES) for f in files):
+        missing.append("weights (*.safetensors or *.bin)")
     if one_of and not set(one_of) & set(files): missing.append(" or ".join(one_of))
     if missing: raise CheckpointError(f"{folder}: component {name!r}: {sub} lacks {', '.join(missing)}")
 
@@ -202,13 +214,15 @@ def check_audioldm2_folder(folder) -> dict:
     if not index_file.is_file(): raise CheckpointError(f"{folder}: model_index.json is missing — not a pipeline folder")
     index = json.loads(index_file.read_text())
     if index.get("_class_name") not in ("AudioLDM2Pipeline", "MusicNetLDMPipeline"):
-        raise CheckpointError(f"{folder}: model_index.json names pipeline {index.get('_class_name')!r}, not AudioLDM2Pipeline")
+        raise CheckpointError(f"{folder}: model_index.json names pipeline {index.get('_class_name')!r}, not "
+                              f"AudioLDM2Pipeline")
     for name in AUDIOLDM2_COMPONENTS: _check_component(folder, name, index.get(name))
     return index
 
 # %% ../nbs/00b_core.ipynb #5fbdffee
 def check_tokenizer(tokenizer, embedding_rows: int, name: str = "tokenizer", min_fraction: float = 0.5):
-    "Raise unless `tokenizer`'s vocabulary fits, and is comparable to, the `embedding_rows` of its encoder and reads English."
+    """Raise unless `tokenizer`'s vocabulary fits, and is comparable to, the `embedding_rows` of its encoder and reads
+    English."""
     n = len(tokenizer)
     if n < min_fraction * embedding_rows or n > embedding_rows:
         raise ValueError(f"{name} has {n} tokens but its encoder has {embedding_rows} embeddings: "
@@ -234,7 +248,8 @@ def _checked_tokenizers(folder: Path, index: dict):
     return out
 
 def load_audioldm2_folder(folder, dtype: torch.dtype = torch.float32, **kwargs):
-    "An `AudioLDM2Pipeline` from a checked pipeline folder; a `GPT2Model` language model is loaded as `GPT2LMHeadModel`."
+    """An `AudioLDM2Pipeline` from a checked pipeline folder; a `GPT2Model` language model is loaded as
+    `GPT2LMHeadModel`."""
     from diffusers import AudioLDM2Pipeline
     from transformers import GPT2LMHeadModel
     folder = Path(folder)
@@ -245,7 +260,9 @@ def load_audioldm2_folder(folder, dtype: torch.dtype = torch.float32, **kwargs):
     return AudioLDM2Pipeline.from_pretrained(folder, dtype=dtype, **parts, **kwargs)
 
 # %% ../nbs/00b_core.ipynb #a1d00006
-def _package_file(*parts) -> Path: return Path(__file__).resolve().parent.joinpath(*parts) if "__file__" in globals() else repo_root()/"musicnet_ldm"/Path(*parts)
+def _package_file(*parts) -> Path:
+    return (Path(__file__).resolve().parent.joinpath(*parts) if "__file__" in globals() else repo_root()/"musicnet_ldm"
+            /Path(*parts))
 
 def prompt_corpus() -> list[str]:
     "The lines of `configs/prompt_corpus.txt` (comments dropped)."
@@ -259,13 +276,15 @@ def _trained_bpe(vocab_size: int, extra_text: tuple = ()) -> tuple:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]           # RoBERTa's ids 0-4
-    tok.train_from_iterator(prompt_corpus() + list(extra_text), trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.train_from_iterator(prompt_corpus() + list(extra_text),
+                            trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     merges = json.loads(tok.to_str())["model"]["merges"]
     return tok.get_vocab(), tuple(tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in merges)
 
 def roberta_tokenizer(vocab_size: int = 1_000, pad_to: int | None = None, max_length: int = 77, extra_text: tuple = ()):
-    "A `RobertaTokenizerFast` (byte-level BPE) trained on the prompt corpus (and `extra_text`); `pad_to` pads the vocabulary with unused tokens."
+    """A `RobertaTokenizerFast` (byte-level BPE) trained on the prompt corpus (and `extra_text`); `pad_to` pads the
+    vocabulary with unused tokens."""
     from transformers import RobertaTokenizerFast
     vocab, merges = _trained_bpe(vocab_size, tuple(extra_text))
     vocab = dict(vocab)
@@ -273,7 +292,8 @@ def roberta_tokenizer(vocab_size: int = 1_000, pad_to: int | None = None, max_le
     return RobertaTokenizerFast(vocab=vocab, merges=list(merges), model_max_length=max_length)
 
 def t5_tokenizer(pad_to: int | None = None, max_length: int = 128, extra_text: tuple = ()):
-    "A `T5TokenizerFast` (unigram, ▁-words) of the prompt corpus' (and `extra_text`'s) words plus single characters; `pad_to` counts T5's 100 extra ids."
+    """A `T5TokenizerFast` (unigram, ▁-words) of the prompt corpus' (and `extra_text`'s) words plus single characters;
+    `pad_to` counts T5's 100 extra ids."""
     from transformers import T5TokenizerFast
     words = sorted({w for line in prompt_corpus() + list(extra_text) for w in re.findall(r"\w+|[^\w\s]", line)})
     pieces = {"<pad>": 0., "</s>": 0., "<unk>": 0., "▁": -3.}        # T5's ids 0-2
@@ -286,12 +306,15 @@ def t5_tokenizer(pad_to: int | None = None, max_length: int = 128, extra_text: t
 
 # %% ../nbs/00b_core.ipynb #a1d00009
 TINY_PEAK_DBFS = -20.0    # the stand-in's audio level
-TINY_UNET_WIDTHS = (16, 32)   # the tiny UNet's block_out_channels (the pre-trained stand-in sets its own: STANDIN_SETTINGS)
+# the tiny UNet's block_out_channels (the pre-trained stand-in sets its own: STANDIN_SETTINGS)
+TINY_UNET_WIDTHS = (16, 32)
 
 def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -> dict:
-    from transformers import ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig, GPT2Config, GPT2Model, T5Config, T5EncoderModel
+    from transformers import (ClapAudioConfig, ClapConfig, ClapModel, ClapTextConfig, GPT2Config, GPT2Model, T5Config,
+                              T5EncoderModel)
     clap = ClapModel(ClapConfig(
-        text_config=ClapTextConfig(vocab_size=len(clap_tok), hidden_size=clap_dim, intermediate_size=32, num_attention_heads=2,
+        text_config=ClapTextConfig(vocab_size=len(clap_tok), hidden_size=clap_dim, intermediate_size=32,
+                                   num_attention_heads=2,
                                    num_hidden_layers=1, projection_dim=clap_dim, max_position_embeddings=80,
                                    pad_token_id=1, bos_token_id=0, eos_token_id=2).to_dict(),
         # HTSAT folds the (time, 64 mel) input into a spec_size² image: spec_size 64 with hop 7680 keeps it tiny
@@ -302,7 +325,8 @@ def _tiny_encoders(clap_tok, t5_tok, gpt_dim: int, t5_dim: int, clap_dim: int) -
         projection_dim=clap_dim))
     t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tok), d_model=t5_dim, d_ff=64, d_kv=8, num_heads=2, num_layers=1))
     # the hub's class and config key: GPT2Model, max_new_tokens = 8 ("language of audio" length)
-    gpt = GPT2Model(GPT2Config(n_embd=gpt_dim, n_head=2, n_layer=1, vocab_size=8, n_positions=256, bos_token_id=0, eos_token_id=0))
+    gpt = GPT2Model(GPT2Config(n_embd=gpt_dim, n_head=2, n_layer=1, vocab_size=8, n_positions=256, bos_token_id=0,
+                               eos_token_id=0))
     gpt.config.max_new_tokens = 8
     return {"text_encoder": clap, "text_encoder_2": t5, "language_model": gpt}
 
@@ -336,7 +360,8 @@ def _set_vocoder_level(vae, vocoder, peak_dbfs: float = TINY_PEAK_DBFS):
 
 # %% ../nbs/00b_core.ipynb #3f9c9141
 def _tiny_components(seed: int = 0, extra_text: tuple = (), unet_widths: tuple = TINY_UNET_WIDTHS) -> dict:
-    "The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn `extra_text`; the UNet has `unet_widths` channels."
+    """The tiny pipeline's components, the hub's classes (random weights, eval mode); the tokenizers also learn
+    `extra_text`; the UNet has `unet_widths` channels."""
     from diffusers import DDIMScheduler
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
     from transformers import ClapFeatureExtractor
@@ -344,15 +369,20 @@ def _tiny_components(seed: int = 0, extra_text: tuple = (), unet_widths: tuple =
     gpt_dim, t5_dim, clap_dim = 16, 32, 16
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        parts = {**_tiny_encoders(clap_tok, t5_tok, gpt_dim, t5_dim, clap_dim), **_tiny_audio_models(gpt_dim, t5_dim, unet_widths)}
-        parts["projection_model"] = AudioLDM2ProjectionModel(text_encoder_dim=clap_dim, text_encoder_1_dim=t5_dim, langauge_model_dim=gpt_dim)
+        parts = {**_tiny_encoders(clap_tok, t5_tok, gpt_dim, t5_dim, clap_dim),
+                 **_tiny_audio_models(gpt_dim, t5_dim, unet_widths)}
+        parts["projection_model"] = AudioLDM2ProjectionModel(text_encoder_dim=clap_dim, text_encoder_1_dim=t5_dim,
+                                                             langauge_model_dim=gpt_dim)
         _set_vocoder_level(parts["vae"], parts["vocoder"])
     for m in parts.values(): m.eval()              # as from_pretrained leaves them: no dropout
-    parts["scheduler"] = DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear", clip_sample=False,
+    parts["scheduler"] = DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
+                                       clip_sample=False,
                                        set_alpha_to_one=False, steps_offset=1)   # AudioLDM2's schedule
-    return {**parts, "tokenizer": clap_tok, "tokenizer_2": t5_tok, "feature_extractor": ClapFeatureExtractor(hop_length=7680)}
+    return {**parts, "tokenizer": clap_tok, "tokenizer_2": t5_tok,
+            "feature_extractor": ClapFeatureExtractor(hop_length=7680)}
 
-HUB_TOKENIZER_CLASSES = {"tokenizer": "RobertaTokenizerFast", "tokenizer_2": "T5TokenizerFast"}  # transformers 5 writes the slow names
+# transformers 5 writes the slow names
+HUB_TOKENIZER_CLASSES = {"tokenizer": "RobertaTokenizerFast", "tokenizer_2": "T5TokenizerFast"}
 
 def save_tiny_audioldm2(folder, seed: int = 0) -> Path:
     "Write the tiny pipeline to `folder` in the hub's layout (`GPT2Model`, the hub's tokenizer class names)."
@@ -365,7 +395,8 @@ def save_tiny_audioldm2(folder, seed: int = 0) -> Path:
     return folder
 
 def tiny_audioldm2(seed: int = 0, dtype: torch.dtype = torch.float32, **kwargs):
-    "A real `AudioLDM2Pipeline` of tiny random components (~0.5 M parameters), saved in the hub's layout and loaded back by `load_audioldm2_folder`."
+    """A real `AudioLDM2Pipeline` of tiny random components (~0.5 M parameters), saved in the hub's layout and loaded
+    back by `load_audioldm2_folder`."""
     with tempfile.TemporaryDirectory(prefix="tiny-audioldm2-") as d:
         return load_audioldm2_folder(save_tiny_audioldm2(d, seed), dtype=dtype, **kwargs)
 
@@ -381,18 +412,23 @@ def _random_models(folder: Path) -> dict:
     "Each model component of `folder`, randomly initialised from its config (on the current default device)."
     from diffusers import AudioLDM2UNet2DConditionModel, AutoencoderKL
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
-    from transformers import (ClapConfig, ClapModel, GPT2Config, GPT2LMHeadModel, SpeechT5HifiGan, SpeechT5HifiGanConfig,
+    from transformers import (ClapConfig, ClapModel, GPT2Config, GPT2LMHeadModel, SpeechT5HifiGan,
+                              SpeechT5HifiGanConfig,
                               T5Config, T5EncoderModel)
-    diffusers_models = {"unet": AudioLDM2UNet2DConditionModel, "vae": AutoencoderKL, "projection_model": AudioLDM2ProjectionModel}
+    diffusers_models = {"unet": AudioLDM2UNet2DConditionModel, "vae": AutoencoderKL,
+                        "projection_model": AudioLDM2ProjectionModel}
     out = {name: cls.from_config(cls.load_config(folder/name)) for name, cls in diffusers_models.items()}
     out["text_encoder"] = ClapModel(ClapConfig.from_pretrained(folder/"text_encoder"))
     out["text_encoder_2"] = T5EncoderModel(T5Config.from_pretrained(folder/"text_encoder_2"))
-    out["language_model"] = GPT2LMHeadModel(GPT2Config.from_pretrained(folder/"language_model"))   # as load_audioldm2_folder loads it
+    # as load_audioldm2_folder loads it
+    out["language_model"] = GPT2LMHeadModel(GPT2Config.from_pretrained(folder/"language_model"))
     out["vocoder"] = SpeechT5HifiGan(SpeechT5HifiGanConfig.from_pretrained(folder/"vocoder"))
     return out
 
-def audioldm2_architecture(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32, seed: int = 0):
-    "The full-size `AudioLDM2Pipeline` of `name` with random weights, from the configs kept in the repo (`device`: cpu, cuda or meta)."
+def audioldm2_architecture(name: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                           seed: int = 0):
+    """The full-size `AudioLDM2Pipeline` of `name` with random weights, from the configs kept in the repo (`device`:
+    cpu, cuda or meta)."""
     from diffusers import AudioLDM2Pipeline, DDIMScheduler
     from transformers import ClapFeatureExtractor
     folder = architecture_folder(name)
@@ -401,7 +437,8 @@ def audioldm2_architecture(name: str = DEFAULT_MODEL, device: str = "cpu", dtype
         models = _random_models(folder)
     for m in models.values(): (m.to(dtype) if dtype != torch.float32 else m).eval()
     # the hub's CLAP tokenizer pads every prompt to its model_max_length, 512 (diffusers pads RoBERTa to max_length)
-    tokenizers = {"tokenizer": roberta_tokenizer(pad_to=models["text_encoder"].config.text_config.vocab_size, max_length=512),
+    tokenizers = {"tokenizer": roberta_tokenizer(pad_to=models["text_encoder"].config.text_config.vocab_size,
+                                                 max_length=512),
                   "tokenizer_2": t5_tokenizer(pad_to=32_100)}    # FLAN-T5's 32,100 tokens; its encoder has 32,128 rows
     pipe = AudioLDM2Pipeline(**models, **tokenizers, scheduler=DDIMScheduler.from_pretrained(folder/"scheduler"),
                              feature_extractor=ClapFeatureExtractor.from_pretrained(folder/"feature_extractor"))
@@ -422,7 +459,8 @@ def parameter_table(pipe):
     return pd.DataFrame(rows).set_index("component")
 
 def check_published_sizes(table, name: str, tolerance: float = 0.03) -> dict:
-    "Relative error of the UNet's and the total's parameter count against `PUBLISHED_SIZES[name]`; raise beyond `tolerance`."
+    """Relative error of the UNet's and the total's parameter count against `PUBLISHED_SIZES[name]`; raise beyond
+    `tolerance`."""
     errors = {k: table.loc[k, "params_M"] * 1e6 / v - 1 for k, v in PUBLISHED_SIZES[name].items()}
     bad = {k: f"{e:+.1%}" for k, e in errors.items() if abs(e) > tolerance}
     if bad: raise AssertionError(f"{name}: parameter counts off the published sizes by {bad}")

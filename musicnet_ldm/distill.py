@@ -40,7 +40,9 @@ def student_config(teacher_config, layers_per_block=None, transformer_layers_per
     n = len(cfg["block_out_channels"])
     if layers_per_block is not None:
         lpb = _per_block(layers_per_block, n, "layers_per_block")
-        if min(lpb) < 1: raise ValueError(f"layers_per_block must be ≥ 1 (diffusers' cross-attention blocks need a layer), got {layers_per_block!r}")
+        if min(lpb) < 1:
+            raise ValueError(f"layers_per_block must be ≥ 1 (diffusers' cross-attention blocks need a layer), got "
+                             f"{layers_per_block!r}")
         cfg["layers_per_block"] = lpb[0] if len(set(lpb)) == 1 else tuple(lpb)
     if transformer_layers_per_block is not None:
         tl = _per_block(transformer_layers_per_block, n, "transformer_layers_per_block")
@@ -61,13 +63,17 @@ def student_config(teacher_config, layers_per_block=None, transformer_layers_per
 _LAYER_RE = re.compile(r"^(down_blocks|up_blocks)\.(\d+)\.(resnets|attentions)\.(\d+)\.")
 
 def kept_layers(n_teacher: int, n_student: int, up: bool) -> list[int]:
-    "BK-SDM's rule: the teacher layers a block with `n_student` of `n_teacher` layers keeps (down: the first; up: the first and the last)."
-    if n_student > n_teacher: raise ValueError(f"a student block with {n_student} layers cannot be initialised from a teacher block with {n_teacher}")
+    """BK-SDM's rule: the teacher layers a block with `n_student` of `n_teacher` layers keeps (down: the first; up: the
+    first and the last)."""
+    if n_student > n_teacher:
+        raise ValueError(f"a student block with {n_student} layers cannot be initialised from a teacher block with "
+                         f"{n_teacher}")
     if n_student == n_teacher or not up: return list(range(n_student))
     return list(range(n_student - 1)) + [n_teacher - 1]
 
 def attentions_per_layer(block) -> int:
-    "Attentions per ResNet layer of an AudioLDM2 UNet block (self, GPT-2 cross, T5 cross: 3; 0 in a block without attention)."
+    """Attentions per ResNet layer of an AudioLDM2 UNet block (self, GPT-2 cross, T5 cross: 3; 0 in a block without
+    attention)."""
     return len(getattr(block, "attentions", None) or []) // len(block.resnets)
 
 def _layer_maps(teacher, student) -> dict:
@@ -77,18 +83,22 @@ def _layer_maps(teacher, student) -> dict:
         for i, (tb, sb) in enumerate(zip(getattr(teacher, kind), getattr(student, kind))):
             per = attentions_per_layer(tb)
             if attentions_per_layer(sb) != per:
-                raise ValueError(f"{kind}.{i}: the student has {attentions_per_layer(sb)} attentions per layer, the teacher {per}")
-            maps[(kind, i)] = {"layers": kept_layers(len(tb.resnets), len(sb.resnets), kind == "up_blocks"), "per_layer": per}
+                raise ValueError(f"{kind}.{i}: the student has {attentions_per_layer(sb)} attentions per layer, the "
+                                 f"teacher {per}")
+            maps[(kind, i)] = {"layers": kept_layers(len(tb.resnets), len(sb.resnets), kind == "up_blocks"),
+                               "per_layer": per}
     return maps
 
 def teacher_key(student_key: str, maps: dict) -> str:
-    "The teacher tensor a student tensor is initialised from: the same role (resnet, or attention k of its layer) in the kept layer."
+    """The teacher tensor a student tensor is initialised from: the same role (resnet, or attention k of its layer) in
+    the kept layer."""
     m = _LAYER_RE.match(student_key)
     if not m: return student_key          # stem, mid block, samplers, time embedding, output: the same modules
     kind, i, sub, j = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
     block = maps[(kind, i)]
     if sub == "resnets": tj = block["layers"][j]
-    else:                                 # diffusers indexes attentions layer-major: attentions[layer * per_layer + role]
+    # diffusers indexes attentions layer-major: attentions[layer * per_layer + role]
+    else:
         layer, role = divmod(j, block["per_layer"])
         tj = block["layers"][layer] * block["per_layer"] + role
     return f"{kind}.{i}.{sub}.{tj}." + student_key[m.end():]
@@ -97,7 +107,8 @@ def teacher_key(student_key: str, maps: dict) -> str:
 @torch.no_grad()
 def copy_teacher_weights(teacher, student, width_reduction: bool = False) -> dict:
     """Initialise every tensor of `student` from the teacher tensor of the same role (`teacher_key`); return a report.
-    Shapes must match exactly, unless `width_reduction` (a narrower student, asked for): then the teacher tensor's leading
+    Shapes must match exactly,
+    unless `width_reduction` (a narrower student, asked for): then the teacher tensor's leading
     slice is taken (weight selection) where the student's is smaller. Anything else is an error, never a silent cut."""
     maps, t_state = _layer_maps(teacher, student), teacher.state_dict()
     report, new_state, sources = {"copied": [], "selected": []}, {}, {}
@@ -119,7 +130,9 @@ def copy_teacher_weights(teacher, student, width_reduction: bool = False) -> dic
         report[f"{k}_params"] = sum(numel[n] for n in report[k])
         report[f"{k}_fraction"] = report[f"{k}_params"] / max(total, 1)
     report["sources"] = sources      # student tensor → teacher tensor
-    report["layer_maps"] = {f"{k}.{i}": {"resnets": v["layers"], "attentions": [l * v["per_layer"] + r for l in v["layers"] for r in range(v["per_layer"])]}
+    report["layer_maps"] = {f"{k}.{i}": {"resnets": v["layers"],
+                                         "attentions": [l * v["per_layer"] + r for l in v["layers"]
+                                                        for r in range(v["per_layer"])]}
                             for (k, i), v in maps.items()}
     return report
 
@@ -137,8 +150,9 @@ def pipeline_size(pipe) -> dict:
 
 def make_student(teacher_unet, layers_per_block=None, transformer_layers_per_block=None, channel_mult: float = 1.0,
                  init: str = "teacher", seed: int = 0):
-    """A smaller `AudioLDM2UNet2DConditionModel` derived from `teacher_unet`, initialised from it (`init='teacher'`) or at
-    random. Narrower channels (`channel_mult < 1`) are the one case where teacher tensors are sliced (weight selection)."""
+    """A smaller `AudioLDM2UNet2DConditionModel` derived from `teacher_unet`, initialised from it (`init='teacher'`) or
+    at random. Narrower channels (`channel_mult < 1`) are the one case where teacher tensors are sliced (weight
+    selection)."""
     from diffusers import AudioLDM2UNet2DConditionModel
     if init not in ("teacher", "random"): raise ValueError(f"init must be 'teacher' or 'random', got {init!r}")
     cfg = student_config(teacher_unet.config, layers_per_block, transformer_layers_per_block, channel_mult)
@@ -147,7 +161,8 @@ def make_student(teacher_unet, layers_per_block=None, transformer_layers_per_blo
         student = AudioLDM2UNet2DConditionModel.from_config(cfg)
     if (teacher_unet.device, teacher_unet.dtype) != (student.device, student.dtype):
         student.to(device=teacher_unet.device, dtype=teacher_unet.dtype)
-    report = copy_teacher_weights(teacher_unet, student, width_reduction=channel_mult != 1.0) if init == "teacher" else {}
+    report = copy_teacher_weights(teacher_unet, student,
+                                  width_reduction=channel_mult != 1.0) if init == "teacher" else {}
     report.update(init=init, size=model_size(student), teacher_size=model_size(teacher_unet))
     report["param_ratio"] = report["size"]["params"] / report["teacher_size"]["params"]
     student.init_report = report      # which teacher tensor each student tensor came from, copied or selected; sizes
@@ -212,13 +227,15 @@ def kd_loss(student, teacher, batch: dict, scheduler, weights: dict | None = Non
     "BK-SDM loss: `w_out`·‖s − t‖² + `w_feat`·Σ_blocks ‖s_b − t_b‖² + `w_task`·‖s − target‖²; returns (loss, parts)."
     w = {**DEFAULT_WEIGHTS, **(weights or {})}
     latents = batch["latents"]
-    noise = torch.randn(latents.shape, generator=generator).to(latents)      # a CPU generator (the engine's): draw, then move
+    # a CPU generator (the engine's): draw, then move
+    noise = torch.randn(latents.shape, generator=generator).to(latents)
     t = torch.randint(0, scheduler.config.num_train_timesteps, (len(latents),), generator=generator).to(latents.device)
     noisy, cond = scheduler.add_noise(latents, noise, t), unet_inputs(batch)
     with torch.no_grad():
         with block_outputs(teacher) as t_feats: t_out = teacher(noisy, t, **cond).sample
         if guidance_scale != 1.0:
-            if uncond is None: raise ValueError("guided teacher targets need `uncond` (the negative prompt's conditioning)")
+            if uncond is None:
+                raise ValueError("guided teacher targets need `uncond` (the negative prompt's conditioning)")
             t_un = teacher(noisy, t, **unet_inputs(_expand(uncond, len(latents)))).sample
             t_out = t_un + guidance_scale * (t_out - t_un)
     with block_outputs(student) as s_feats: s_out = student(noisy, t, **cond).sample
@@ -240,17 +257,21 @@ def lcm_loss(student, target, teacher, batch: dict, scheduler, lcm_scheduler, gu
     index = torch.randint(0, num_ddim_timesteps, (n,), generator=generator).to(latents.device)
     t_start = (index + 1) * k - 1                           # LCMScheduler's training grid: k-1, 2k-1, …, T-1
     t_prev = (t_start - k).clamp(min=0)
-    noise = torch.randn(latents.shape, generator=generator).to(latents)      # a CPU generator (the engine's): draw, then move
+    # a CPU generator (the engine's): draw, then move
+    noise = torch.randn(latents.shape, generator=generator).to(latents)
     noisy, cond = scheduler.add_noise(latents, noise, t_start), unet_inputs(batch)
-    scal = lambda t: [_bcast(torch.as_tensor(c), latents) for c in lcm_scheduler.get_scalings_for_boundary_condition_discrete(t.float())]
+    scal = lambda t: [_bcast(torch.as_tensor(c), latents)
+                      for c in lcm_scheduler.get_scalings_for_boundary_condition_discrete(t.float())]
     (skip_s, out_s), (skip_p, out_p) = scal(t_start), scal(t_prev)
     x0_s, _ = x0_and_eps(scheduler, student(noisy, t_start, **cond).sample, t_start, noisy)
     pred = skip_s * noisy + out_s * x0_s
     with torch.no_grad():
         x0, eps = x0_and_eps(scheduler, teacher(noisy, t_start, **cond).sample, t_start, noisy)
         if guidance_scale != 1.0:
-            if uncond is None: raise ValueError("guided teacher targets need `uncond` (the negative prompt's conditioning)")
-            x0_u, eps_u = x0_and_eps(scheduler, teacher(noisy, t_start, **unet_inputs(_expand(uncond, n))).sample, t_start, noisy)
+            if uncond is None:
+                raise ValueError("guided teacher targets need `uncond` (the negative prompt's conditioning)")
+            x0_u, eps_u = x0_and_eps(scheduler, teacher(noisy, t_start, **unet_inputs(_expand(uncond, n))).sample,
+                                     t_start, noisy)
             x0, eps = x0_u + guidance_scale * (x0 - x0_u), eps_u + guidance_scale * (eps - eps_u)
         a_prev = _bcast(scheduler.alphas_cumprod.to(latents.device)[t_prev], latents)
         x_prev = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps          # one DDIM step of the guided teacher
@@ -280,7 +301,8 @@ def teacher_gap(student, teacher, batch: dict, scheduler, n_timesteps: int = 8, 
 
 # %% ../nbs/06a_distill.ipynb #8d84cb5d
 class Student(torch.nn.Module):
-    "What distillation trains, as one module: the student UNet (whose forward this is) and phase 1's feature projections."
+    """What distillation trains, as one module: the student UNet (whose forward this is) and phase 1's feature
+    projections."""
     def __init__(self, unet, projections: FeatureProjections | None = None):
         super().__init__()
         self.unet, self.projections = unet, projections
@@ -291,12 +313,14 @@ class Student(torch.nn.Module):
 class PhaseLoss:
     "One distillation phase's loss for the engine, holding the parts that do not train."
     def __init__(self, phase: str, teacher, scheduler, *, target=None, uncond: dict | None = None, adapter=None,
-                 weights: dict | None = None, guidance_scale: float = 1.0, num_ddim_timesteps: int = 50, huber_c: float = 0.001):
+                 weights: dict | None = None, guidance_scale: float = 1.0, num_ddim_timesteps: int = 50,
+                 huber_c: float = 0.001):
         from diffusers import LCMScheduler
         if phase not in ("kd", "lcm"): raise ValueError(f"phase must be 'kd' or 'lcm', got {phase!r}")
         if phase == "lcm" and target is None: raise ValueError("phase 'lcm' needs its target network")
-        self.phase, self.teacher, self.scheduler, self.target, self.uncond, self.adapter = phase, teacher, scheduler, target, uncond, adapter
-        self.weights, self.guidance_scale, self.num_ddim_timesteps, self.huber_c = weights, guidance_scale, num_ddim_timesteps, huber_c
+        self.phase, self.teacher, self.scheduler, self.target = phase, teacher, scheduler, target
+        self.uncond, self.adapter, self.weights = uncond, adapter, weights
+        self.guidance_scale, self.num_ddim_timesteps, self.huber_c = guidance_scale, num_ddim_timesteps, huber_c
         self.lcm_scheduler = LCMScheduler.from_config(scheduler.config)
 
     def to(self, device):
@@ -314,7 +338,8 @@ class PhaseLoss:
             projections = getattr(model, "module", model).projections        # through a DDP wrapper
             return kd_loss(model, self.teacher, batch, self.scheduler, self.weights, projections, self.guidance_scale,
                            self.uncond, generator)
-        return lcm_loss(model, self.target, self.teacher, batch, self.scheduler, self.lcm_scheduler, self.guidance_scale,
+        return lcm_loss(model, self.target, self.teacher, batch, self.scheduler, self.lcm_scheduler,
+                        self.guidance_scale,
                         self.uncond, self.num_ddim_timesteps, self.huber_c, generator)
 
 # %% ../nbs/06a_distill.ipynb #0699de2c
@@ -350,7 +375,8 @@ def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, sche
     loss.to(engine.acc.device)
     summary = engine.fit()
     student.eval()
-    # 6. the summary, with the logged training losses (every `log_every` steps and the last, from the start of the phase)
+    # 6. the summary, with the logged training losses (every `log_every`
+    # steps and the last, from the start of the phase)
     logged = read_train_log(out_dir) if Path(summary["log"]).is_file() else []       # no log: no step was taken
     return {**summary, "losses": [r["loss"] for r in logged if r["event"] == "train"]}
 
@@ -361,7 +387,8 @@ def student_pipeline(teacher_pipe, student_unet, scheduler: str = "lcm", num_ddi
     """An `AudioLDM2Pipeline` sharing `teacher_pipe`'s components, with `student_unet` and an LCM (or DDIM) scheduler.
     `num_ddim_timesteps`: the consistency phase's grid, which LCMScheduler samples from (`original_inference_steps`)."""
     from diffusers import AudioLDM2Pipeline, DDIMScheduler, LCMScheduler
-    if scheduler == "lcm": sched = LCMScheduler.from_config(teacher_pipe.scheduler.config, original_inference_steps=num_ddim_timesteps)
+    if scheduler == "lcm":
+        sched = LCMScheduler.from_config(teacher_pipe.scheduler.config, original_inference_steps=num_ddim_timesteps)
     elif scheduler == "ddim": sched = DDIMScheduler.from_config(teacher_pipe.scheduler.config)
     else: raise ValueError(f"scheduler must be 'lcm' or 'ddim', got {scheduler!r}")
     comps = {**teacher_pipe.components, "unet": student_unet, "scheduler": sched}
@@ -374,9 +401,11 @@ def student_pipeline(teacher_pipe, student_unet, scheduler: str = "lcm", num_ddi
 def generate_few_step(pipe, prompts, steps: int = 4, seed: int = 0, guidance_scale: float = 1.0,
                       audio_length_in_s: float = CLIP_SECONDS) -> np.ndarray:
     "Generate one clip per prompt with a distilled student pipeline in `steps` ≤ 8 steps; [n, samples] at 16 kHz."
-    if not 1 <= steps <= MAX_STUDENT_STEPS: raise ValueError(f"a distilled student samples in 1–{MAX_STUDENT_STEPS} steps, got {steps}")
+    if not 1 <= steps <= MAX_STUDENT_STEPS:
+        raise ValueError(f"a distilled student samples in 1–{MAX_STUDENT_STEPS} steps, got {steps}")
     g = torch.Generator(device="cpu").manual_seed(seed)
-    return pipe(list(prompts), num_inference_steps=steps, guidance_scale=guidance_scale, audio_length_in_s=audio_length_in_s,
+    return pipe(list(prompts), num_inference_steps=steps, guidance_scale=guidance_scale,
+                audio_length_in_s=audio_length_in_s,
                 generator=g).audios
 
 # %% ../nbs/06a_distill.ipynb #31639c99
@@ -397,13 +426,15 @@ def student_settings(folder) -> dict | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 def load_student(folder, device="auto", precision: str = "no", upcast_decode: bool = True):
-    "Load a saved student pipeline through the project's `load_pipeline` (with the adapter when it has one), at `precision`."
+    """Load a saved student pipeline through the project's `load_pipeline` (with the adapter when it has one), at
+    `precision`."""
     from musicnet_ldm.model import load_pipeline
     return load_pipeline(str(folder), device=device, precision=precision, upcast_decode=upcast_decode)
 
 # %% ../nbs/06a_distill.ipynb #e0c93900
 def evaluation_prompts(cfg: dict) -> set[str]:
-    "Every prompt an evaluation can use: the Table 1 prompt file's and every MusicNet test-split clip's, in every prompt style."
+    """Every prompt an evaluation can use: the Table 1 prompt file's and every MusicNet test-split clip's, in every
+    prompt style."""
     from musicnet_ldm.core import repo_root
     from musicnet_ldm.generate import read_prompts
     from musicnet_ldm.musicnet import PROMPT_STYLES, build_prompt, clip_index_from_config
@@ -413,14 +444,19 @@ def evaluation_prompts(cfg: dict) -> set[str]:
     return out | {build_prompt(c, style=s) for c in test_clips for s in PROMPT_STYLES}
 
 def training_indices(dataset, exclude, n: int | None = None, seed: int = 0, log=print) -> list[int]:
-    "Indices of `dataset` whose prompt is not in `exclude` (skips logged and counted); a seeded subset of `n` when given."
+    """Indices of `dataset` whose prompt is not in `exclude` (skips logged and counted); a seeded subset of `n` when
+    given."""
     exclude, keep, skipped = set(exclude), [], 0
     for i in range(len(dataset)):
         if dataset[i]["prompt"] in exclude: skipped += 1
         else: keep.append(i)
-    if skipped: log(f"distill: {skipped} of {len(dataset)} training clips skipped: their prompt is an evaluation prompt")
-    if not keep: raise ValueError(f"distill: none of the {len(dataset)} training clips is left once evaluation prompts are removed")
-    if n is not None and n < len(keep): keep = sorted(np.random.default_rng(seed).choice(keep, n, replace=False).tolist())
+    if skipped:
+        log(f"distill: {skipped} of {len(dataset)} training clips skipped: their prompt is an evaluation prompt")
+    if not keep:
+        raise ValueError(f"distill: none of the {len(dataset)} training clips is left once evaluation prompts are "
+                         f"removed")
+    if n is not None and n < len(keep):
+        keep = sorted(np.random.default_rng(seed).choice(keep, n, replace=False).tolist())
     return keep
 
 # %% ../nbs/06a_distill.ipynb #91218ac2
@@ -439,43 +475,54 @@ def sample_teacher_latents(pipe, conds: list[dict], negative: dict, seeds, steps
     return torch.as_tensor(lat)[:, :, : frames or None].float().cpu()
 
 # %% ../nbs/06a_distill.ipynb #050cfec5
-def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_scale: float, negative_prompt: str | None,
-                          seed: int = 0, frames: int | None = None, seconds: float = CLIP_SECONDS, conditioning: str = "",
+def build_teacher_targets(pipe, dataset, indices, root, *, steps: int, guidance_scale: float,
+                          negative_prompt: str | None,
+                          seed: int = 0, frames: int | None = None, seconds: float = CLIP_SECONDS,
+                          conditioning: str = "",
                           shard_size: int = 16, log=print) -> Path:
-    "Teacher-sampled latents for `dataset[indices]` in `root/<key>/`: keyed by everything they depend on, atomic shards, resumed."
+    """Teacher-sampled latents for `dataset[indices]` in `root/<key>/`: keyed by everything they depend on, atomic
+    shards, resumed."""
     from safetensors.torch import save_file
     from tqdm.auto import tqdm
     from musicnet_ldm.core import config_hash
     from musicnet_ldm.generate import encode_pair, weights_sha256
     records = [{"index": int(i), "prompt": dataset[i]["prompt"], "seed": int(seed) + int(i)} for i in indices]
-    settings = {"teacher_sha256": weights_sha256(pipe), "scheduler": {"class": type(pipe.scheduler).__name__, **dict(pipe.scheduler.config)},
+    settings = {"teacher_sha256": weights_sha256(pipe),
+                "scheduler": {"class": type(pipe.scheduler).__name__, **dict(pipe.scheduler.config)},
                 "conditioning": conditioning, "steps": int(steps), "guidance_scale": float(guidance_scale),
-                "negative_prompt": negative_prompt if guidance_scale > 1 else None, "frames": frames, "seconds": float(seconds), "format": 1}
+                "negative_prompt": negative_prompt if guidance_scale > 1 else None, "frames": frames,
+                "seconds": float(seconds), "format": 1}
     key = config_hash({"settings": settings, "clips": records, "shard_size": shard_size})
     folder = Path(root)/key; folder.mkdir(parents=True, exist_ok=True)
     manifest = folder/"manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("complete"): return folder
-    atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": False}, indent=2, default=str))
+    atomic_write_text(manifest,
+                      json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": False},
+                                 indent=2, default=str))
     negative = encode_pair(pipe, negative_prompt or "", negative_prompt)[1]      # the negative as Table 1 encodes it
     starts = range(0, len(records), shard_size)
     for k, s in enumerate(tqdm(starts, desc="teacher targets", disable=log is None)):
         path, meta, recs = folder/f"shard_{k:05d}.safetensors", folder/f"shard_{k:05d}.json", records[s:s + shard_size]
         if path.is_file() and meta.is_file() and json.loads(meta.read_text()) == recs: continue     # resumed
         conds = [dataset[r["index"]] for r in recs]
-        lat = sample_teacher_latents(pipe, conds, negative, [r["seed"] for r in recs], steps, guidance_scale, frames, seconds)
-        tmp = path.with_name(f".{path.name}.tmp"); save_file({"latents": lat.contiguous()}, str(tmp)); os.replace(tmp, path)
+        lat = sample_teacher_latents(pipe, conds, negative, [r["seed"] for r in recs], steps, guidance_scale, frames,
+                                     seconds)
+        tmp = path.with_name(f".{path.name}.tmp")
+        save_file({"latents": lat.contiguous()}, str(tmp)); os.replace(tmp, path)
         atomic_write_text(meta, json.dumps(recs))
     atomic_write_text(manifest, json.dumps({"key": key, "settings": settings, "n_items": len(records), "complete": True,
                                             "n_shards": len(starts)}, indent=2, default=str))
     return folder
 
 class DistillDataset(torch.utils.data.Dataset):
-    "Items of `dataset` at `indices`, with the teacher's latents from `targets_dir` (None: the dataset's own latents), cut to `frames`."
+    """Items of `dataset` at `indices`, with the teacher's latents from `targets_dir` (None: the dataset's own latents),
+    cut to `frames`."""
     def __init__(self, dataset, indices, targets_dir=None, frames: int | None = None):
         self.dataset, self.frames, self.dir = dataset, frames, targets_dir and Path(targets_dir)
         if self.dir is None: self.items = [(None, None, int(i)) for i in indices]
         else:
-            self.items = [(p.with_suffix(".safetensors"), j, rec["index"]) for p in sorted(self.dir.glob("shard_*.json"))
+            self.items = [(p.with_suffix(".safetensors"), j, rec["index"])
+                          for p in sorted(self.dir.glob("shard_*.json"))
                           for j, rec in enumerate(json.loads(p.read_text()))]
             if [i for *_, i in self.items] != [int(i) for i in indices]:
                 raise ValueError(f"{self.dir} holds teacher targets for other clips than the {len(indices)} asked for")
@@ -493,16 +540,18 @@ class DistillDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/06a_distill.ipynb #8574046f
 def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="auto"):
-    """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's `best/`
-    folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
+    """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's
+    `best/` folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
     from musicnet_ldm.core import pick_device, resolve_precision
     from musicnet_ldm.model import load_pipeline
     src = teacher or cfg["distill"]["teacher"]
     if src == "pretrained": src = cfg["model"]
     if src is None:
         if not (run_dir/"best").is_dir():
-            raise FileNotFoundError(f"distill: no fine-tuned model at {run_dir/'best'}; fine-tune first, or set distill.teacher "
-                                    "(papermill: -p teacher pretrained, or a checkpoint folder) to choose another teacher")
+            raise FileNotFoundError(f"distill: no fine-tuned model at {run_dir/'best'}; fine-tune first, or set "
+                                    f"distill.teacher "
+                                    "(papermill: -p teacher pretrained, or a checkpoint folder) to choose another "
+                                    "teacher")
         src = str(run_dir/"best")
     device = pick_device(device)
     precision = resolve_precision(cfg["distill"]["precision"], cfg["mixed_precision"], device)   # never a default
@@ -512,7 +561,8 @@ def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="a
 
 @torch.no_grad()
 def adapted(pipe, cond: dict) -> dict:
-    "Raw conditioning (batch first) as the pipeline's UNet sees it: through a fine-tuned teacher's adapter when it has one."
+    """Raw conditioning (batch first) as the pipeline's UNet sees it: through a fine-tuned teacher's adapter when it has
+    one."""
     ad = getattr(pipe, "adapter", None)
     if ad is None: return cond
     gpe, pe = ad(cond["generated_prompt_embeds"], cond["prompt_embeds"])

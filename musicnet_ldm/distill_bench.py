@@ -41,8 +41,10 @@ def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int =
     return np.stack(out), (time.perf_counter() - t0) / len(prompts)
 
 def generate_alone(pipe, device, prompts, steps: int, guidance_scale: float, seed: int = 0,
-                   negative_prompt: str | None = None, seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float, float | None]:
-    "`timed_generate` with `pipe` the only pipeline on `device` (a GPU: moved there, then back to the CPU); + its peak GPU MiB."
+                   negative_prompt: str | None = None,
+                   seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float, float | None]:
+    """`timed_generate` with `pipe` the only pipeline on `device` (a GPU: moved there, then back to the CPU); + its peak
+    GPU MiB."""
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
         pipe.to(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
@@ -61,18 +63,24 @@ def with_scheduler(pipe, scheduler):
 
 # %% ../nbs/06c_distill_bench.ipynb #8a421d5b
 def _bench_pipes(teacher, student, device, precision: str = "no"):
-    "(teacher, student) pipelines for the benchmarks: folders/ids are loaded; no student: a fresh BK-SDM (or narrow) one."
+    """(teacher, student) pipelines for the benchmarks: folders/ids are loaded; no student: a fresh BK-SDM (or narrow)
+    one."""
     from musicnet_ldm.model import load_pipeline
-    t_pipe = load_pipeline(str(teacher), device=device, precision=precision) if isinstance(teacher, (str, Path)) else teacher
-    if student is None:   # BK-SDM's removal where the teacher has layers to spare (AudioLDM2: 2 per block), else narrower
+    t_pipe = load_pipeline(str(teacher), device=device,
+                           precision=precision) if isinstance(teacher, (str, Path)) else teacher
+    # BK-SDM's removal where the teacher has layers to spare (AudioLDM2: 2 per block), else narrower
+    if student is None:
         lpb = min(_per_block(t_pipe.unet.config.layers_per_block, len(t_pipe.unet.down_blocks), "layers_per_block"))
         knobs = {"layers_per_block": lpb - 1} if lpb >= 2 else {"channel_mult": 0.5}
         return t_pipe, student_pipeline(t_pipe, make_student(t_pipe.unet, **knobs))
     return t_pipe, (load_student(student, device, precision) if isinstance(student, (str, Path)) else student)
 
-def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "a string quartet"), teacher_steps: int = 8,
-                  student_steps: int = 4, guidance_scale: float = 3.5, device="auto", seed: int = 0, log=print) -> float:
-    "Student/teacher wall time per clip, measured side by side (`teacher`/`student`: pipelines or folders/ids; a fresh student by default)."
+def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "a string quartet"),
+                  teacher_steps: int = 8,
+                  student_steps: int = 4, guidance_scale: float = 3.5, device="auto", seed: int = 0,
+                  log=print) -> float:
+    """Student/teacher wall time per clip, measured side by side (`teacher`/`student`: pipelines or folders/ids; a fresh
+    student by default)."""
     t_pipe, s_pipe = _bench_pipes(teacher, student, device)
     _, t_s = timed_generate(t_pipe, list(prompts), teacher_steps, guidance_scale, seed)
     _, s_s = timed_generate(s_pipe, list(prompts), student_steps, 1.0, seed)
@@ -81,7 +89,8 @@ def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "
     return s_s / t_s
 
 # %% ../nbs/06c_distill_bench.ipynb #5aba67f1
-def speed_quality_systems(teacher_pipe, student_pipe, teacher_steps: int, student_steps: int, guidance_scale: float) -> list[tuple]:
+def speed_quality_systems(teacher_pipe, student_pipe, teacher_steps: int, student_steps: int,
+                          guidance_scale: float) -> list[tuple]:
     "The four systems of the table: (name, pipeline, UNet, steps, guidance scale)."
     sched = type(teacher_pipe.scheduler).from_config(teacher_pipe.scheduler.config)
     return [("teacher", teacher_pipe, "teacher", teacher_steps, guidance_scale),
@@ -95,7 +104,8 @@ def _quality(audio, prompts, fad_embedder, clap_embedder, reference_wavs, seed: 
     from musicnet_ldm.metrics import EmbeddingStats, FrechetAudioDistance
     out = {}
     if fad_embedder is not None:
-        fad = FrechetAudioDistance(EmbeddingStats.from_embeddings(fad_embedder.embed(reference_wavs)), n_boot=100, seed=seed)
+        fad = FrechetAudioDistance(EmbeddingStats.from_embeddings(fad_embedder.embed(reference_wavs)), n_boot=100,
+                                   seed=seed)
         fad.update(fad_embedder.embed(list(audio)))
         r = fad.compute(); out.update(fad=r["fad"], fad_ci=r.get("ci"), fad_n=r["n"], fad_embedding=fad_embedder.name)
     if clap_embedder is not None:
@@ -107,16 +117,21 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
                         guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedder=None,
                         clap_embedder=None, reference_wavs=None, seed: int = 0, loudness_lufs: float = LOUDNESS_LUFS,
                         seconds: float = CLIP_SECONDS) -> dict:
-    "The four rows (see above) for `seconds`-long clips: parameters (pipeline, UNet), steps, UNet evaluations, s/clip, RTF, speed-up, peak GPU memory alone, FAD, CLAP."
+    """The four rows (see above) for `seconds`-long clips: parameters (pipeline, UNet), steps, UNet evaluations, s/clip,
+    RTF, speed-up, peak GPU memory alone, FAD, CLAP."""
     prompts = list(prompts)
     if len(prompts) < 2: raise ValueError("speed_quality_table needs ≥ 2 prompts (FAD needs a covariance)")
     device = teacher_pipe.device
-    if device.type == "cuda": teacher_pipe.to("cpu"); student_pipe.to("cpu")     # nothing resident before the first system
+    # nothing resident before the first system
+    if device.type == "cuda": teacher_pipe.to("cpu"); student_pipe.to("cpu")
     runs = {}
-    for name, pipe, unet, steps, g in speed_quality_systems(teacher_pipe, student_pipe, teacher_steps, student_steps, guidance_scale):
-        runs[name] = (pipe, unet, steps, g, *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt, seconds))
+    for name, pipe, unet, steps, g in speed_quality_systems(teacher_pipe, student_pipe, teacher_steps, student_steps,
+                                                            guidance_scale):
+        runs[name] = (pipe, unet, steps, g,
+                      *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt, seconds))
     if reference_wavs is None:   # the teacher's distribution: other seeds
-        reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale, seed + 10_000,
+        reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale,
+                                                  seed + 10_000,
                                                   negative_prompt, seconds)[0], "teacher (other seeds)"
     else: ref_name = "reference clips"
     norm = lambda wavs: [loudness_normalize(w, SAMPLE_RATE, loudness_lufs) for w in wavs]    # Table 1's loudness
@@ -124,20 +139,24 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
     rows = []
     for name, (pipe, unet, steps, g, audio, sec, peak) in runs.items():
         rows.append({"system": name, "unet": unet, "pipeline_params_m": pipeline_size(pipe)["params_m"],
-                     "unet_params_m": model_size(pipe.unet)["params_m"], "unet_fp16_mib": model_size(pipe.unet)["fp16_mib"],
+                     "unet_params_m": model_size(pipe.unet)["params_m"],
+                     "unet_fp16_mib": model_size(pipe.unet)["fp16_mib"],
                      "steps": steps, "guidance_scale": g, "scheduler": type(pipe.scheduler).__name__,
                      "unet_evals": unet_evaluations(steps, g), "s_per_clip": sec, "rtf": sec / seconds,
                      "speedup": t_sec / sec, "peak_gpu_mib": peak,
                      **_quality(norm(audio), prompts, fad_embedder, clap_embedder, norm(reference_wavs), seed)})
     if device.type == "cuda": teacher_pipe.to(device); student_pipe.to(device)
-    return {"rows": rows, "fad_reference": ref_name, "loudness_lufs": loudness_lufs, "n_prompts": len(prompts), "clip_seconds": seconds,
+    return {"rows": rows, "fad_reference": ref_name, "loudness_lufs": loudness_lufs, "n_prompts": len(prompts),
+            "clip_seconds": seconds,
             "device": str(device), "audio": {name: r[4] for name, r in runs.items()}}
 
 # %% ../nbs/06c_distill_bench.ipynb #cf71de90
 GOAL = {"min_speedup": 20.0, "max_fad_increase": 0.15}   # vs the 200-step guided teacher, on the same protocol
 
-def distill_goal(table: dict, min_speedup: float = GOAL["min_speedup"], max_fad_increase: float = GOAL["max_fad_increase"]) -> dict:
-    "The goal, read off a speed/quality table: the student ≥ `min_speedup`× faster than the teacher, FAD ≤ (1 + `max_fad_increase`)× its."
+def distill_goal(table: dict, min_speedup: float = GOAL["min_speedup"],
+                 max_fad_increase: float = GOAL["max_fad_increase"]) -> dict:
+    """The goal, read off a speed/quality table: the student ≥ `min_speedup`× faster than the teacher, FAD ≤ (1 +
+    `max_fad_increase`)× its."""
     rows = {r["system"]: r for r in table["rows"]}
     t, s = rows["teacher"], rows["student"]
     fad_ratio = s["fad"] / t["fad"] if s.get("fad") is not None and t.get("fad") else None
@@ -152,23 +171,33 @@ def distill_goal(table: dict, min_speedup: float = GOAL["min_speedup"], max_fad_
 def goal_line(goal: dict) -> str:
     "One line with the goal's figures."
     fad = "FAD n/a" if goal["fad_ratio"] is None else (f"FAD {goal['fad_student']:.3f} vs {goal['fad_teacher']:.3f} "
-                                                       f"(×{goal['fad_ratio']:.2f}, goal ≤ ×{goal['max_fad_ratio']:.2f})")
-    return (f"student {goal['student_steps']} steps vs teacher {goal['teacher_steps']} guided steps on {goal['device']}: "
-            f"{goal['speedup']:.1f}× faster (goal ≥ {goal['min_speedup']:.0f}×), {fad} against {goal['fad_reference']} → "
+                                                       f"(×{goal['fad_ratio']:.2f}, goal ≤ "
+                                                       f"×{goal['max_fad_ratio']:.2f})")
+    return (f"student {goal['student_steps']} steps vs teacher {goal['teacher_steps']} guided steps on "
+            f"{goal['device']}: "
+            f"{goal['speedup']:.1f}× faster (goal ≥ {goal['min_speedup']:.0f}×), {fad} against "
+            f"{goal['fad_reference']} → "
             f"goal {'met' if goal['met'] else 'not met'}")
 
 # %% ../nbs/06c_distill_bench.ipynb #d6fb3d87
 def table_markdown(table: dict) -> str:
     "The speed/quality table as Markdown."
-    fmt = lambda v, ci=None, d=3: "–" if v is None else (f"{v:.{d}f}" + (f" [{ci[0]:.{d}f}, {ci[1]:.{d}f}]" if ci else ""))
+    fmt = lambda v, ci=None, d=3: "–" if v is None else (f"{v:.{d}f}"
+                                                         + (f" [{ci[0]:.{d}f}, {ci[1]:.{d}f}]" if ci else ""))
     emb = next((r.get("fad_embedding") for r in table["rows"] if r.get("fad_embedding")), None)
-    lines = [f"| system | UNet | params pipeline (M) | params UNet (M) | steps | guidance | UNet evals | s / {table.get('clip_seconds', CLIP_SECONDS):g} s clip | RTF | "
-             f"speed-up | peak GPU (MiB) | FAD ({emb or 'n/a'}) | CLAP |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| system | UNet | params pipeline (M) | params UNet (M) | steps | guidance | UNet evals | s / "
+             f"{table.get('clip_seconds', CLIP_SECONDS):g} s clip | RTF | "
+             f"speed-up | peak GPU (MiB) | FAD ({emb or 'n/a'}) | CLAP |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in table["rows"]:
-        lines.append(f"| {r['system']} | {r['unet']} | {r['pipeline_params_m']:.2f} | {r['unet_params_m']:.2f} | {r['steps']} | "
-                     f"{r['guidance_scale']:g} | {r['unet_evals']} | {r['s_per_clip']:.3f} | {r['rtf']:.4f} | {r['speedup']:.1f}× | "
-                     f"{fmt(r['peak_gpu_mib'], d=0)} | {fmt(r.get('fad'), r.get('fad_ci'))} | {fmt(r.get('clap'), r.get('clap_ci'))} |")
-    lines += ["", f"FAD against {table['fad_reference']}; {table['n_prompts']} prompts, one seed each; device {table['device']}; "
+        lines.append(f"| {r['system']} | {r['unet']} | {r['pipeline_params_m']:.2f} | {r['unet_params_m']:.2f} | "
+                     f"{r['steps']} | "
+                     f"{r['guidance_scale']:g} | {r['unet_evals']} | {r['s_per_clip']:.3f} | {r['rtf']:.4f} | "
+                     f"{r['speedup']:.1f}× | "
+                     f"{fmt(r['peak_gpu_mib'], d=0)} | {fmt(r.get('fad'), r.get('fad_ci'))} | "
+                     f"{fmt(r.get('clap'), r.get('clap_ci'))} |")
+    lines += ["", f"FAD against {table['fad_reference']}; {table['n_prompts']} prompts, one seed each; device "
+                  f"{table['device']}; "
               "peak GPU memory per system with only its pipeline on the GPU."]
     return "\n".join(lines)
 
@@ -186,10 +215,14 @@ def write_distill_results(run_dir, table: dict, extra: dict | None = None) -> tu
 GOAL_PROMPTS = ("A solo piano piece, calm and contrapuntal.", "A string quartet, slow movement.",
                 "A violin and piano duo, lively.", "A wind quintet, light and playful.")
 
-def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teacher_steps: int = 200, student_steps: int = 4,
-                       guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.", fad_embedding: str | None = "tiny",
-                       reference_wavs=None, loudness_lufs: float = LOUDNESS_LUFS, device="auto", seed: int = 0, log=print) -> dict:
-    "The goal (≥ 20× faster than the `teacher_steps` guided teacher, FAD within 15 %) measured on the four-row table; figures printed."
+def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teacher_steps: int = 200,
+                       student_steps: int = 4,
+                       guidance_scale: float = 3.5, negative_prompt: str | None = "Low quality.",
+                       fad_embedding: str | None = "tiny",
+                       reference_wavs=None, loudness_lufs: float = LOUDNESS_LUFS, device="auto", seed: int = 0,
+                       log=print) -> dict:
+    """The goal (≥ 20× faster than the `teacher_steps` guided teacher, FAD within 15 %) measured on the four-row table;
+    figures printed."""
     from musicnet_ldm.embeddings import get_embedder
     t_pipe, s_pipe = _bench_pipes(teacher, student, device)
     table = speed_quality_table(t_pipe, s_pipe, prompts, teacher_steps, student_steps, guidance_scale, negative_prompt,
@@ -200,30 +233,37 @@ def bench_distill_goal(teacher="tiny", student=None, prompts=GOAL_PROMPTS, teach
     return {**goal, "rows": table["rows"]}
 
 # %% ../nbs/06c_distill_bench.ipynb #f7463e49
-def write_student_samples(student_dir, run_dir, records, seeds, steps: int | None = None, teacher_system: str | None = None,
+def write_student_samples(student_dir, run_dir, records, seeds, steps: int | None = None,
+                          teacher_system: str | None = None,
                           audio_length_s: float = CLIP_SECONDS, device="auto", precision: str = "no") -> list[Path]:
     "The student's clips for the evaluation's prompt `records` × `seeds` in `run_dir/samples/student/` (no guidance)."
     from musicnet_ldm.generate import generate
     steps = steps or (student_settings(student_dir) or {}).get("num_inference_steps", 4)
-    records = [{"prompt": r} if isinstance(r, str) else {**r, **({"teacher_system": teacher_system} if teacher_system else {})}
+    records = [{"prompt": r} if isinstance(r, str)
+               else {**r, **({"teacher_system": teacher_system} if teacher_system else {})}
                for r in records]
     return generate(str(student_dir), records, list(seeds), steps=steps, guidance_scale=1.0, negative_prompt=None,
-                    audio_length_s=audio_length_s, out_dir=run_dir, system="student", device=device, precision=precision,
+                    audio_length_s=audio_length_s, out_dir=run_dir, system="student", device=device,
+                    precision=precision,
                     progress=False)
 
 def teacher_system_name(teacher_src: str, cfg: dict, run_dir) -> str:
-    "The `samples/` folder of the teacher: `finetuned` (the run's best/), `pretrained` (the preset's model), else `teacher`."
+    """The `samples/` folder of the teacher: `finetuned` (the run's best/), `pretrained` (the preset's model), else
+    `teacher`."""
     if str(teacher_src) == str(Path(run_dir)/"best"): return "finetuned"
     return "pretrained" if str(teacher_src) == str(cfg["model"]) else "teacher"
 
 # %% ../nbs/06c_distill_bench.ipynb #a3cb98c5
 def _paired_samples(run_dir, student: str, teacher: str) -> list[tuple[dict, dict]]:
-    "(student, teacher) sample pairs by file name; each pair must share prompt and seed, every student clip needs a partner."
+    """(student, teacher) sample pairs by file name; each pair must share prompt and seed, every student clip needs a
+    partner."""
     from musicnet_ldm.evaluate import read_samples
     s = {x["name"]: x for x in read_samples(Path(run_dir)/"samples"/student)}
     t = {x["name"]: x for x in read_samples(Path(run_dir)/"samples"/teacher)}
-    if missing := sorted(set(s) - set(t)): raise ValueError(f"{len(missing)} {student} clips have no {teacher} partner, e.g. {missing[0]}")
+    if missing := sorted(set(s) - set(t)):
+        raise ValueError(f"{len(missing)} {student} clips have no {teacher} partner, e.g. {missing[0]}")
     for n in s:
-        if (s[n]["prompt"], s[n]["seed"]) != (t[n]["prompt"], t[n]["seed"]): raise ValueError(f"{n}: {student} and {teacher} differ in prompt or seed")
+        if (s[n]["prompt"], s[n]["seed"]) != (t[n]["prompt"], t[n]["seed"]):
+            raise ValueError(f"{n}: {student} and {teacher} differ in prompt or seed")
     return [(s[n], t[n]) for n in sorted(s)]
 

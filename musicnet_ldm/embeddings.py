@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from .audio import log_mel, resample
-from .core import (SAMPLE_RATE, ModelNotAvailableError, _package_file, check_tokenizer, pick_device, resolve_model_path,
+from .core import (SAMPLE_RATE, ModelNotAvailableError, _package_file, check_tokenizer, pick_device,
+                               resolve_model_path,
                                roberta_tokenizer, tiny_audioldm2)
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
@@ -35,7 +36,8 @@ def check_wav(wav, where: str = "audio", silence_rms: float = 1e-5) -> np.ndarra
     return wav
 
 def load_wav(path, expected_sr: int | None = SAMPLE_RATE) -> np.ndarray:
-    "Read a wav as mono float32, checking its sample rate (`expected_sr`, None accepts any) and content (finite, not silent)."
+    """Read a wav as mono float32, checking its sample rate (`expected_sr`, None accepts any) and content (finite, not
+    silent)."""
     import soundfile as sf
     try: wav, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e: raise ValueError(f"{path}: cannot read audio ({type(e).__name__}: {e})") from e
@@ -96,7 +98,8 @@ class ClapEmbedder(Embedder):
         n = int(getattr(self.feature_extractor, "nb_max_samples", 10 * self.sample_rate))
         feats = self.feature_extractor([w[:n] for w in wavs], sampling_rate=self.sample_rate, return_tensors="pt")
         feats = {k: v.to(self.device) for k, v in feats.items()}
-        return torch.nn.functional.normalize(_features(self.model.get_audio_features(**feats)).float(), dim=-1).cpu().numpy()
+        return torch.nn.functional.normalize(_features(self.model.get_audio_features(**feats)).float(),
+                                             dim=-1).cpu().numpy()
 
     @torch.no_grad()
     def embed_text(self, prompts) -> np.ndarray:
@@ -106,13 +109,15 @@ class ClapEmbedder(Embedder):
         out = []
         for i in range(0, len(prompts), 32):
             tok = self.tokenizer(prompts[i:i + 32], padding=True, truncation=True, return_tensors="pt").to(self.device)
-            out.append(torch.nn.functional.normalize(_features(self.model.get_text_features(**tok)).float(), dim=-1).cpu().numpy())
+            out.append(torch.nn.functional.normalize(_features(self.model.get_text_features(**tok)).float(),
+                                                     dim=-1).cpu().numpy())
         return np.concatenate(out)
 
 def tiny_clap_embedder(seed: int = 0) -> ClapEmbedder:
     "The tiny random CLAP of `core.tiny_audioldm2` (16-d, offline): for tests and the smoke preset."
     pipe = tiny_audioldm2(seed=seed)
-    return ClapEmbedder(pipe.text_encoder, pipe.feature_extractor, pipe.tokenizer, name=f"clap-tiny-{seed}", device="cpu")
+    return ClapEmbedder(pipe.text_encoder, pipe.feature_extractor, pipe.tokenizer, name=f"clap-tiny-{seed}",
+                        device="cpu")
 
 # %% ../nbs/05b_embeddings.ipynb #815846e6
 LOUDNESS_LUFS = -23.0
@@ -128,7 +133,8 @@ def loudness_normalize(wav, sr: int = SAMPLE_RATE, target_lufs: float = LOUDNESS
     unit = wav.astype(np.float64) / peak
     pad = max(0, int(0.4 * sr) - len(unit))                          # BS.1770 needs one 400 ms block
     lufs = pyloudnorm.Meter(sr).integrated_loudness(np.pad(unit, (0, pad)))
-    if not np.isfinite(lufs): raise ValueError(f"{where}: loudness not measurable (every 400 ms block below −70 LUFS at full-scale peak)")
+    if not np.isfinite(lufs):
+        raise ValueError(f"{where}: loudness not measurable (every 400 ms block below −70 LUFS at full-scale peak)")
     gain = 10 ** ((target_lufs - lufs) / 20)
     if max_peak is not None: gain = min(gain, max_peak)              # `unit` peaks at 1
     return (unit * gain).astype(np.float32)
@@ -151,13 +157,16 @@ def find_laion_clap_checkpoint(ckpt: str | os.PathLike | None = None, filename: 
     if hub.is_file(): return hub
     looked = [str(p) for p in candidates] + [f"HF cache ({LAION_CLAP_REPO})", str(hub)]
     raise ModelNotAvailableError(
-        f"LAION-CLAP checkpoint {filename} not found (looked in: {', '.join(looked)}).\nFetch it once with internet access:\n"
+        f"LAION-CLAP checkpoint {filename} not found (looked in: {', '.join(looked)}).\nFetch it once with internet "
+        f"access:\n"
         f"    huggingface-cli download {LAION_CLAP_REPO} {filename}\n"
-        f"or download https://huggingface.co/{LAION_CLAP_REPO}/resolve/main/{filename} and set LAION_CLAP_CKPT=/path/to/{filename}.")
+        f"or download https://huggingface.co/{LAION_CLAP_REPO}/resolve/main/{filename} and set "
+        f"LAION_CLAP_CKPT=/path/to/{filename}.")
 
 class _Unavailable:
     "Stands in for a torchvision class laion_clap imports but whose image-only code paths we never run."
-    def __init__(self, *a, **k): raise ImportError("torchvision is not installed: this laion_clap code path (images) is not supported here")
+    def __init__(self, *a, **k):
+        raise ImportError("torchvision is not installed: this laion_clap code path (images) is not supported here")
 
 def import_clap_module():
     """laion_clap's `clap_module` (the model and `create_model`) without `laion_clap/__init__` → `hook.py` →
@@ -168,11 +177,15 @@ def import_clap_module():
     import importlib.util, sys, types
     if "clap_module" in sys.modules: return sys.modules["clap_module"]
     spec = importlib.util.find_spec("laion_clap")                      # locates the package without executing it
-    if spec is None: raise ImportError("laion-clap is not installed: `make install` (pip install --no-deps laion-clap torchlibrosa ftfy h5py)")
-    sys.path.append(spec.submodule_search_locations[0])                 # laion_clap/__init__ does the same: its modules import `clap_module`
+    if spec is None:
+        raise ImportError("laion-clap is not installed: `make install` (pip install --no-deps laion-clap torchlibrosa "
+                          "ftfy h5py)")
+    # laion_clap/__init__ does the same: its modules import `clap_module`
+    sys.path.append(spec.submodule_search_locations[0])
     shim = {}
     if importlib.util.find_spec("torchvision") is None:
-        names = ("Normalize", "Compose", "RandomResizedCrop", "InterpolationMode", "ToTensor", "Resize", "CenterCrop", "FrozenBatchNorm2d")
+        names = ("Normalize", "Compose", "RandomResizedCrop", "InterpolationMode", "ToTensor", "Resize", "CenterCrop",
+                 "FrozenBatchNorm2d")
         for mod in ("torchvision", "torchvision.ops", "torchvision.ops.misc", "torchvision.transforms"):
             shim[mod] = types.ModuleType(mod); shim[mod].__dict__.update({n: _Unavailable for n in names})
         sys.modules.update(shim)
@@ -182,7 +195,8 @@ def import_clap_module():
     return clap_module
 
 def _roberta_from(config):
-    "A stand-in for `RobertaModel` whose `from_pretrained` builds `config`'s architecture (weights come from the CLAP checkpoint)."
+    """A stand-in for `RobertaModel` whose `from_pretrained` builds `config`'s architecture (weights come from the CLAP
+    checkpoint)."""
     from transformers import RobertaModel
     class _Offline:
         @staticmethod
@@ -195,22 +209,29 @@ def build_laion_clap(amodel: str = "HTSAT-base", text_config=None, device="cpu")
     roberta-base's weights, which the CLAP checkpoint replaces anyway."""
     from transformers import RobertaConfig
     cm = import_clap_module()
-    text_config = text_config or RobertaConfig(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1, layer_norm_eps=1e-5)
+    text_config = text_config or RobertaConfig(vocab_size=50265, max_position_embeddings=514, type_vocab_size=1,
+                                               layer_norm_eps=1e-5)
     import clap_module.model as clap_model_module
     original = clap_model_module.RobertaModel
     clap_model_module.RobertaModel = _roberta_from(text_config)
-    try: model, cfg = cm.create_model(amodel, "roberta", precision="fp32", device=torch.device(device), enable_fusion=False)
+    try:
+        model, cfg = cm.create_model(amodel, "roberta", precision="fp32", device=torch.device(device),
+                                     enable_fusion=False)
     finally: clap_model_module.RobertaModel = original
     return model.eval(), cfg
 
 def load_roberta_tokenizer(path=None):
-    "laion_clap's text tokenizer (RobertaTokenizer of roberta-base) from `path` or the local Hugging Face cache, vocabulary checked."
+    """laion_clap's text tokenizer (RobertaTokenizer of roberta-base) from `path` or the local Hugging Face cache,
+    vocabulary checked."""
     from transformers import RobertaTokenizer
     try: tok = RobertaTokenizer.from_pretrained(str(path or resolve_model_path(ROBERTA_REPO)))
     except Exception as e:
-        raise ModelNotAvailableError(f"roberta-base tokenizer not found ({type(e).__name__}: {e}).\nFetch it once with internet access:\n"
-                                     f"    huggingface-cli download {ROBERTA_REPO} vocab.json merges.txt tokenizer_config.json config.json") from e
-    if path is None and len(tok) != 50265: raise ValueError(f"roberta-base tokenizer has {len(tok)} tokens, expected 50265 (a broken offline build?)")
+        raise ModelNotAvailableError(f"roberta-base tokenizer not found ({type(e).__name__}: {e}).\nFetch it once "
+                                     f"with internet access:\n"
+                                     f"    huggingface-cli download {ROBERTA_REPO} vocab.json merges.txt "
+                                     f"tokenizer_config.json config.json") from e
+    if path is None and len(tok) != 50265:
+        raise ValueError(f"roberta-base tokenizer has {len(tok)} tokens, expected 50265 (a broken offline build?)")
     return tok
 
 class LaionClapEmbedder(Embedder):
@@ -219,7 +240,8 @@ class LaionClapEmbedder(Embedder):
     sample_rate, per_frame, name = 48_000, True, "clap-laion-music"
     window_s, hop_s = 10, 1
 
-    def __init__(self, ckpt: str | os.PathLike | None = None, device="auto", amodel: str = "HTSAT-base", model=None, tokenizer=None):
+    def __init__(self, ckpt: str | os.PathLike | None = None, device="auto", amodel: str = "HTSAT-base", model=None,
+                 tokenizer=None):
         self.device = pick_device(device)
         if model is None:
             path = find_laion_clap_checkpoint(ckpt)          # first: a missing file fails before anything is built
@@ -233,7 +255,8 @@ class LaionClapEmbedder(Embedder):
 
     def _windows(self, wav, first_only: bool = False) -> list:
         n, hop = self.window_s * self.sample_rate, self.hop_s * self.sample_rate
-        starts = [0] if first_only else range(0, len(wav), hop)              # fadtk: a window at every second of the clip
+        # fadtk: a window at every second of the clip
+        starts = [0] if first_only else range(0, len(wav), hop)
         return [np.pad(wav[s:s + n], (0, n - len(wav[s:s + n]))) for s in starts]
 
     @torch.no_grad()
@@ -245,7 +268,8 @@ class LaionClapEmbedder(Embedder):
         return [self._audio(self._windows(self._quantize(w))) for w in wavs]
 
     def embed_clip(self, wavs, sr: int = SAMPLE_RATE) -> np.ndarray:
-        "One vector per clip for the CLAP score: its first 10 s window (deterministic), as laion_clap embeds a 10 s clip."
+        """One vector per clip for the CLAP score: its first 10 s window (deterministic), as laion_clap embeds a 10 s
+        clip."""
         wavs = [resample(check_wav(w, f"{self.name} input {i}"), sr, self.sample_rate) for i, w in enumerate(wavs)]
         return np.concatenate([self._audio(self._windows(self._quantize(w), first_only=True)) for w in wavs])
 
@@ -255,14 +279,16 @@ class LaionClapEmbedder(Embedder):
         prompts = list(prompts)
         if not prompts: raise ValueError(f"{self.name}: no prompts to embed")
         tok = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=77, return_tensors="pt")
-        return self.model.get_text_embedding({k: v for k, v in tok.items() if k in ("input_ids", "attention_mask")}).cpu().numpy()
+        return self.model.get_text_embedding({k: v for k, v in tok.items()
+                                              if k in ("input_ids", "attention_mask")}).cpu().numpy()
 
 # %% ../nbs/05b_embeddings.ipynb #9a40d4b8
 VGGISH_REPO = "harritaylor/torchvggish"
 VGGISH_FILES = ("vggish-10086976.pth", "vggish_pca_params-970ea276.pth")
 
 def vggish_repo_dir(need_weights: bool = True) -> Path:
-    "torch hub's local copy of harritaylor/torchvggish (its code; with `need_weights` its checkpoint too), or a clear error."
+    """torch hub's local copy of harritaylor/torchvggish (its code; with `need_weights` its checkpoint too), or a clear
+    error."""
     hub = Path(torch.hub.get_dir())
     repo_dir = hub/"harritaylor_torchvggish_master"
     # the PCA file is only read with postprocess=True (which FAD does not use)
@@ -271,7 +297,8 @@ def vggish_repo_dir(need_weights: bool = True) -> Path:
     if missing:
         raise ModelNotAvailableError(
             f"VGGish ({VGGISH_REPO}) is not in torch hub's cache; missing: {', '.join(missing)}.\n"
-            f"Fetch it once with internet access:\n    python -c \"import torch; torch.hub.load('{VGGISH_REPO}', 'vggish')\"\n"
+            f"Fetch it once with internet access:\n    python -c \"import torch; torch.hub.load('{VGGISH_REPO}', "
+            f"'vggish')\"\n"
             f"then copy {hub} to this machine (or set TORCH_HOME to a folder holding hub/).")
     return repo_dir
 
@@ -294,19 +321,22 @@ class VGGishEmbedder(Embedder):
     @torch.no_grad()
     def _embed(self, wavs):
         out = []
-        for w in wavs:   # torchvggish's own log-mel framing (0.96 s examples), then the network without its preprocessing
+        # torchvggish's own log-mel framing (0.96 s examples), then the network without its preprocessing
+        for w in wavs:
             examples = self.model._preprocess(w, self.sample_rate).to(self.device)
             out.append(self.model(examples).cpu().numpy().reshape(-1, 128))
         return out
 
 # %% ../nbs/05b_embeddings.ipynb #8b7c49bc
 class LogMelEmbedder(Embedder):
-    """AudioLDM2's own training feature, `audio.log_mel` (64 mel bins, 10 ms frames), as a per-frame embedding without weights:
-    its FAD compares spectra. Crude beside VGGish or CLAP, but it means the same thing offline, on CPU and in every run."""
+    """AudioLDM2's own training feature, `audio.log_mel` (64 mel bins, 10 ms frames), as a per-frame embedding without
+    weights: its FAD compares spectra. Crude beside VGGish or CLAP, but it means the same thing offline,
+    on CPU and in every run."""
     sample_rate, per_frame, name = SAMPLE_RATE, True, "logmel"
     _revision = "log_mel-64bins-hop160"   # no weights: the feature's settings stand in for weights_revision
 
-    def __init__(self, device="cpu"): self.device = "cpu"   # the registry's signature; a filterbank needs no accelerator
+    # the registry's signature; a filterbank needs no accelerator
+    def __init__(self, device="cpu"): self.device = "cpu"
 
     def _embed(self, wavs): return [log_mel(w, frames=None).double().numpy() for w in wavs]
 
@@ -316,7 +346,8 @@ EMBEDDERS = {"vggish": VGGishEmbedder, "clap-laion-music": LaionClapEmbedder,
              "logmel": LogMelEmbedder}
 
 def get_embedder(name: str, **kwargs) -> Embedder:
-    "An embedder by name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`, `logmel`) or a transformers CLAP hub id/folder."
+    """An embedder by name (`vggish`, `clap-laion-music`, `clap-hf-music`, `tiny`, `logmel`) or a transformers CLAP hub
+    id/folder."""
     if name in EMBEDDERS: return EMBEDDERS[name](**kwargs)
     if "/" in name or Path(name).is_dir(): return ClapEmbedder(name, **kwargs)
     raise ValueError(f"Unknown embedder {name!r}; known: {sorted(EMBEDDERS)} or a transformers CLAP id")
@@ -328,7 +359,8 @@ def get_embedder(name: str, **kwargs) -> Embedder:
 LARGER_CLAP_MUSIC = "larger_clap_music"
 
 def random_laion_clap_embedder(seed: int = 0, device="cpu") -> LaionClapEmbedder:
-    "`clap-laion-music` at its real size (laion_clap's HTSAT-base + RoBERTa-base) with random weights; stand-in tokenizer."
+    """`clap-laion-music` at its real size (laion_clap's HTSAT-base + RoBERTa-base) with random weights; stand-in
+    tokenizer."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model, _ = build_laion_clap("HTSAT-base", device="cpu")
@@ -340,7 +372,8 @@ def random_laion_clap_embedder(seed: int = 0, device="cpu") -> LaionClapEmbedder
     return embedder
 
 def random_hf_clap_embedder(seed: int = 0, device="cpu") -> ClapEmbedder:
-    "`clap-hf-music`: transformers' `ClapModel` with laion/larger_clap_music's config and random weights; stand-in tokenizer."
+    """`clap-hf-music`: transformers' `ClapModel` with laion/larger_clap_music's config and random weights; stand-in
+    tokenizer."""
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
     folder = _package_file("configs", LARGER_CLAP_MUSIC)
     with torch.random.fork_rng():
@@ -349,7 +382,8 @@ def random_hf_clap_embedder(seed: int = 0, device="cpu") -> ClapEmbedder:
     rows = model.config.text_config.vocab_size
     tokenizer = roberta_tokenizer(pad_to=rows)
     check_tokenizer(tokenizer, rows, "clap-hf-music stand-in tokenizer")
-    return ClapEmbedder(model.eval(), ClapFeatureExtractor.from_pretrained(folder), tokenizer, name=f"clap-hf-music-random{seed}", device=device)
+    return ClapEmbedder(model.eval(), ClapFeatureExtractor.from_pretrained(folder), tokenizer,
+                        name=f"clap-hf-music-random{seed}", device=device)
 
 def random_vggish_embedder(seed: int = 0, device="cpu") -> VGGishEmbedder:
     "`vggish`: torchvggish's `VGGish` with random weights (its code must be in torch hub's cache)."
@@ -358,12 +392,14 @@ def random_vggish_embedder(seed: int = 0, device="cpu") -> VGGishEmbedder:
         return VGGishEmbedder(device=device, pretrained=False)
 
 RANDOM_EMBEDDERS = {"vggish": random_vggish_embedder, "clap-laion-music": random_laion_clap_embedder,
-                    "clap-hf-music": random_hf_clap_embedder, "tiny": lambda seed=0, device="cpu": tiny_clap_embedder(seed),
+                    "clap-hf-music": random_hf_clap_embedder, "tiny": lambda seed=0,
+                    device="cpu": tiny_clap_embedder(seed),
                     "logmel": lambda seed=0, device="cpu": LogMelEmbedder()}   # no weights: the real one
 
 def random_embedder(name: str, seed: int = 0, device="cpu") -> Embedder:
     "The registry's embedder `name` as its real class and configuration with random weights, built offline."
-    if name not in RANDOM_EMBEDDERS: raise ValueError(f"no random-weight build of embedder {name!r}; known: {sorted(RANDOM_EMBEDDERS)}")
+    if name not in RANDOM_EMBEDDERS:
+        raise ValueError(f"no random-weight build of embedder {name!r}; known: {sorted(RANDOM_EMBEDDERS)}")
     return RANDOM_EMBEDDERS[name](seed=seed, device=device)
 
 
@@ -373,7 +409,8 @@ def embed_files(embedder: Embedder, paths, expected_sr: int | None = SAMPLE_RATE
     paths = [Path(p) for p in paths]
     if not paths: raise ValueError("embed_files: no audio files")
     wavs = [load_wav(p, expected_sr) if loudness_lufs is None else
-            loudness_normalize(load_wav(p, expected_sr), expected_sr or SAMPLE_RATE, loudness_lufs, str(p)) for p in paths]
+            loudness_normalize(load_wav(p, expected_sr), expected_sr or SAMPLE_RATE, loudness_lufs,
+                               str(p)) for p in paths]
     return embedder.embed(wavs, sr=expected_sr or SAMPLE_RATE)
 
 def files_fingerprint(paths) -> str:
@@ -396,12 +433,14 @@ def weights_revision(embedder) -> str:
 
 def reference_stats(embedder: Embedder, paths, reference_name: str, cache_dir, expected_sr: int | None = SAMPLE_RATE,
                     loudness_lufs: float | None = LOUDNESS_LUFS) -> EmbeddingStats:
-    "Embedding statistics of a reference set (loudness-normalised), cached per (embedder, weights, reference set, loudness)."
+    """Embedding statistics of a reference set (loudness-normalised), cached per (embedder, weights, reference set,
+    loudness)."""
     paths = sorted(Path(p) for p in paths)
     if not paths: raise ValueError(f"reference set {reference_name!r} is empty")
     level = "raw" if loudness_lufs is None else f"{loudness_lufs:g}LUFS"
-    cache = Path(cache_dir)/(f"{embedder.name.replace('/', '_').replace(':', '_')}__{weights_revision(embedder)}__{reference_name}__{level}__"
-                             f"{files_fingerprint(paths)}.npz")
+    name = embedder.name.replace("/", "_").replace(":", "_")
+    parts = (name, weights_revision(embedder), reference_name, level, files_fingerprint(paths))
+    cache = Path(cache_dir)/("__".join(parts) + ".npz")
     if cache.is_file(): return EmbeddingStats.load(cache)
     stats = EmbeddingStats.from_embeddings(embed_files(embedder, paths, expected_sr, loudness_lufs))
     stats.save(cache)
@@ -415,9 +454,11 @@ def fad_from_files(embedder: Embedder, generated, reference: EmbeddingStats, **f
 
 # %% ../nbs/05b_embeddings.ipynb #04bdf82b
 class ClapScore:
-    "Prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr, clusters)` … `compute()` (mean, chance, margin, CIs)."
+    """Prompt–audio CLAP cosine similarity: `update(wavs, prompts, sr, clusters)` … `compute()` (mean, chance, margin,
+    CIs)."""
     def __init__(self, embedder: Embedder, level: float = 0.95, n_boot: int = 1000, seed: int = 0):
-        if not hasattr(embedder, "embed_text"): raise TypeError(f"{embedder!r} cannot embed text: the CLAP score needs a CLAP embedder")
+        if not hasattr(embedder, "embed_text"):
+            raise TypeError(f"{embedder!r} cannot embed text: the CLAP score needs a CLAP embedder")
         self.embedder, self.level, self.n_boot, self.seed = embedder, level, n_boot, seed
         self.reset()
 
@@ -425,7 +466,8 @@ class ClapScore:
 
     def update(self, wavs, prompts, sr: int = SAMPLE_RATE, clusters=None):
         wavs, prompts = list(wavs), list(prompts)
-        if len(wavs) != len(prompts): raise ValueError(f"ClapScore.update: {len(wavs)} clips but {len(prompts)} prompts")
+        if len(wavs) != len(prompts):
+            raise ValueError(f"ClapScore.update: {len(wavs)} clips but {len(prompts)} prompts")
         if not wavs: return
         a, t = self.embedder.embed_clip(wavs, sr=sr), self.embedder.embed_text(prompts)
         a = a / np.linalg.norm(a, axis=1, keepdims=True); t = t / np.linalg.norm(t, axis=1, keepdims=True)
@@ -438,14 +480,16 @@ class ClapScore:
         uniq = list(dict.fromkeys(self.prompts))
         t = self.embedder.embed_text(uniq); t = t / np.linalg.norm(t, axis=1, keepdims=True)
         sims, cl = np.stack(self.audio) @ t.T, {p: c for p, c in zip(self.prompts, self.clusters)}
-        return [float(np.mean([s[j] for j, p in enumerate(uniq) if cl[p] != c])) if any(cl[p] != c for p in uniq) else float("nan")
+        return [float(np.mean([s[j] for j, p in enumerate(uniq) if cl[p] != c])) if any(cl[p] != c for p in uniq)
+                else float("nan")
                 for s, c in zip(sims, self.clusters)]
 
     def compute(self) -> dict:
         if not self.scores: raise ValueError("ClapScore.compute: no clips (call update first)")
         boot = dict(level=self.level, n_boot=self.n_boot, seed=self.seed)
         r = cluster_bootstrap_ci(self.scores, self.clusters, **boot)
-        out = {"clap": r["mean"], "ci": r["ci"], "n": r["n"], "n_clusters": r["n_clusters"], "embedding": self.embedder.name}
+        out = {"clap": r["mean"], "ci": r["ci"], "n": r["n"], "n_clusters": r["n_clusters"],
+               "embedding": self.embedder.name}
         chance = np.array(self.chance())
         if np.isfinite(chance).all():
             m = cluster_bootstrap_ci(np.array(self.scores) - chance, self.clusters, **boot)
@@ -460,4 +504,5 @@ def bench_embedder(embedder: Embedder, n_clips: int = 8, seconds: float = 10.24,
     wavs = [rng.normal(0, 0.1, int(seconds * SAMPLE_RATE)).astype(np.float32) for _ in range(n_clips)]
     embedder.embed(wavs[:1])
     t0 = time.perf_counter(); embedder.embed(wavs); dt = time.perf_counter() - t0
-    return {"embedder": embedder.name, "n_clips": n_clips, "seconds_per_clip": seconds, "total_s": dt, "clips_per_s": n_clips / dt}
+    return {"embedder": embedder.name, "n_clips": n_clips, "seconds_per_clip": seconds, "total_s": dt,
+            "clips_per_s": n_clips / dt}

@@ -26,15 +26,20 @@ __all__ = ['Job', 'TrainProgress', 'checkpoints', 'save_checkpoint', 'epoch_batc
 @dataclass
 class Job:
     "What a trainer hands the engine: the module that trains, its loss, its data and how its weights are saved."
-    model: nn.Module                              # everything that trains, as one module; its requires_grad parameters are optimised
-    loss: Callable                                # loss(model, batch, generator) -> scalar tensor, or (tensor, {part: float})
-    train_set: Any                                # len() and [i] -> item; optional set_epoch(epoch) for fresh augmentations
-    eval_set: Any = None                          # held-out items: eval_loss every epoch and best/; None: no evaluation, final/
+    # everything that trains, as one module; its requires_grad parameters are optimised
+    model: nn.Module
+    # loss(model, batch, generator) -> scalar tensor, or (tensor, {part: float})
+    loss: Callable
+    # len() and [i] -> item; optional set_epoch(epoch) for fresh augmentations
+    train_set: Any
+    # held-out items: eval_loss every epoch and best/; None: no evaluation, final/
+    eval_set: Any = None
     collate: Callable | None = None               # items -> batch dict (its tensors are moved to the device)
     eval_loss: Callable | None = None             # eval_loss(model, batch, generator); None: `loss`
     save: Callable | None = None                  # save(model, folder): the weights as their users load them
     load: Callable | None = None                  # load(model, folder): read back what `save` wrote
-    after_step: Callable | None = None            # after_step(model) after every optimizer update (e.g. LCM's target network)
+    # after_step(model) after every optimizer update (e.g. LCM's target network)
+    after_step: Callable | None = None
     state: tuple = ()                             # more objects with state_dict()/load_state_dict() to checkpoint
     info: dict = field(default_factory=dict)      # recorded in train_summary.json as it is
 
@@ -65,8 +70,10 @@ def save_checkpoint(acc, ckpt_dir: Path, step: int, keep: int = 2, protect: Path
     return final
 
 # %% ../nbs/02a_engine.ipynb #8e2fad62
-def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, rank: int = 0, world: int = 1, skip: int = 0, collate=None):
-    "This rank's batches of one epoch: a permutation fixed by (seed, epoch), dealt round-robin; the first `skip` skipped."
+def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, rank: int = 0, world: int = 1, skip: int = 0,
+                  collate=None):
+    """This rank's batches of one epoch: a permutation fixed by (seed, epoch), dealt round-robin; the first `skip`
+    skipped."""
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed * 1000 + epoch)).tolist()
     order += order[: (-len(order)) % world]                 # equal shares: every rank takes the same number of steps
     mine = order[rank::world]
@@ -75,7 +82,8 @@ def epoch_batches(dataset, epoch: int, seed: int, batch_size: int, rank: int = 0
 
 def stack(items: list[dict]) -> dict:
     "Stack equal-shaped tensors of dict items; other values become lists."
-    return {k: torch.stack([it[k] for it in items]) if torch.is_tensor(items[0][k]) else [it[k] for it in items] for k in items[0]}
+    return {k: torch.stack([it[k] for it in items]) if torch.is_tensor(items[0][k]) else [it[k] for it in items]
+            for k in items[0]}
 
 def windows(batches, size: int):
     "Group `batches` into lists of `size` (the last one shorter): the batches of one optimizer step."
@@ -93,7 +101,8 @@ def save_trainable(model: nn.Module, folder) -> Path:
     from safetensors.torch import save_file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}, str(folder/"trainable.safetensors"))
+    save_file({n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad},
+              str(folder/"trainable.safetensors"))
     return folder/"trainable.safetensors"
 
 def load_trainable(model: nn.Module, folder):
@@ -108,7 +117,8 @@ def load_trainable(model: nn.Module, folder):
 # %% ../nbs/02a_engine.ipynb #a1455ee4
 class Engine:
     "One training run of a `Job` with `LoopConfig` settings in `out_dir`."
-    def __init__(self, job: Job, settings: LoopConfig, out_dir, seed: int = 0, mixed_precision: str = "auto", log=print):
+    def __init__(self, job: Job, settings: LoopConfig, out_dir, seed: int = 0, mixed_precision: str = "auto",
+                 log=print):
         if len(job.train_set) == 0 or (job.eval_set is not None and len(job.eval_set) == 0):
             raise ValueError(f"empty dataset: {len(job.train_set)} train, {len(job.eval_set or [])} eval items")
         self.job, self.s, self.seed, self.log = job, settings, seed, log
@@ -225,7 +235,8 @@ def update(self: Engine, window: list) -> bool:
     for micro, batch in enumerate(window):
         last = micro == len(window) - 1
         self.acc.sync_gradients = last                        # accelerate's optimizer and scheduler act only then
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + ((self.progress.step * self.s.grad_accum + micro) * self.world + self.rank))
+        g = torch.Generator().manual_seed(self.seed * 1_000_003
+                                          + ((self.progress.step * self.s.grad_accum + micro) * self.world + self.rank))
         with (contextlib.nullcontext() if last else self.acc.no_sync(self.model)), self.acc.autocast():
             loss, part = split_loss(self.job.loss(self.model, self.to_device(batch), g))
         finite = finite and all_finite(self.acc, loss)
@@ -260,7 +271,8 @@ def after_update(self: Engine, finite: bool, epoch: int):
 @patch
 def log_train(self: Engine, epoch: int):
     "The mean loss (and its parts) since the last log line, with the learning rate."
-    means = {k: float(np.mean([p[k] for p in self.window_parts if k in p])) for k in (self.window_parts[0] if self.window_parts else {})}
+    means = {k: float(np.mean([p[k] for p in self.window_parts if k in p]))
+             for k in (self.window_parts[0] if self.window_parts else {})}
     self.write_log({"event": "train", "step": self.progress.step, "epoch": epoch, **means,
                     "lr": self.lr_sched.get_last_lr()[0], "seconds": round(time.time() - self.t0, 2)})
     if "loss" in means: self.bar.set_postfix(loss=f"{means['loss']:.4f}")
@@ -274,7 +286,8 @@ def nonfinite(self: Engine, epoch: int):
     self.write_log({"event": "nonfinite", "step": self.progress.step, "epoch": epoch})
     if self.progress.nonfinite < self.s.max_nonfinite: return
     save_checkpoint(self.acc, self.ckpt_dir, self.progress.step, self.s.keep_checkpoints)
-    raise FloatingPointError(f"{self.progress.nonfinite} non-finite losses in a row (step {self.progress.step}); a checkpoint was saved "
+    raise FloatingPointError(f"{self.progress.nonfinite} non-finite losses in a row (step {self.progress.step}); a "
+                             f"checkpoint was saved "
                              f"in {self.ckpt_dir}. Lower the learning rate or use mixed_precision='no'.")
 
 # %% ../nbs/02a_engine.ipynb #cea7cab6
@@ -295,7 +308,8 @@ def ema_weights(self: Engine):
 def evaluate(self: Engine) -> float:
     "Mean eval loss over the eval set (every process's share), with fixed noise; EMA weights when EMA is on."
     loss_fn = self.job.eval_loss or self.job.loss
-    batches = epoch_batches(self.job.eval_set, 0, self.seed, self.s.eval_batch_size, self.rank, self.world, collate=self.job.collate)
+    batches = epoch_batches(self.job.eval_set, 0, self.seed, self.s.eval_batch_size, self.rank, self.world,
+                            collate=self.job.collate)
     losses = []
     self.model.eval()
     with self.ema_weights():
@@ -313,7 +327,8 @@ def evaluate_and_keep_best(self: Engine, epoch: int):
     eval_loss = self.evaluate()
     is_best = eval_loss < self.progress.best_eval
     if is_best: self.progress.best_eval, self.progress.best_step = eval_loss, self.progress.step
-    self.write_log({"event": "eval", "step": self.progress.step, "epoch": epoch, "eval_loss": eval_loss, "best": is_best})
+    self.write_log({"event": "eval", "step": self.progress.step, "epoch": epoch, "eval_loss": eval_loss,
+                    "best": is_best})
     if is_best: self.publish("best")
 
 @patch
@@ -338,7 +353,8 @@ def fit(self: Engine) -> dict:
     self.resume()
     # 6. a fresh log, or the resumed run's log up to its checkpoint
     self.open_log()
-    self.bar = tqdm(total=self.total, initial=self.progress.step, desc=self.job.info.get("name", "training"), disable=not self.acc.is_main_process)
+    self.bar = tqdm(total=self.total, initial=self.progress.step, desc=self.job.info.get("name", "training"),
+                    disable=not self.acc.is_main_process)
     self.t0, self.window_parts = time.time(), []
     while self.progress.step < self.total and not self.stopping():
         # 7. an epoch: a fixed permutation of the data; a resumed epoch skips the steps it had taken
@@ -386,8 +402,10 @@ def summary(self: Engine, model: nn.Module, stopped: bool) -> dict:
     checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().to(self.acc.device)
     ranks = self.acc.gather(checksum[None]).cpu().tolist()
     out = {"steps": self.progress.step, "stopped_early": stopped, "epochs": self.progress.step / self.steps_per_epoch,
-           "best_eval_loss": self.progress.best_eval, "best_step": self.progress.best_step, "skipped_nonfinite": self.progress.skipped,
-           "num_processes": self.world, "ranks_identical": bool(np.allclose(ranks, ranks[0], rtol=0, atol=1e-9)), "ema": self.ema is not None,
+           "best_eval_loss": self.progress.best_eval, "best_step": self.progress.best_step,
+           "skipped_nonfinite": self.progress.skipped,
+           "num_processes": self.world, "ranks_identical": bool(np.allclose(ranks, ranks[0], rtol=0, atol=1e-9)),
+           "ema": self.ema is not None,
            "seconds": round(time.time() - self.t0, 2), "best_dir": str(self.out/"best"), "log": str(self.log_path),
            "checkpoint": str(checkpoints(self.ckpt_dir)[-1]), **self.job.info}
     if self.acc.is_main_process: atomic_write_text(self.out/"train_summary.json", json.dumps(out, indent=2))

@@ -14,9 +14,11 @@ from .audio import write_wav
 from .config import notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
-from .embeddings import LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize, reference_stats
+from .embeddings import (LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize,
+                                     reference_stats)
 from .adherence import PromptAdherence, get_transcriber
-from .listening import add_anchors, analyse_listening, build_listening_test, listening_paired, read_ratings, screen_raters
+from .listening import (add_anchors, analyse_listening, build_listening_test, listening_paired,
+                                    read_ratings, screen_raters)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ def read_samples(system_dir) -> list[dict]:
         if not side.is_file(): raise ValueError(f"{w}: no sidecar {side.name}")
         try: meta = json.loads(side.read_text())
         except json.JSONDecodeError as e: raise ValueError(f"{side}: invalid JSON (line {e.lineno}: {e.msg})") from e
-        if not isinstance(meta, dict) or not str(meta.get("prompt", "")).strip(): raise ValueError(f"{side}: no 'prompt'")
+        if not isinstance(meta, dict) or not str(meta.get("prompt", "")).strip():
+            raise ValueError(f"{side}: no 'prompt'")
         out.append({**meta, "system": system_dir.name, "name": w.stem, "path": w})
     return out
 
@@ -64,7 +67,8 @@ def discover_systems(run_dir, systems=None) -> list[str]:
 
 # %% ../nbs/05e_evaluate.ipynb #d478708c
 def read_clip_16k(clip) -> np.ndarray:
-    "The clip's real audio, mono at 16 kHz, the clip's length — not normalised and not silence-trimmed: the reference as recorded."
+    """The clip's real audio, mono at 16 kHz, the clip's length — not normalised and not silence-trimmed: the reference
+    as recorded."""
     from musicnet_ldm.audio import load_clip_audio
     wav = load_clip_audio(clip, top_db=None, normalize_peak=None)     # zero-padded to 10.24 s, as the cache's input
     return wav[:round(clip.duration_s * SAMPLE_RATE)]
@@ -86,33 +90,44 @@ def write_reference_clips(cfg: dict, run_dir, split: str = "test", max_clips: in
     clips = clip_index_from_config(cfg).split(split)     # the preset's clips, the index generation's prompts came from
     if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {root}")
     records = _prompted_clips(run_dir, split)
-    chosen = clips[:max_clips] if records is None else [c for c in clips if _clip_id(c.recording_id, c.start_s) in records]
+    chosen = clips[:max_clips] if records is None else [c for c in clips
+                                                        if _clip_id(c.recording_id, c.start_s) in records]
     if records is not None and len(chosen) != len(records):
-        raise ValueError(f"prompts/{split}.jsonl: {len(records) - len(chosen)} of its clips are not in the {split!r} index of {root}")
+        raise ValueError(f"prompts/{split}.jsonl: {len(records) - len(chosen)} of its clips are not in the {split!r} "
+                         f"index of {root}")
     out = Path(run_dir)/"samples"/"reference"
     tmp = out.with_name(".reference.tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     for c in chosen:
         r, stem = (records or {}).get(_clip_id(c.recording_id, c.start_s), {}), c.key.replace(".", "p")
         write_wav(tmp/f"{stem}.wav", read_clip_16k(c))
         atomic_write_text(tmp/f"{stem}.json", json.dumps(
-            {"prompt": r.get("prompt") or build_prompt(c), "seed": None, "prompt_set": "musicnet_test", "recording_id": int(c.recording_id),
+            {"prompt": r.get("prompt") or build_prompt(c), "seed": None, "prompt_set": "musicnet_test",
+             "recording_id": int(c.recording_id),
              "start_s": float(c.start_s), "notes": r.get("notes") or clip_notes(c)}, indent=1, default=str))
-    atomic_write_text(tmp/"clips.json", json.dumps({"clips": {c.key.replace(".", "p"): _clip_id(c.recording_id, c.start_s) for c in chosen}}, indent=1))
+    atomic_write_text(tmp/"clips.json",
+                      json.dumps({"clips": {c.key.replace(".", "p"): _clip_id(c.recording_id, c.start_s)
+                                            for c in chosen}}, indent=1))
     if out.exists(): shutil.rmtree(out)
     tmp.rename(out)
     return out
 
 def verify_reference(ref_dir, run_dir=None, split: str = "test") -> list:
-    "The reference folder's clip ids, after checking it holds exactly `clips.json`'s clips and those generation prompted."
+    """The reference folder's clip ids, after checking it holds exactly `clips.json`'s clips and those generation
+    prompted."""
     ref_dir = Path(ref_dir)
     try: listed = json.loads((ref_dir/"clips.json").read_text())["clips"]
-    except (OSError, ValueError, KeyError) as e: raise ValueError(f"{ref_dir}: no valid clips.json ({type(e).__name__}): an interrupted or foreign "
-                                                                  "reference folder — delete it to rewrite it from MusicNet") from e
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"{ref_dir}: no valid clips.json ({type(e).__name__}): an interrupted or foreign "
+                                                                  "reference folder — delete it to rewrite it from "
+                                                                  "MusicNet") from e
     stems = {p.stem for p in ref_dir.glob("*.wav")} & {p.stem for p in ref_dir.glob("*.json")}
-    if stems != set(listed): raise ValueError(f"{ref_dir}: holds {sorted(stems ^ set(listed))[:5]} not matching its clips.json (incomplete write?)")
+    if stems != set(listed):
+        raise ValueError(f"{ref_dir}: holds {sorted(stems ^ set(listed))[:5]} not matching its clips.json (incomplete "
+                         f"write?)")
     prompted = _prompted_clips(run_dir, split) if run_dir is not None else None
     if prompted is not None and set(prompted) != set(listed.values()):
-        raise ValueError(f"{ref_dir}: its clips differ from prompts/{split}.jsonl ({len(set(prompted) ^ set(listed.values()))} differ): "
+        differ = len(set(prompted) ^ set(listed.values()))
+        raise ValueError(f"{ref_dir}: its clips differ from prompts/{split}.jsonl ({differ} differ): "
                          "stale reference folder — delete it to rewrite it")
     return sorted(listed.values())
 
@@ -132,24 +147,32 @@ class _Models:
 PROMPT_SETS = {"musicnet_test": ("fad", "adherence"), "table1": ("clap", "listening")}
 
 def protocol_subsets(samples: list[dict]) -> dict:
-    "Which samples each metric uses: FAD and adherence the MusicNet test-clip prompts, CLAP and listening the Table 1 prompts."
+    """Which samples each metric uses: FAD and adherence the MusicNet test-clip prompts, CLAP and listening the Table 1
+    prompts."""
     bad = [s for s in samples if s.get("prompt_set") not in PROMPT_SETS]
-    if bad: raise ValueError(f"{bad[0].get('path', bad[0].get('name'))} (and {len(bad) - 1} more): prompt_set {bad[0].get('prompt_set')!r} "
-                             f"is not one of {sorted(PROMPT_SETS)} — every sample must say which prompt set it belongs to")
-    return {m: [s for s in samples if m in PROMPT_SETS[s["prompt_set"]]] for m in ("fad", "adherence", "clap", "listening")}
+    if bad:
+        raise ValueError(f"{bad[0].get('path', bad[0].get('name'))} (and {len(bad) - 1} more): prompt_set "
+                         f"{bad[0].get('prompt_set')!r} "
+                             f"is not one of {sorted(PROMPT_SETS)} — every sample must say which prompt set it "
+                             f"belongs to")
+    return {m: [s for s in samples if m in PROMPT_SETS[s["prompt_set"]]]
+            for m in ("fad", "adherence", "clap", "listening")}
 
 def _key(s) -> str: return json.dumps([s["prompt"], s.get("seed")])
 
 def backend_agreement(a, b, name_a: str, name_b: str) -> dict:
-    "How two CLAP backends agree on the same clips: Pearson and Spearman correlation of per-clip scores, mean difference."
+    """How two CLAP backends agree on the same clips: Pearson and Spearman correlation of per-clip scores, mean
+    difference."""
     from scipy import stats
     a, b = np.asarray(a, float), np.asarray(b, float)
     ok = len(a) >= 3 and a.std() > 0 and b.std() > 0
     return {"backends": [name_a, name_b], "n": len(a), "mean_difference": float((a - b).mean()),
-            "pearson": float(stats.pearsonr(a, b)[0]) if ok else None, "spearman": float(stats.spearmanr(a, b)[0]) if ok else None}
+            "pearson": float(stats.pearsonr(a, b)[0]) if ok else None,
+            "spearman": float(stats.spearmanr(a, b)[0]) if ok else None}
 
 def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_backend: str | None, n_boot: int = 200,
-                    fad_inf: bool = False, seed: int = 0, is_reference: bool = False, loudness_lufs: float = LOUDNESS_LUFS,
+                    fad_inf: bool = False, seed: int = 0, is_reference: bool = False,
+                    loudness_lufs: float = LOUDNESS_LUFS,
                     clap_agreement: str | None = None) -> dict:
     "FAD per embedding (not for the reference set itself), CLAP score and prompt adherence of one system's samples."
     subsets = protocol_subsets(samples)
@@ -159,7 +182,8 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
     prompts = lambda k: [s["prompt"] for s in subsets[k]]
     out = {"n": len(samples), "fad": {}, "prompt_sets": sorted({s["prompt_set"] for s in samples}), "_paired": {}}
     for name, ref in fad_refs.items():
-        if is_reference or not subsets["fad"]: out["fad"][name] = None; continue     # the reference against itself is 0 by construction
+        # the reference against itself is 0 by construction
+        if is_reference or not subsets["fad"]: out["fad"][name] = None; continue
         emb = models.embedder(name).embed(wavs("fad"), sr=SAMPLE_RATE)
         fad = FrechetAudioDistance(ref, n_boot=n_boot, fad_inf=fad_inf, seed=seed)
         fad.update(emb, prompts("fad"))
@@ -171,13 +195,16 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
         cs.update(wavs("clap"), prompts("clap"), sr=SAMPLE_RATE)
         out["clap"] = cs.compute()
         out["_paired"]["clap"] = dict(zip(map(_key, subsets["clap"]), cs.scores))
-        if clap_agreement:                                     # the second, labelled backend on the same clips and prompts
+        # the second, labelled backend on the same clips and prompts
+        if clap_agreement:
             other = ClapScore(models.embedder(clap_agreement), n_boot=n_boot, seed=seed)
             other.update(wavs("clap"), prompts("clap"), sr=SAMPLE_RATE)
             out["clap_agreement"] = backend_agreement(cs.scores, other.scores, clap_backend, clap_agreement)
     pa = PromptAdherence(models.transcriber, clap=clap, n_boot=n_boot, seed=seed)
-    for s, w in zip(subsets["adherence"], wavs("adherence")): pa.update(w, s["prompt"], sr=SAMPLE_RATE, key=_key(s), name=s["name"])
-    out["adherence"] = pa.compute() if pa.rows else {"transcriber": models.transcriber.name, "n": 0, "skipped": pa.skipped}
+    for s, w in zip(subsets["adherence"], wavs("adherence")):
+        pa.update(w, s["prompt"], sr=SAMPLE_RATE, key=_key(s), name=s["name"])
+    out["adherence"] = pa.compute() if pa.rows else {"transcriber": models.transcriber.name, "n": 0,
+                                                     "skipped": pa.skipped}
     for r in (pa.per_clip() if pa.rows else []):
         for k in PromptAdherence.keys:
             if k in r: out["_paired"].setdefault(k, {})[r["key"]] = r[k]
@@ -187,13 +214,14 @@ def evaluate_system(samples: list[dict], models: _Models, fad_refs: dict, clap_b
 PAIRS = (("finetuned", "pretrained"), ("finetuned", "finetuned_no_adapter"), ("student", "finetuned"))
 
 def system_pairs(run_dir) -> tuple:
-    """`PAIRS`, with the student paired with the teacher its sidecars name (`teacher_system`, written by 06c_distill_bench):
-    `finetuned` normally, `pretrained` when the pretrained model was distilled on purpose."""
+    """`PAIRS`, with the student paired with the teacher its sidecars name (`teacher_system`, written by
+    06c_distill_bench): `finetuned` normally, `pretrained` when the pretrained model was distilled on purpose."""
     folder = Path(run_dir)/"samples"/"student"
     teachers = {s.get("teacher_system") for s in read_samples(folder)} if folder.is_dir() else set()
     if not teachers: return PAIRS
     if len(teachers) != 1 or None in teachers:
-        raise ValueError(f"{folder}: the student's sidecars must name one teacher_system, found {sorted(map(str, teachers))}")
+        found = sorted(map(str, teachers))
+        raise ValueError(f"{folder}: the student's sidecars must name one teacher_system, found {found}")
     return tuple(p for p in PAIRS if p[0] != "student") + (("student", teachers.pop()),)
 
 def paired_comparisons(results: dict, fad_refs: dict, n_boot: int = 200, seed: int = 0, pairs=PAIRS) -> list[dict]:
@@ -205,9 +233,12 @@ def paired_comparisons(results: dict, fad_refs: dict, n_boot: int = 200, seed: i
         for metric in sorted(set(pa) | set(pb)):
             shared = [k for k in pa.get(metric, {}) if k in pb.get(metric, {})]
             row = {"a": a, "b": b, "metric": metric, "n": len(shared)}
-            if len(shared) < 2: out.append({**row, "diff": None, "ci": None, "why_not": f"{len(shared)} shared (prompt, seed) pairs"}); continue
+            if len(shared) < 2:
+                out.append({**row, "diff": None, "ci": None, "why_not": f"{len(shared)} shared (prompt, seed) pairs"})
+                continue
             if metric.startswith("fad_"):
-                r = fad_paired_difference([pa[metric][k] for k in shared], [pb[metric][k] for k in shared], [json.loads(k)[0] for k in shared],
+                r = fad_paired_difference([pa[metric][k] for k in shared], [pb[metric][k] for k in shared],
+                                          [json.loads(k)[0] for k in shared],
                                           fad_refs[metric[4:]], n_boot=n_boot, seed=seed)
             else:
                 r = paired_difference({k: pa[metric][k] for k in shared}, {k: pb[metric][k] for k in shared},
@@ -217,45 +248,56 @@ def paired_comparisons(results: dict, fad_refs: dict, n_boot: int = 200, seed: i
     return out
 
 # %% ../nbs/05e_evaluate.ipynb #fd289aeb
-def build_listening_kit(run_dir, systems, clips_per_system: int = 2, seed: int = 0, anchors: bool = True) -> Path | None:
-    "Build the run's blinded listening page on `clips_per_system` prompts that every system shares (once); return the key path."
+def build_listening_kit(run_dir, systems, clips_per_system: int = 2, seed: int = 0,
+                        anchors: bool = True) -> Path | None:
+    """Build the run's blinded listening page on `clips_per_system` prompts that every system shares (once); return the
+    key path."""
     kit = Path(run_dir)/"listening"
     if (kit/"listening_key.json").is_file(): return kit/"listening_key.json"
     by_system = {}
     for system in systems:
-        samples = sorted(protocol_subsets(read_samples(Path(run_dir)/"samples"/system))["fad"], key=lambda s: (s.get("seed") or 0, s["name"]))
-        by_system[system] = {s["prompt"]: s for s in reversed(samples)}                          # the lowest seed per prompt
+        samples = sorted(protocol_subsets(read_samples(Path(run_dir)/"samples"/system))["fad"],
+                         key=lambda s: (s.get("seed") or 0, s["name"]))
+        # the lowest seed per prompt
+        by_system[system] = {s["prompt"]: s for s in reversed(samples)}
     left_out = [s for s in systems if not by_system[s]]
-    if left_out: log.warning("listening kit: %s left out — no MusicNet test-prompt samples to rate on the shared prompts", left_out)
+    if left_out:
+        log.warning("listening kit: %s left out — no MusicNet test-prompt samples to rate on the shared prompts",
+                    left_out)
     systems = [s for s in systems if by_system[s]]
     shared = sorted(set.intersection(*(set(by_system[s]) for s in systems))) if systems else []
     if not shared: raise ValueError(f"build_listening_kit: systems {systems} share no MusicNet test prompt")
     rng = np.random.default_rng(seed)
     chosen = [shared[k] for k in sorted(rng.choice(len(shared), min(clips_per_system, len(shared)), replace=False))]
-    clips = [{"system": system, "path": by_system[system][p]["path"], "prompt": p} for p in chosen for system in systems]
+    clips = [{"system": system, "path": by_system[system][p]["path"], "prompt": p} for p in chosen
+             for system in systems]
     if anchors and "reference" in systems: clips = add_anchors(clips, "reference", kit/"anchors")
     (kit/"ratings").mkdir(parents=True, exist_ok=True)
     return build_listening_test(clips, kit, seed=seed)[1]
 
 def listening_summary(run_dir, n_boot: int = 1000, seed: int = 0, pairs=PAIRS) -> dict | None:
-    """From `listening/ratings/*.{json,csv}`: raters screened (low anchor above the hidden reference → flagged, left out),
-    per-system OVL/REL, and paired differences of `pairs` over shared (rater, prompt); None when nobody has rated yet."""
+    """From `listening/ratings/*.{json,csv}`: raters screened (low anchor above the hidden reference → flagged, left
+    out), per-system OVL/REL,
+    and paired differences of `pairs` over shared (rater, prompt); None when nobody has rated yet."""
     kit = Path(run_dir)/"listening"
-    files = sorted((kit/"ratings").glob("*.json")) + sorted((kit/"ratings").glob("*.csv")) if (kit/"ratings").is_dir() else []
+    files = (sorted((kit/"ratings").glob("*.json")) + sorted((kit/"ratings").glob("*.csv")) if (kit/"ratings").is_dir()
+             else [])
     if not files or not (kit/"listening_key.json").is_file(): return None
     ratings = read_ratings(files, kit/"listening_key.json")
     screen = screen_raters(ratings)
     flagged = screen.rater[screen.flagged].tolist()
     kept = ratings[~ratings.rater.isin(flagged)]
     if kept.empty: raise ValueError(f"every rater was flagged by the anchor screening: {flagged}")
-    return {"summary": analyse_listening(kept).set_index("system"), "flagged_raters": flagged, "screening": screen.to_dict("records"),
+    return {"summary": analyse_listening(kept).set_index("system"), "flagged_raters": flagged,
+            "screening": screen.to_dict("records"),
             "paired": listening_paired(kept, pairs, n_boot=n_boot, seed=seed)}
 
 # %% ../nbs/05e_evaluate.ipynb #a0517bf4
 SAMPLING_KEYS = ("steps", "guidance_scale", "negative_prompt", "candidates", "precision", "scheduler", "model")
 
 def sampling_settings(samples: list[dict]) -> dict:
-    "How a system's clips were sampled, from their sidecars: each setting's value, or the sorted list where clips differ."
+    """How a system's clips were sampled, from their sidecars: each setting's value, or the sorted list where clips
+    differ."""
     out = {}
     for k in SAMPLING_KEYS:
         values = sorted({json.dumps(s.get(k)) for s in samples})
@@ -271,19 +313,25 @@ def _sampling_words(v: dict) -> str:
 def _fmt(m, lo=None, hi=None, n=None, digits=3) -> str:
     if m is None or (isinstance(m, float) and np.isnan(m)): return "—"
     s = f"{m:.{digits}f}"
-    if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi): s += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
+    if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+        s += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
     return s + (f" (N={n})" if n is not None else "")
 
 def _rows_to_tex(df: pd.DataFrame) -> str:
-    esc = lambda s: str(s).replace("\\", "\\textbackslash{}").replace("&", "\\&").replace("%", "\\%").replace("_", "\\_").replace("#", "\\#")
-    lines = ["\\begin{tabular}{" + "l" * len(df.columns) + "}", "\\toprule", " & ".join(map(esc, df.columns)) + " \\\\", "\\midrule"]
+    tex_escapes = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "_": "\\_", "#": "\\#"}
+    esc = lambda s: "".join(tex_escapes.get(ch, ch) for ch in str(s))
+    lines = ["\\begin{tabular}{" + "l" * len(df.columns) + "}", "\\toprule", " & ".join(map(esc, df.columns)) + " \\\\",
+             "\\midrule"]
     lines += [" & ".join(esc(v) for v in row) + " \\\\" for row in df.itertuples(index=False)]
     return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", ""])
 
 def _metric_row(prefix: str, r: dict, mean="mean") -> dict:
     "Flat Table 1 columns of one metric result: value, CI, N, chance, margin and its CI when present."
-    row = {prefix: r[mean], f"{prefix}_ci": r.get("ci"), f"{prefix}_n": r.get("n"), f"{prefix}_n_prompts": r.get("n_clusters")}
-    if "margin" in r: row.update({f"{prefix}_chance": r["chance"], f"{prefix}_margin": r["margin"], f"{prefix}_margin_ci": r["margin_ci"]})
+    row = {prefix: r[mean], f"{prefix}_ci": r.get("ci"), f"{prefix}_n": r.get("n"),
+           f"{prefix}_n_prompts": r.get("n_clusters")}
+    if "margin" in r:
+        row.update({f"{prefix}_chance": r["chance"], f"{prefix}_margin": r["margin"],
+                    f"{prefix}_margin_ci": r["margin_ci"]})
     return row
 
 def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
@@ -291,7 +339,8 @@ def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
     if reference != "auto": return Path(reference)
     ref_dir = run_dir/"samples"/"reference"
     if not ref_dir.is_dir():
-        if cfg is None: raise ValueError(f"{ref_dir} does not exist; pass cfg to write it from MusicNet, or reference=<folder>")
+        if cfg is None:
+            raise ValueError(f"{ref_dir} does not exist; pass cfg to write it from MusicNet, or reference=<folder>")
         write_reference_clips(cfg, run_dir, max_clips=max_reference_clips)
     verify_reference(ref_dir, run_dir)
     return ref_dir
@@ -304,15 +353,18 @@ def _system_row(system: str, r: dict, ratings) -> dict:
                     f"fad_{name}_n_prompts": f and f["n_clusters"]})
         if f and "fad_inf" in f:
             row[f"fad_inf_{name}"] = f["fad_inf"]
-            row[f"fad_inf_{name}_detail"] = {"r2": f.get("r2"), "n": f["n"], "ns": f.get("ns"), "why_not": f.get("fad_inf_reason")}
+            row[f"fad_inf_{name}_detail"] = {"r2": f.get("r2"), "n": f["n"], "ns": f.get("ns"),
+                                             "why_not": f.get("fad_inf_reason")}
     if "clap" in r: row.update(_metric_row("clap", r["clap"], mean="clap"))
     if "clap_agreement" in r: row["clap_agreement"] = r["clap_agreement"]
     for k in PromptAdherence.keys:
         if k in r["adherence"]: row.update(_metric_row(k, r["adherence"][k]))
     rated = ratings is not None and system in ratings.index
     for s in ("ovl", "rel"):
-        row.update({s: ratings.loc[system, s], f"{s}_ci": [ratings.loc[system, f"{s}_ci_lo"], ratings.loc[system, f"{s}_ci_hi"]],
-                    f"{s}_n": int(ratings.loc[system, f"{s}_n"]), "n_raters": int(ratings.loc[system, "n_raters"])} if rated
+        row.update({s: ratings.loc[system, s],
+                    f"{s}_ci": [ratings.loc[system, f"{s}_ci_lo"], ratings.loc[system, f"{s}_ci_hi"]],
+                    f"{s}_n": int(ratings.loc[system, f"{s}_n"]),
+                    "n_raters": int(ratings.loc[system, "n_raters"])} if rated
                    else {s: None})
     return row
 
@@ -325,30 +377,43 @@ def _protocol(s: dict, listened: dict | None) -> dict:
     "How Table 1 was measured, for its JSON record: `s` holds table1's settings, `listened` the listening summary."
     ratings = None if listened is None else listened["summary"]
     return {
-        "systems": s["systems"], "reference_set": _relative(s["ref_dir"], s["run_dir"]), "n_reference": s["n_reference"],
+        "systems": s["systems"], "reference_set": _relative(s["ref_dir"], s["run_dir"]),
+        "n_reference": s["n_reference"],
         "sampling": s["sampling"],
-        "loudness": f"every clip normalised to {s['loudness_lufs']:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) before FAD, CLAP and transcription",
-        "fad": {"embeddings": list(s["fad_embedders"]), "ci": f"bootstrap ({s['n_boot']} resamples) over the system's prompts and the reference clips, "
-                "spread centred on the estimate", "fad_inf": s["fad_inf"], "statistics_cache": _relative(s["cache_dir"], s["run_dir"])},
-        "clap_score": {"backend": s["clap_backend"], "agreement_with": s["clap_agreement"], "ci": "bootstrap over prompts, 95 %",
+        "loudness": f"every clip normalised to {s['loudness_lufs']:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) "
+                    f"before FAD, CLAP and transcription",
+        "fad": {"embeddings": list(s["fad_embedders"]),
+                "ci": f"bootstrap ({s['n_boot']} resamples) over the system's prompts and the reference clips, "
+                "spread centred on the estimate", "fad_inf": s["fad_inf"],
+                "statistics_cache": _relative(s["cache_dir"], s["run_dir"])},
+        "clap_score": {"backend": s["clap_backend"], "agreement_with": s["clap_agreement"],
+                       "ci": "bootstrap over prompts, 95 %",
                        "chance": "each clip against every other prompt of the set; margin = own − chance per clip"},
         "prompt_adherence": {"transcriber": s["transcriber"], "instrument_clap": s["clap_backend"],
-                             "ci": "bootstrap over prompts, 95 %", "chance": "each clip against every other test prompt; margin = own − chance",
-                             "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range (F1), note density "
-                                         "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the seed-style prompt"},
-        "paired": {"pairs": [list(p) for p in s["pairs"]], "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
+                             "ci": "bootstrap over prompts, 95 %",
+                             "chance": "each clip against every other test prompt; margin = own − chance",
+                             "measures": "only what the prompt states: instruments (CLAP zero-shot AUC), pitch range "
+                                         "(F1), note density "
+                                         "(ratio), tempo (MIREX Acc2); a stated timed note (recall) for the "
+                                         "seed-style prompt"},
+        "paired": {"pairs": [list(p) for p in s["pairs"]],
+                   "ci": "bootstrap over shared prompts (and reference clips for FAD), 95 %"},
         "listening": "not rated" if ratings is None else {"scale": "1-100", "ci": "Student t over raters' means, 95 %",
                       "same_prompts": "every system and the hidden reference on the same MusicNet test prompts",
-                      "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are flagged and left out",
+                      "screening": "raters scoring the low anchor above the hidden reference on > 15 % of prompts are "
+                                   "flagged and left out",
                       "flagged_raters": listened["flagged_raters"], "raters": listened["screening"]},
-        "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: prompt_set 'table1'",
+        "subsets": "FAD and prompt adherence: samples with prompt_set 'musicnet_test'; CLAP score and listening: "
+                   "prompt_set 'table1'",
         "sample_rate": SAMPLE_RATE, "seed": s["seed"],
     }
 
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
-           transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None, max_reference_clips: int | None = None,
+           transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None,
+           max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
-           loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None, embedders: dict | None = None) -> dict:
+           loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None,
+           embedders: dict | None = None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
     Every sample must carry its `prompt_set` (an unlabelled one is an error). `listening`: `evaluate.listening`
     ({build, clips_per_system}; None: no kit is built). `embedders`: already built embedders by registry name
@@ -362,7 +427,8 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     models = _Models(transcriber, embedders)
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")
     fad_refs = {name: reference_stats(models.embedder(name), [s["path"] for s in protocol_subsets(ref_samples)["fad"]],
-                                      f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir, loudness_lufs=loudness_lufs)
+                                      f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir,
+                                      loudness_lufs=loudness_lufs)
                 for name in fad_embedders}
     # 2. every system's metrics
     results, sampling = {}, {}
@@ -370,7 +436,8 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
         samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
         if system != "reference": sampling[system] = sampling_settings(samples)
         t0 = time.time()
-        results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf, seed=seed,
+        results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf,
+                                          seed=seed,
                                           is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
                                           clap_agreement=clap_agreement)
         log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
@@ -384,8 +451,10 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     # 4. the rows, the protocol, and the files
     rows = [_system_row(system, r, ratings) for system, r in results.items()]
-    settings = dict(systems=systems, run_dir=run_dir, sampling=sampling, ref_dir=ref_dir, n_reference=len(ref_samples), loudness_lufs=loudness_lufs, seed=seed,
-                    fad_embedders=fad_embedders, n_boot=n_boot, fad_inf=fad_inf, cache_dir=cache_dir, clap_backend=clap_backend,
+    settings = dict(systems=systems, run_dir=run_dir, sampling=sampling, ref_dir=ref_dir, n_reference=len(ref_samples),
+                    loudness_lufs=loudness_lufs, seed=seed,
+                    fad_embedders=fad_embedders, n_boot=n_boot, fad_inf=fad_inf, cache_dir=cache_dir,
+                    clap_backend=clap_backend,
                     clap_agreement=clap_agreement, transcriber=models.transcriber.name, pairs=pairs)
     protocol = _protocol(settings, listened)
     if ratings is not None:   # sanity of the raters: the low-pass anchor should score below the real reference
@@ -397,13 +466,15 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
 
 # %% ../nbs/05e_evaluate.ipynb #275a3c1a
 ADHERENCE_TITLES = {"clap": "CLAP score", "instrument_auc": "Instrument AUC", "pitch_range_f1": "Pitch-range F1",
-                    "density_ratio": "Density ratio", "tempo_acc2": "Tempo Acc2", "stated_note_recall": "Stated-note recall"}
+                    "density_ratio": "Density ratio", "tempo_acc2": "Tempo Acc2",
+                    "stated_note_recall": "Stated-note recall"}
 
 def _fmt_margin(r: dict, k: str) -> str:
     "value (N) and, when a chance level exists, `margin [CI] over chance c`."
     if r.get(k) is None: return "—"
     s = _fmt(r[k], None, None, r.get(f"{k}_n"))
-    if r.get(f"{k}_margin") is not None: s += f"; {_fmt(r[f'{k}_margin'], *r[f'{k}_margin_ci'])} over chance {r[f'{k}_chance']:.3f}"
+    if r.get(f"{k}_margin") is not None:
+        s += f"; {_fmt(r[f'{k}_margin'], *r[f'{k}_margin_ci'])} over chance {r[f'{k}_chance']:.3f}"
     return s
 
 def _paired_rows(record) -> list[str]:
@@ -421,14 +492,18 @@ def _display_rows(record, fad_embedders) -> pd.DataFrame:
         for name in fad_embedders:
             ci = r.get(f"fad_{name}_ci") or [None, None]
             m = r.get(f"fad_{name}")
-            d[f"FAD {name}"] = "— (reference)" if r["system"] == "reference" else _fmt(m, *ci, r.get(f"fad_{name}_n"), 2 if m is None or abs(m) >= 1 else 4)
+            digits = 2 if m is None or abs(m) >= 1 else 4
+            fad = _fmt(m, *ci, r.get(f"fad_{name}_n"), digits) if r["system"] != "reference" else None
+            d[f"FAD {name}"] = fad or "— (reference)"
         for k, title in ADHERENCE_TITLES.items(): d[title] = _fmt_margin(r, k)
         for s in ("ovl", "rel"):
-            d[s.upper()] = "not rated" if r.get(s) is None else _fmt(r[s], *r[f"{s}_ci"], None, 1) + f" ({r[f'{s}_n']} ratings, {r['n_raters']} raters)"
+            rated = lambda: _fmt(r[s], *r[f"{s}_ci"], None, 1) + f" ({r[f'{s}_n']} ratings, {r['n_raters']} raters)"
+            d[s.upper()] = "not rated" if r.get(s) is None else rated()
         out.append(d)
     p = record["paper_row"]
     fads = {f"FAD {n}": (f"{p['fad']} (embedding not stated)" if i == 0 else "—") for i, n in enumerate(fad_embedders)}
-    out.append({"System": p["label"], **(fads or {"FAD": f"{p['fad']} (embedding not stated)"}), "CLAP score": str(p["clap"]),
+    out.append({"System": p["label"], **(fads or {"FAD": f"{p['fad']} (embedding not stated)"}),
+                "CLAP score": str(p["clap"]),
                 **{t: "—" for t in list(ADHERENCE_TITLES.values())[1:]}, "OVL": str(p["ovl"]), "REL": str(p["rel"])})
     return pd.DataFrame(out)
 
@@ -437,35 +512,47 @@ def _write_table1(run_dir: Path, record: dict, fad_embedders):
     p = record["protocol"]
     md = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     md += ["| " + " | ".join(map(str, row)) + " |" for row in df.itertuples(index=False)]
-    if record["paired"]: md += ["", "Paired differences (systems sharing prompts and seeds):", ""] + _paired_rows(record)
+    if record["paired"]:
+        md += ["", "Paired differences (systems sharing prompts and seeds):", ""] + _paired_rows(record)
     for r in record["rows"]:
         if r.get("clap_agreement"):
             a = r["clap_agreement"]; f = lambda v: "—" if v is None else f"{v:.3f}"
-            md += ["", f"CLAP backends on {r['system']}'s {a['n']} clips: {a['backends'][0]} vs {a['backends'][1]}: Pearson r {f(a['pearson'])}, "
+            md += ["", f"CLAP backends on {r['system']}'s {a['n']} clips: {a['backends'][0]} vs {a['backends'][1]}: "
+                       f"Pearson r {f(a['pearson'])}, "
                    f"Spearman ρ {f(a['spearman'])}, mean difference {a['mean_difference']:.4f}."]
     fad_inf = {k: v for r in record["rows"] for k, v in r.items() if k.startswith("fad_inf_") and k.endswith("_detail")}
-    for k, v in fad_inf.items(): md += ["", f"{k[:-7]}: " + (v["why_not"] or f"fitted over N = {v['ns']}, r² = {v['r2']:.3f}")]
-    md += ["", "Mean [95 % CI] (N clips); 'over chance': margin over the same clips scored against the other prompts. Protocol: " + "; ".join([
+    for k, v in fad_inf.items():
+        md += ["", f"{k[:-7]}: " + (v["why_not"] or f"fitted over N = {v['ns']}, r² = {v['r2']:.3f}")]
+    md += ["", "Mean [95 % CI] (N clips); 'over chance': margin over the same clips scored against the other prompts. "
+               "Protocol: " + "; ".join([
         f"reference set `{p['reference_set']}` ({p['n_reference']} real clips)",
         f"FAD embeddings {', '.join(p['fad']['embeddings']) or 'none'} ({p['fad']['ci']})",
-        f"CLAP score with `{p['clap_score']['backend']}`", f"prompt adherence transcribed with {p['prompt_adherence']['transcriber']}",
+        f"CLAP score with `{p['clap_score']['backend']}`",
+        f"prompt adherence transcribed with {p['prompt_adherence']['transcriber']}",
         "sampling " + ", ".join(f"{s}: {_sampling_words(v)}" for s, v in p["sampling"].items()),
         p["loudness"],
-        "OVL/REL: " + ("not rated (no listening-test results)" if p["listening"] == "not rated" else "1–100 ratings, CI over raters")]) + ".",
-        "", f"The last row quotes the seed paper: {record['paper_row']['note']}. Its OVL 0.61 / REL 0.04 are not on our 1–100 "
+        "OVL/REL: " + ("not rated (no listening-test results)" if p["listening"] == "not rated"
+                       else "1–100 ratings, CI over raters")]) + ".",
+        "", f"The last row quotes the seed paper: {record['paper_row']['note']}. Its OVL 0.61 / REL 0.04 are not on "
+            f"our 1–100 "
         "scale and cannot be compared with ours."]
     atomic_write_text(run_dir/"table1.md", "\n".join(md) + "\n")
-    flat = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()} for r in record["rows"] + [record["paper_row"]]])
+    flat = pd.DataFrame([{k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()}
+                         for r in record["rows"] + [record["paper_row"]]])
     atomic_write_text(run_dir/"table1.csv", flat.to_csv(index=False))
-    atomic_write_text(run_dir/"table1.json", json.dumps(record, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    atomic_write_text(run_dir/"table1.json",
+                      json.dumps(record, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
     atomic_write_text(run_dir/"table1.tex", _rows_to_tex(df))
 
 # %% ../nbs/05e_evaluate.ipynb #afd2ae48
 def plot_table1(record: dict, run_dir=None):
-    "Bar charts with CIs of every metric in `record['rows']`; saved as figures/table1.{png,pdf} when `run_dir` is given."
+    """Bar charts with CIs of every metric in `record['rows']`; saved as figures/table1.{png,pdf} when `run_dir` is
+    given."""
     import matplotlib; import matplotlib.pyplot as plt
     rows = record["rows"]
-    metrics = [k for k in dict.fromkeys(k for r in rows for k in r) if (k.startswith("fad_") and not k.endswith(("_ci", "_n", "_n_prompts", "_detail")) and not k.startswith("fad_inf"))
+    metrics = [k for k in dict.fromkeys(k for r in rows for k in r)
+               if (k.startswith("fad_") and not k.endswith(("_ci", "_n", "_n_prompts", "_detail"))
+                   and not k.startswith("fad_inf"))
                or k in ("clap", *PromptAdherence.keys, "ovl", "rel")]
     metrics = [m for m in dict.fromkeys(metrics) if any(r.get(m) is not None for r in rows)]
     fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.2 * max(1, len(metrics)), 3.2), squeeze=False)

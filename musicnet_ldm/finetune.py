@@ -17,8 +17,9 @@ from diffusers import AudioLDM2Pipeline
 from .cache import collate as cache_collate, training_data
 from .config import (
     ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
-from .core import (
-    HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path, seed_everything)
+from musicnet_ldm.core import (
+    HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path,
+    seed_everything)
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline
@@ -39,7 +40,8 @@ class ConditionedUNet(nn.Module):
         self.unet, self.adapter = unet, adapter
 
     def forward(self, noisy_latents, timesteps, generated_prompt_embeds, prompt_embeds, attention_mask):
-        if self.adapter is not None: generated_prompt_embeds, prompt_embeds = self.adapter(generated_prompt_embeds, prompt_embeds)
+        if self.adapter is not None:
+            generated_prompt_embeds, prompt_embeds = self.adapter(generated_prompt_embeds, prompt_embeds)
         return self.unet(noisy_latents, timesteps, encoder_hidden_states=generated_prompt_embeds,
                          encoder_hidden_states_1=prompt_embeds, encoder_attention_mask_1=attention_mask).sample
 
@@ -65,17 +67,20 @@ def drop_conditioning(batch: dict, null: dict, p: float, generator: torch.Genera
     return out
 
 # %% ../nbs/03_finetune.ipynb #32c87b03
-def _bcast(a: torch.Tensor, x: torch.Tensor): return a.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
+def _bcast(a: torch.Tensor, x: torch.Tensor):
+    return a.to(device=x.device, dtype=x.dtype).view(-1, *([1] * (x.ndim - 1)))
 
 def prediction_target(scheduler, latents, noise, timesteps):
-    "What the UNet is trained to predict from clean `latents` and `noise` at `timesteps`: ε or v (the scheduler's `prediction_type`)."
+    """What the UNet is trained to predict from clean `latents` and `noise` at `timesteps`: ε or v (the scheduler's
+    `prediction_type`)."""
     kind = scheduler.config.prediction_type
     if kind == "epsilon": return noise
     if kind == "v_prediction": return scheduler.get_velocity(latents, noise, timesteps)
     raise ValueError(f"unsupported prediction_type {kind!r}")
 
 def x0_and_eps(scheduler, model_output, timesteps, sample):
-    "(predicted clean latent, predicted noise) implied by a UNet output at `timesteps` on `sample`, for ε- or v-prediction."
+    """(predicted clean latent, predicted noise) implied by a UNet output at `timesteps` on `sample`, for ε- or
+    v-prediction."""
     a = _bcast(scheduler.alphas_cumprod.to(sample.device)[timesteps], sample)
     sa, sb = a.sqrt(), (1 - a).sqrt()
     kind = scheduler.config.prediction_type
@@ -107,7 +112,8 @@ def toy_conditioned_latents(pipe, prompts=("a solo piano piece", "a string quart
     # the UNet is convolutional: tests may train on shorter latents (`frames`) than a 10.24 s clip's 256
     shape = (pipe.unet.config.in_channels, frames or pipe.unet.config.sample_size, 16)
     patterns = [torch.randn(shape, generator=g) for _ in prompts]
-    return [{"latents": patterns[i % len(prompts)] + 0.1 * torch.randn(shape, generator=g), "prompt": prompts[i % len(prompts)],
+    return [{"latents": patterns[i % len(prompts)] + 0.1 * torch.randn(shape, generator=g),
+             "prompt": prompts[i % len(prompts)],
              "prompt_embeds": pe[i % len(prompts)], "attention_mask": am[i % len(prompts)],
              "generated_prompt_embeds": gpe[i % len(prompts)]} for i in range(n)]
 
@@ -145,7 +151,8 @@ def _add_lora(unet, rank: int, alpha: int):
 
 def trainable_model(pipe, s: TrainConfig) -> ConditionedUNet:
     "What fine-tuning trains: the UNet in fp32 (or LoRA factors on it) and the adapter; every other component frozen."
-    for m in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.language_model, pipe.projection_model, pipe.vocoder):
+    for m in (pipe.vae, pipe.text_encoder, pipe.text_encoder_2, pipe.language_model, pipe.projection_model,
+              pipe.vocoder):
         m.requires_grad_(False)
     unet = pipe.unet.float()                                  # fp32 master weights; accelerate autocasts
     if s.lora: unet = _add_lora(unet, s.lora_rank, s.lora_alpha)
@@ -174,7 +181,8 @@ def enable_gradient_checkpointing(unet):
 @contextlib.contextmanager
 def peak_memory(device):
     """Peak memory over the block, in GiB: `box["gib"]` is CUDA's allocator peak on a GPU, the sampled process RSS on
-    a CPU; `box["rise_gib"]` its rise over the block's start (on a CPU: what the block added to the interpreter and model)."""
+    a CPU; `box["rise_gib"]` its rise over the block's start (on a CPU: what the block added to the interpreter
+                                                              and model)."""
     import psutil, threading
     box = {"gib": 0.0, "rise_gib": 0.0}
     if device.type == "cuda":
@@ -271,7 +279,8 @@ def gradient_checkpointing_for(setting, model, loss, train_set, collate, batch_s
 
 # %% ../nbs/03_finetune.ipynb #d9c6d04d
 def load_lora(unet, folder):
-    "Inject the LoRA factors saved in `folder` (`adapter_config.json` + `adapter_model.safetensors`) into a base `unet`."
+    """Inject the LoRA factors saved in `folder` (`adapter_config.json` + `adapter_model.safetensors`) into a base
+    `unet`."""
     from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
     from safetensors.torch import load_file
     folder = Path(folder)
@@ -279,7 +288,8 @@ def load_lora(unet, folder):
         raise FileNotFoundError(f"{folder} holds no LoRA factors (adapter_model.safetensors is missing)")
     unet = inject_adapter_in_model(LoraConfig.from_pretrained(str(folder)), unet)
     result = set_peft_model_state_dict(unet, load_file(str(folder/"adapter_model.safetensors")))
-    if getattr(result, "unexpected_keys", None): raise ValueError(f"{folder}: LoRA keys the UNet lacks: {result.unexpected_keys[:5]}")
+    if getattr(result, "unexpected_keys", None):
+        raise ValueError(f"{folder}: LoRA keys the UNet lacks: {result.unexpected_keys[:5]}")
     return unet
 
 def merge_lora(unet):
@@ -309,7 +319,8 @@ def save_lora(unet, folder: Path):
     from peft.utils import get_peft_model_state_dict
     from safetensors.torch import save_file
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()}, str(folder/"adapter_model.safetensors"))
+    save_file({k: v.contiguous() for k, v in get_peft_model_state_dict(unet).items()},
+              str(folder/"adapter_model.safetensors"))
     unet.peft_config["default"].save_pretrained(str(folder))
 
 # %% ../nbs/03_finetune.ipynb #0cd0d808
@@ -428,7 +439,8 @@ def train(cfg: dict, output_dir=None, log=print) -> dict:
     # 1. every setting resolved and checked; the model named
     cfg = resolve(cfg)
     t = cfg["train"]
-    if cfg["model"] is None: raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")
+    if cfg["model"] is None:
+        raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")
     # 2. the run directory, with the resolved configuration in config.json
     out = Path(output_dir or t["output_dir"] or make_run_dir(cfg))
     if not (out/"config.json").exists(): make_run_dir(cfg, run_id=out.name, root=out.parent)
@@ -488,7 +500,8 @@ def bench_training(model: str = "tiny", n_items: int = 4, batch_size: int = 2, s
     @torch.no_grad()
     def encode(idx):
         "What the cache stores for items `idx`: scaled VAE latents and the raw text conditioning."
-        lat = pipe.vae.encode(mels[idx].to(device)).latent_dist.sample(generator=torch.Generator(device).manual_seed(seed)) * sf
+        posterior = pipe.vae.encode(mels[idx].to(device)).latent_dist
+        lat = posterior.sample(generator=torch.Generator(device).manual_seed(seed)) * sf
         pe, am, gpe = AudioLDM2Pipeline.encode_prompt(pipe, [prompts[i] for i in idx], device, 1, False)
         return {"latents": lat, "prompt_embeds": pe, "attention_mask": am, "generated_prompt_embeds": gpe}
     batches = [list(range(i, min(i + batch_size, n_items))) for i in range(0, n_items, batch_size)]
@@ -520,7 +533,8 @@ def bench_training(model: str = "tiny", n_items: int = 4, batch_size: int = 2, s
 # %% ../nbs/03_finetune.ipynb #e9b6b9ba
 def main(argv=None) -> int:
     "Command line: fine-tune with a preset and any setting overridden."
-    parser = argparse.ArgumentParser(prog="python -m musicnet_ldm.finetune", description="Fine-tune AudioLDM2 on MusicNet.", allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="python -m musicnet_ldm.finetune",
+                                     description="Fine-tune AudioLDM2 on MusicNet.", allow_abbrev=False)
     summary = train(config_from_args(add_setting_options(parser).parse_args(argv)))
     if int(os.environ.get("RANK", "0")) == 0: print(json.dumps(summary, indent=2))
     return 0

@@ -12,7 +12,8 @@ import pandas as pd
 
 from .audio import write_wav
 from .config import DataConfig, from_dict, repo_root
-from .musicnet import data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE, MUSICNET_INSTRUMENTS
+from .musicnet import (data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE,
+                                   MUSICNET_INSTRUMENTS)
 
 # %% auto #0
 __all__ = ['ENSEMBLES', 'REGISTERS', 'NOTE_VALUES', 'COMPOSERS', 'FORMS', 'TEMPO_MARKS', 'KEYS', 'SCALES', 'PRETRAIN_ENSEMBLES',
@@ -32,7 +33,8 @@ COMPOSERS = ["Bach", "Beethoven", "Brahms", "Mozart", "Schubert", "Haydn", "Dvor
 FORMS = {"Solo Piano": "Piano Sonata", "String Quartet": "String Quartet", "Accompanied Violin": "Violin Sonata",
          "Accompanied Cello": "Cello Sonata", "Piano Trio": "Piano Trio", "Wind Quintet": "Wind Quintet",
          "Solo Cello": "Cello Suite", "Solo Violin": "Violin Partita", "Violin and Harpsichord": "Violin Sonata",
-         "Solo Flute": "Flute Partita", "Clarinet Quintet": "Clarinet Quintet", "Pairs Clarinet-Horn-Bassoon": "Divertimento"}
+         "Solo Flute": "Flute Partita", "Clarinet Quintet": "Clarinet Quintet",
+         "Pairs Clarinet-Horn-Bassoon": "Divertimento"}
 TEMPO_MARKS = [(60, "Adagio"), (76, "Andante"), (108, "Allegretto"), (132, "Allegro"), (160, "Presto")]
 KEYS = ["C", "C#", "D", "E-flat", "E", "F", "F#", "G", "A-flat", "A", "B-flat", "B"]
 SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10]}
@@ -44,7 +46,8 @@ PRETRAIN_REGISTERS = {57: (55, 82), 58: (40, 72), 59: (28, 58), 17: (48, 79), 27
                       90: (48, 76), 39: (28, 52), 13: (45, 84), 12: (53, 89), 30: (40, 71), 34: (28, 52), 25: (40, 76)}
 TEXTURES = {57: "melody", 58: "chords", 59: "ostinato", 17: "chords", 27: "melody", 33: "ostinato", 81: "melody",
             90: "chords", 39: "ostinato", 13: "arpeggio", 12: "melody", 30: "chords", 34: "ostinato", 25: "arpeggio"}
-PRETRAIN_FORMS = {"Brass Section": "Fanfare", "Organ Trio": "Groove", "Synth Pop": "Pop Song", "Mallet Duo": "Mallet Etude",
+PRETRAIN_FORMS = {"Brass Section": "Fanfare", "Organ Trio": "Groove", "Synth Pop": "Pop Song",
+                  "Mallet Duo": "Mallet Etude",
                   "Rock Band": "Rock Song", "Nylon Guitar": "Guitar Study"}
 
 # %% ../nbs/01c_fixture.ipynb #b8dda74e
@@ -62,20 +65,24 @@ def compose_texture(rng, texture: str, pitches: list, n_beats: float) -> list:
         while beat < n_beats:
             for length, step in zip(figure, steps):
                 if beat >= n_beats: break
-                out.append((beat, min(length, n_beats - beat), pitches[min(int(step), len(pitches) - 1)])); beat += length
+                out.append((beat, min(length, n_beats - beat), pitches[min(int(step), len(pitches) - 1)]))
+                beat += length
             beat = float(np.ceil(beat / 4) * 4)
         return out
     while beat < n_beats:
         length = min(float(rng.choice([2.0, 4.0])), n_beats - beat)
         chord = _triad(pitches, int(rng.integers(0, max(1, len(pitches) - 5))))
         if texture == "chords": out += [(beat, length, p) for p in chord]
-        else: out += [(beat + k * 0.5, min(0.5, length - k * 0.5), chord[[0, 1, 2, 1][k % 4]]) for k in range(int(length * 2))]
+        else:
+            out += [(beat + k * 0.5, min(0.5, length - k * 0.5), chord[[0, 1, 2, 1][k % 4]])
+                    for k in range(int(length * 2))]
         beat += length
     return out
 
 # %% ../nbs/01c_fixture.ipynb #858843c3
 def compose_voice(rng, code: int, tonic: int, scale: list, n_beats: float) -> list:
-    "One voice: a list of (start_beat, length_beats, pitch) in the instrument's register (and texture, for the pre-training programs)."
+    """One voice: a list of (start_beat, length_beats, pitch) in the instrument's register (and texture, for the
+    pre-training programs)."""
     lo, hi = {**REGISTERS, **PRETRAIN_REGISTERS}[code]
     pitches = [p for p in range(lo, hi + 1) if (p - tonic) % 12 in scale]
     if TEXTURES.get(code, "melody") != "melody": return compose_texture(rng, TEXTURES[code], pitches, n_beats)
@@ -93,7 +100,8 @@ def compose_voice(rng, code: int, tonic: int, scale: list, n_beats: float) -> li
     return out
 
 def compose(rng, ensemble: str, seconds: float, bpm: float, tonic: int = 0, mode: str = "major") -> pd.DataFrame:
-    "Label rows (MusicNet's columns and units) of a random piece in `tonic` `mode` for `ensemble`, ending before `seconds`."
+    """Label rows (MusicNet's columns and units) of a random piece in `tonic` `mode` for `ensemble`, ending before
+    `seconds`."""
     scale = SCALES[mode]
     sec_per_beat = 60.0 / bpm
     n_beats = np.floor((seconds - 0.5) / sec_per_beat * 4) / 4          # leave a little release at the end
@@ -132,7 +140,8 @@ def render(labels: pd.DataFrame, seconds: float, sf2_path=None, velocity_seed: i
     for code, rows in labels.groupby("instrument", sort=True):
         inst = pretty_midi.Instrument(program=int(code) - 1)
         for r, vel in zip(rows.itertuples(), rng.integers(60, 100, len(rows))):
-            inst.notes.append(pretty_midi.Note(int(vel), int(r.note), r.start_time / LABEL_SAMPLE_RATE, r.end_time / LABEL_SAMPLE_RATE))
+            inst.notes.append(pretty_midi.Note(int(vel), int(r.note), r.start_time / LABEL_SAMPLE_RATE,
+                                               r.end_time / LABEL_SAMPLE_RATE))
         pm.instruments.append(inst)
     n = int(round(seconds * LABEL_SAMPLE_RATE))
     wav = pm.fluidsynth(fs=LABEL_SAMPLE_RATE, sf2_path=str(sf2)) if pm.instruments else np.zeros(n)
@@ -151,7 +160,8 @@ def _piece_metadata(rng, rid: int, ensemble: str, bpm: float, seconds: float, se
     return {"id": rid, "composer": str(rng.choice(COMPOSERS)),
             "composition": f"{ {**FORMS, **PRETRAIN_FORMS}[ensemble]} No {int(rng.integers(1, 13))} in {key}",
             "movement": f"{int(rng.integers(1, 5))}. {mark}", "ensemble": ensemble,
-            "source": "synthetic (musicnet_ldm.fixture, FluidSynth)", "transcriber": f"musicnet_ldm.fixture seed {seed}",
+            "source": "synthetic (musicnet_ldm.fixture, FluidSynth)",
+            "transcriber": f"musicnet_ldm.fixture seed {seed}",
             "catalog_name": f"Op{int(rng.integers(1, 130))}", "seconds": int(round(seconds))}
 
 def _known_ensembles(names) -> list:
@@ -162,15 +172,21 @@ def _known_ensembles(names) -> list:
     return names
 
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
-                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None, balanced_test: bool = False) -> Path:
+                 sf2_path=None, overwrite: bool = False, ensembles: list | None = None,
+                 balanced_test: bool = False) -> Path:
     """Write a synthetic MusicNet (Zenodo layout) with `recordings` recordings of `seconds` each; return `out`.
-    `ensembles`: names from `ENSEMBLES` or `PRETRAIN_ENSEMBLES`, dealt in turn (default: every MusicNet ensemble, then at random).
-    `balanced_test`: the test split is the first `test_recordings` recordings (one per ensemble when that is `len(ensembles)`)."""
+    `ensembles`: names from `ENSEMBLES` or `PRETRAIN_ENSEMBLES`,
+    dealt in turn (default: every MusicNet ensemble, then at random).
+    `balanced_test`: the test split is the first `test_recordings` recordings (one per ensemble when that is
+    `len(ensembles)`)."""
     out = Path(out)
-    if recordings < 1 or seconds <= 1: raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
+    if recordings < 1 or seconds <= 1:
+        raise ValueError(f"need at least 1 recording of more than 1 s (got {recordings}, {seconds})")
     test_recordings = max(1, recordings // 3) if test_recordings is None else int(test_recordings)
-    if not 0 <= test_recordings <= recordings: raise ValueError(f"test_recordings={test_recordings} must be in 0..{recordings}")
-    params = {"recordings": int(recordings), "seconds": float(seconds), "seed": int(seed), "test_recordings": test_recordings}
+    if not 0 <= test_recordings <= recordings:
+        raise ValueError(f"test_recordings={test_recordings} must be in 0..{recordings}")
+    params = {"recordings": int(recordings), "seconds": float(seconds), "seed": int(seed),
+              "test_recordings": test_recordings}
     if ensembles is not None: params["ensembles"] = _known_ensembles(ensembles)
     if balanced_test: params["balanced_test"] = True             # before the stamp check: a balanced fixture is reused
     stamp = out/"fixture.json"
@@ -187,13 +203,16 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
         meta = []
         for k, rid in enumerate(ids):
             if ensembles is not None: ensemble = params["ensembles"][k % len(params["ensembles"])]
-            else: ensemble = list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES) else str(rng.choice(list(ENSEMBLES)))
+            else:
+                ensemble = (list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES)
+                            else str(rng.choice(list(ENSEMBLES))))
             bpm = float(rng.choice([60, 72, 84, 96, 108, 120, 132, 144]))
             tonic, mode = int(rng.integers(0, 12)), str(rng.choice(list(SCALES)))
             labels = compose(rng, ensemble, seconds, bpm, tonic, mode)
             split = "test" if rid in test_ids else "train"
             write_labels(tmp/f"{split}_labels"/f"{rid}.csv", labels)
-            write_wav(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid), LABEL_SAMPLE_RATE, "PCM_16")
+            write_wav(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid),
+                      LABEL_SAMPLE_RATE, "PCM_16")
             meta.append(_piece_metadata(rng, rid, ensemble, bpm, seconds, seed, tonic, mode))
         pd.DataFrame(meta, columns=METADATA_COLUMNS).to_csv(tmp/METADATA_FILE, index=False)
         (tmp/"fixture.json").write_text(json.dumps({"params": params, "soundfont": sf2.name, "ids": ids,
@@ -203,7 +222,8 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
         if out.exists():
             if not (out/"fixture.json").is_file() and any(out.iterdir()):
                 raise FileExistsError(f"{out} exists and is not a fixture: refusing to replace it")
-            old = out.with_name(f".{out.name}.old{os.getpid()}"); os.replace(out, old); shutil.rmtree(old, ignore_errors=True)
+            old = out.with_name(f".{out.name}.old{os.getpid()}")
+            os.replace(out, old); shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, out)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
@@ -222,13 +242,15 @@ def prepare_data(cfg: dict) -> Path:
 def main(argv=None):
     "Command line: write a synthetic MusicNet."
     ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.fixture",
-                                 description="Write a synthetic MusicNet (MusicNet's layout and formats) rendered with FluidSynth.")
+                                 description="Write a synthetic MusicNet (MusicNet's layout and formats) rendered "
+                                             "with FluidSynth.")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--recordings", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=24.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test-recordings", type=int, default=None, help="recordings in test_data/ (default: a third)")
-    ap.add_argument("--soundfont", default=None, help="a General MIDI .sf2 (default: $MUSICNET_LDM_SOUNDFONT or /usr/share/sounds/sf2)")
+    ap.add_argument("--soundfont", default=None,
+                    help="a General MIDI .sf2 (default: $MUSICNET_LDM_SOUNDFONT or /usr/share/sounds/sf2)")
     ap.add_argument("--overwrite", action="store_true", help="rebuild even if a fixture with these parameters exists")
     a = ap.parse_args(argv)
     try:

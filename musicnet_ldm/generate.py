@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE, WIN_LENGTH,
+from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE,
+                               WIN_LENGTH,
                                atomic_write_text, git_sha, package_versions, pick_device,
                                pick_mixed_precision, resolve_model_path, resolve_precision)
 from .audio import write_wav
@@ -55,13 +56,15 @@ def prompts_dir() -> Path:
 
 # %% ../nbs/04_generate.ipynb #838e98eb
 def write_test_prompts(cfg: dict, path, split: str = "test", max_clips: int | None = None) -> Path:
-    """Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes), cut and
-    prompted with the preset's `data:` settings (clip length, hop, filters, prompt style), as the cache cuts them."""
+    """Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes), cut
+    and prompted with the preset's `data:` settings (clip length, hop, filters, prompt style),
+    as the cache cuts them."""
     from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes
     clips = clip_index_from_config(cfg).split(split)
     if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {cfg['data'].get('root')}")
     style = from_dict(DataConfig, cfg["data"], "data").prompt_style
-    lines = [json.dumps({"prompt": build_prompt(c, style=style), "recording_id": int(c.recording_id), "start_s": float(c.start_s),
+    lines = [json.dumps({"prompt": build_prompt(c, style=style), "recording_id": int(c.recording_id),
+                         "start_s": float(c.start_s),
                          "notes": clip_notes(c), "notes_timed": True}, default=str) for c in clips[:max_clips]]
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, "\n".join(lines) + "\n")
@@ -69,15 +72,18 @@ def write_test_prompts(cfg: dict, path, split: str = "test", max_clips: int | No
 
 # %% ../nbs/04_generate.ipynb #e220f841
 def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
-    "Table 1's prompt records: the prompt file (`prompt_set` 'table1') and, with `generate.test_prompts`, the MusicNet test split's."
+    """Table 1's prompt records: the prompt file (`prompt_set` 'table1') and, with `generate.test_prompts`, the MusicNet
+    test split's."""
     from musicnet_ldm.core import repo_root
     gen = cfg["generate"]
     resolve = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
     records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(resolve(gen["prompts_file"]))]
     if not gen["test_prompts"]: return records
     if abs(gen["audio_length_s"] - cfg["data"]["clip_seconds"]) > 1e-6:   # the test prompts describe the data's clips
-        raise ValueError(f"generate.audio_length_s = {gen['audio_length_s']} but data.clip_seconds = {cfg['data']['clip_seconds']}: "
-                         "FAD compares the test prompts' clips with the real ones; set both alike (or generate.test_prompts: false)")
+        raise ValueError(f"generate.audio_length_s = {gen['audio_length_s']} but data.clip_seconds = "
+                         f"{cfg['data']['clip_seconds']}: "
+                         "FAD compares the test prompts' clips with the real ones; set both alike (or "
+                         "generate.test_prompts: false)")
     try: import musicnet_ldm.musicnet
     except ImportError as e:
         log(f"no data module ({e}): Table 1 prompts only"); return records
@@ -89,7 +95,8 @@ def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
 
 # %% ../nbs/04_generate.ipynb #e6a30e12
 def load_model(model, device="auto", precision: str = "no", upcast_decode: bool = True):
-    "A pipeline for `model` through the project's loader (our checkpoints bring their conditioning adapter), at `precision`."
+    """A pipeline for `model` through the project's loader (our checkpoints bring their conditioning adapter), at
+    `precision`."""
     from musicnet_ldm.model import load_pipeline
     return load_pipeline(str(model), device=device, precision=precision, upcast_decode=upcast_decode)
 
@@ -103,11 +110,15 @@ def check_model(model) -> str | None:
         index = path/"model_index.json"
         if index.is_file():
             try: components = json.loads(index.read_text())
-            except json.JSONDecodeError as e: raise ValueError(f"{index}: invalid JSON (line {e.lineno}: {e.msg})") from e
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{index}: invalid JSON (line {e.lineno}: {e.msg})") from e
             listed = [n for n, spec in components.items() if isinstance(spec, list) and spec[0] is not None]
             absent = [n for n in listed if not (path/n).is_dir()]
-            if absent: raise FileNotFoundError(f"checkpoint folder {path} lacks the subfolders {absent} its model_index.json lists")
-            missing = [n for n in listed if (path/n/"config.json").is_file()     # a model (tokenizers, scheduler: no weights)
+            if absent:
+                raise FileNotFoundError(f"checkpoint folder {path} lacks the subfolders {absent} its model_index.json "
+                                        f"lists")
+            # a model (tokenizers, scheduler: no weights)
+            missing = [n for n in listed if (path/n/"config.json").is_file()
                        and not any(f.suffix in _WEIGHT_SUFFIXES for f in (path/n).iterdir())]
             if missing: raise FileNotFoundError(f"checkpoint folder {path} has no weights for {missing} (no "
                                                 f"{'/'.join(_WEIGHT_SUFFIXES)} files in those subfolders)")
@@ -139,8 +150,8 @@ def _modules(pipe) -> dict:
     return dict(sorted(mods.items()))
 
 def encode_pair(pipe, prompt: str, negative_prompt: str | None, cache: dict | None = None) -> tuple[dict, dict]:
-    """The raw conditioning (no adapter) of `prompt` and of its negative (None: the empty prompt), each encoded on its own
-    by `cache.encode_text`, as the training cache encodes a clip's prompt: Table 1, the teacher's targets and the
+    """The raw conditioning (no adapter) of `prompt` and of its negative (None: the empty prompt), each encoded on its
+    own by `cache.encode_text`, as the training cache encodes a clip's prompt: Table 1, the teacher's targets and the
     distillation table give a prompt, and the negative, the same conditioning whatever they are batched with."""
     from musicnet_ldm.cache import encode_text
     cache = {} if cache is None else cache
@@ -163,23 +174,27 @@ def pair_inputs(positives: list[dict], negative: dict | None) -> dict:
 
 @torch.no_grad()
 def clap_rank(pipe, prompt: str, audios: np.ndarray) -> np.ndarray:
-    "CLAP text–audio scores of `audios` [n, samples] for one prompt, as `AudioLDM2Pipeline.score_waveforms` computes them."
+    """CLAP text–audio scores of `audios` [n, samples] for one prompt, as `AudioLDM2Pipeline.score_waveforms` computes
+    them."""
     import librosa
     inputs = pipe.tokenizer([prompt], return_tensors="pt", padding=True)
     sr_in, sr_clap = pipe.vocoder.config.sampling_rate, pipe.feature_extractor.sampling_rate
     resampled = librosa.resample(np.asarray(audios, np.float32), orig_sr=sr_in, target_sr=sr_clap)
-    inputs["input_features"] = pipe.feature_extractor(list(resampled), return_tensors="pt",
-                                                      sampling_rate=sr_clap).input_features.type(pipe.text_encoder.dtype)
+    features = pipe.feature_extractor(list(resampled), return_tensors="pt", sampling_rate=sr_clap).input_features
+    inputs["input_features"] = features.type(pipe.text_encoder.dtype)
     logits = pipe.text_encoder(**inputs.to(pipe._execution_device)).logits_per_text
     return logits[0].float().cpu().numpy()
 
 @torch.no_grad()
 def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, guidance_scale: float = 3.5,
                audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = "Low quality.",
-               candidates: int = 1, cache: dict | None = None, output_type: str = "np") -> tuple[np.ndarray, list[dict]]:
+               candidates: int = 1, cache: dict | None = None,
+               output_type: str = "np") -> tuple[np.ndarray, list[dict]]:
     """One batch: audio [len(prompts), samples] (the CLAP-best of `candidates` each) and per-item ranking info;
-    `output_type='latent'`: the sampler's scaled latents [len(prompts), channels, frames, 16] instead (one per prompt)."""
-    if output_type == "latent" and candidates != 1: raise ValueError("output_type='latent' returns one sample per prompt")
+    `output_type='latent'`: the sampler's scaled latents [len(prompts), channels, frames,
+                                                          16] instead (one per prompt)."""
+    if output_type == "latent" and candidates != 1:
+        raise ValueError("output_type='latent' returns one sample per prompt")
     for m in _modules(pipe).values(): m.eval()
     pipe.set_progress_bar_config(disable=True)   # callers show their own progress
     pairs = [encode_pair(pipe, p, negative_prompt, cache) for p in prompts]
@@ -199,10 +214,13 @@ def synthesize(pipe, prompts: list[str], seeds: list[int], steps: int = 200, gui
     return np.stack(best), info
 
 # %% ../nbs/04_generate.ipynb #b94c3881
-SETTINGS_KEYS = ("prompt", "seed", "steps", "guidance_scale", "negative_prompt", "audio_length_s", "candidates", "precision",
+SETTINGS_KEYS = ("prompt", "seed", "steps", "guidance_scale", "negative_prompt", "audio_length_s", "candidates",
+                 "precision",
                  "model")
-SIDECAR_KEYS = SETTINGS_KEYS + ("prompt_index", "system", "model_revision", "weights_sha256", "sample_rate", "num_samples",
-                                "scheduler", "dtype", "device", "generation_seconds", "batch_size", "created", "versions", "git_sha")
+SIDECAR_KEYS = SETTINGS_KEYS + ("prompt_index", "system", "model_revision", "weights_sha256", "sample_rate",
+                                "num_samples",
+                                "scheduler", "dtype", "device", "generation_seconds", "batch_size", "created",
+                                "versions", "git_sha")
 
 def slugify(text: str, max_len: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:max_len].strip("-") or "prompt"
@@ -217,7 +235,8 @@ def weights_sha256(pipe) -> str:
     for name, module in _modules(pipe).items():
         for key, t in module.state_dict().items():
             t = t.detach().cpu().contiguous()
-            h.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)}".encode()); h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
+            h.update(f"{name}.{key}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 def precision_of(pipe) -> str:
@@ -272,7 +291,8 @@ def _model_label(model, pipe) -> tuple[str, str | None]:
 
 @dataclass
 class ClipJob:
-    "One clip to write: its prompt record and that record's index, its seed, its WAV path and the settings its sidecar records."
+    """One clip to write: its prompt record and that record's index, its seed, its WAV path and the settings its sidecar
+    records."""
     index: int
     record: dict
     seed: int
@@ -284,9 +304,11 @@ def _check_requests(prompts, seeds, steps, batch_size, candidates, audio_length_
     records = [{"prompt": p} if isinstance(p, str) else dict(p) for p in prompts]
     if not records: raise ValueError("generate: the prompt list is empty")
     for i, r in enumerate(records):
-        if not isinstance(r.get("prompt"), str) or not r["prompt"].strip(): raise ValueError(f"generate: prompt {i} is empty: {r!r}")
+        if not isinstance(r.get("prompt"), str) or not r["prompt"].strip():
+            raise ValueError(f"generate: prompt {i} is empty: {r!r}")
         clash = set(r) & (set(SIDECAR_KEYS) - {"prompt"})
-        if clash: raise ValueError(f"generate: prompt {i} carries metadata keys reserved for the sidecar: {sorted(clash)}")
+        if clash:
+            raise ValueError(f"generate: prompt {i} carries metadata keys reserved for the sidecar: {sorted(clash)}")
     seeds = [int(s) for s in seeds]
     if not seeds: raise ValueError("generate: no seeds")
     if len(set(seeds)) != len(seeds): raise ValueError(f"generate: repeated seeds {seeds}")
@@ -295,14 +317,16 @@ def _check_requests(prompts, seeds, steps, batch_size, candidates, audio_length_
                          f"and audio_length_s ({audio_length_s}) > 0")
     return records, seeds
 
-def _clip_jobs(records: list[dict], seeds: list[int], folder: Path, sampling: dict, model_label: str | None) -> list[ClipJob]:
+def _clip_jobs(records: list[dict], seeds: list[int], folder: Path, sampling: dict,
+               model_label: str | None) -> list[ClipJob]:
     "Every (prompt, seed) clip of a call, in (prompt, seed) order; `sampling`: the settings every clip shares."
     jobs = []
     for i, rec in enumerate(records):
         for seed in seeds:
             settings = {"prompt": rec["prompt"], "seed": seed, **sampling}
             if model_label is not None: settings["model"] = model_label
-            jobs.append(ClipJob(i, rec, seed, folder/f"{clip_name(i, rec['prompt'], seed, len(records))}.wav", settings))
+            jobs.append(ClipJob(i, rec, seed, folder/f"{clip_name(i, rec['prompt'], seed, len(records))}.wav",
+                                settings))
     return jobs
 
 def _jobs_to_run(jobs: list[ClipJob], todo: list[ClipJob], weights_sha: str, overwrite: bool) -> list[ClipJob]:
@@ -312,14 +336,16 @@ def _jobs_to_run(jobs: list[ClipJob], todo: list[ClipJob], weights_sha: str, ove
     stale = [j for j in jobs if j.wav not in todo_wavs
              and json.loads(j.wav.with_suffix(".json").read_text())["weights_sha256"] != weights_sha]
     if stale and not overwrite:
-        raise ValueError(f"{stale[0].wav.with_suffix('.json')} (and {len(stale) - 1} more) were generated with other weights; "
+        raise ValueError(f"{stale[0].wav.with_suffix('.json')} (and {len(stale) - 1} more) were generated with other "
+                         f"weights; "
                          "use another output folder or overwrite=True")
     return sorted(todo + stale, key=jobs.index)
 
 def _sidecar_common(model, pipe, system: str) -> dict:
     "What every sidecar of a call records about the model, the weights and the machine."
     label, revision = _model_label(model, pipe)
-    return {"model": label, "model_revision": revision, "weights_sha256": checkpoint_sha256(model, pipe), "system": system,
+    return {"model": label, "model_revision": revision, "weights_sha256": checkpoint_sha256(model, pipe),
+            "system": system,
             "sample_rate": SAMPLE_RATE, "scheduler": type(pipe.scheduler).__name__, "dtype": str(pipe.unet.dtype),
             "component_dtypes": {n: str(m.dtype) for n, m in _modules(pipe).items()},
             "device": str(pipe._execution_device), "versions": package_versions(), "git_sha": git_sha()}
@@ -334,15 +360,18 @@ def _write_batch(batch: list[ClipJob], audio, info, common: dict, seconds: float
                 **{k: v for k, v in job.record.items() if k != "prompt"}}
         atomic_write_text(job.wav.with_suffix(".json"), json.dumps(meta, indent=1, default=str))
 
-def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps, guidance_scale: float = GenerateConfig.guidance_scale,
+def generate(model, prompts, seeds=(0,), steps: int = GenerateConfig.steps,
+             guidance_scale: float = GenerateConfig.guidance_scale,
              audio_length_s: float = CLIP_SECONDS, negative_prompt: str | None = GenerateConfig.negative_prompt,
              candidates: int = 1, batch_size: int = 4, out_dir=None, system: str | None = None, device="auto",
-             precision: str = "no", upcast_decode: bool = True, overwrite: bool = False, progress: bool = True) -> list[Path]:
+             precision: str = "no", upcast_decode: bool = True, overwrite: bool = False,
+             progress: bool = True) -> list[Path]:
     """Generate a clip per (prompt, seed) with `model` (a pipeline, hub id, checkpoint folder or `'tiny'`) into
     `out_dir/samples/<system>/` (or `out_dir` itself when `system` is None): 16 kHz WAV + JSON sidecar each.
-    Finished clips are skipped. Returns the WAV paths in (prompt, seed) order. `precision` ('no', 'bf16', 'fp16': a stage
-    resolves `generate.precision` with `core.resolve_precision`) applies to a model loaded here; a pipeline keeps its own."""
-    # 1. the requests, the model and the output folder, checked before anything is loaded
+    Finished clips are skipped. Returns the WAV paths in (prompt,
+                                                          seed) order. `precision` ('no', 'bf16', 'fp16': a stage
+    resolves `generate.precision` with `core.resolve_precision`) applies to a model loaded here; a pipeline keeps its
+    own.""" # 1. the requests, the model and the output folder, checked before anything is loaded
     records, seeds = _check_requests(prompts, seeds, steps, batch_size, candidates, audio_length_s)
     if out_dir is None: raise ValueError("generate: out_dir is required")
     if isinstance(model, (str, Path)): check_model(model)
@@ -386,7 +415,8 @@ def log_mel(wav) -> np.ndarray:
 
 # %% ../nbs/04_generate.ipynb #f1b3bea3
 def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=None, title: str | None = None):
-    "One column per clip of `wavs` ({label: audio}): waveform above log-mel spectrogram, all on the same axes and scales."
+    """One column per clip of `wavs` ({label: audio}): waveform above log-mel spectrogram, all on the same axes and
+    scales."""
     import matplotlib.pyplot as plt
     import librosa.display
     wavs = {k: np.asarray(v, np.float32) for k, v in wavs.items()}
@@ -401,7 +431,8 @@ def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=Non
         librosa.display.waveshow(w, sr=sr, ax=ax, color="C0", max_points=4_000)   # min/max envelope beyond 4,000 points
         ax.set(ylim=ylim, xlim=(0, dur), title=label, xlabel=None, ylabel="amplitude")
         ax = axes[1, col]
-        im = ax.imshow(mels[label].T, origin="lower", aspect="auto", extent=(0, dur, 0, N_MELS), vmin=vlim[0], vmax=vlim[1],
+        im = ax.imshow(mels[label].T, origin="lower", aspect="auto", extent=(0, dur, 0, N_MELS), vmin=vlim[0],
+                       vmax=vlim[1],
                        cmap="magma")
         ax.set(xlabel="time (s)", ylabel="mel band")
         fig.colorbar(im, ax=ax, label="log mel magnitude", pad=0.01)
@@ -413,7 +444,8 @@ def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int
                      sr: int = SAMPLE_RATE) -> dict:
     "Figures 4 (pretrained), 5 (fine-tuned) and both side by side, on shared scales, as PNG and PDF in `out_dir`."
     import matplotlib.pyplot as plt
-    wavs = {"Pretrained AudioLDM2": np.asarray(pretrained, np.float32), "Fine-tuned on MusicNet": np.asarray(finetuned, np.float32)}
+    wavs = {"Pretrained AudioLDM2": np.asarray(pretrained, np.float32),
+            "Fine-tuned on MusicNet": np.asarray(finetuned, np.float32)}
     a = max(np.abs(w).max() for w in wavs.values()) * 1.05 or 1.0
     mels = [log_mel(w) for w in wavs.values()]
     ylim, vlim = (-a, a), (min(m.min() for m in mels), max(m.max() for m in mels))
@@ -429,13 +461,15 @@ def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int
 
 # %% ../nbs/04_generate.ipynb #89b3a324
 def bench_generation(pipe, steps_list=(2, 4, 8), prompt: str = "A cheerful ukulele strumming in a beachside jam.",
-                     audio_length_s: float = CLIP_SECONDS, batch_size: int = 1, guidance_scale: float = 3.5, repeats: int = 1):
+                     audio_length_s: float = CLIP_SECONDS, batch_size: int = 1, guidance_scale: float = 3.5,
+                     repeats: int = 1):
     "Seconds per clip and real-time factor of `synthesize` for each number of steps (after one warm-up call)."
     import pandas as pd
     device = pipe._execution_device
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     prompts, seeds = [prompt] * batch_size, list(range(batch_size))
-    synthesize(pipe, prompts, seeds, steps=min(steps_list), guidance_scale=guidance_scale, audio_length_s=audio_length_s)
+    synthesize(pipe, prompts, seeds, steps=min(steps_list), guidance_scale=guidance_scale,
+               audio_length_s=audio_length_s)
     rows = []
     for steps in steps_list:
         times = []
@@ -458,9 +492,11 @@ def main(argv=None) -> int:
     p.add_argument("--guidance", type=float, default=GenerateConfig.guidance_scale)
     p.add_argument("--negative-prompt", default=GenerateConfig.negative_prompt, help="'' for none")
     p.add_argument("--length", type=float, default=GenerateConfig.audio_length_s, help="seconds of audio per clip")
-    p.add_argument("--candidates", type=int, default=GenerateConfig.candidates, help="waveforms per clip, the CLAP-best kept (AudioLDM2: 3)")
+    p.add_argument("--candidates", type=int, default=GenerateConfig.candidates,
+                   help="waveforms per clip, the CLAP-best kept (AudioLDM2: 3)")
     p.add_argument("--precision", default="auto", choices=("auto", "no", "bf16", "fp16"),
-                   help="the UNet's and text encoders' precision (auto: bf16 where supported, fp16 on other GPUs, fp32 on a CPU)")
+                   help="the UNet's and text encoders' precision (auto: bf16 where supported, fp16 on other GPUs, "
+                        "fp32 on a CPU)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--out", required=True, help="output folder (a run directory with --system)")
     p.add_argument("--system", default=None, help="write into OUT/samples/SYSTEM/")
@@ -472,7 +508,8 @@ def main(argv=None) -> int:
     try:
         paths = generate(a.model, read_prompt_records(a.prompts), a.seeds, steps=a.steps, guidance_scale=a.guidance,
                          audio_length_s=a.length, negative_prompt=a.negative_prompt or None, candidates=a.candidates,
-                         batch_size=a.batch_size, out_dir=a.out, system=a.system, device=a.device, precision=pick_mixed_precision(pick_device(a.device), a.precision), overwrite=a.overwrite,
+                         batch_size=a.batch_size, out_dir=a.out, system=a.system, device=a.device,
+                         precision=pick_mixed_precision(pick_device(a.device), a.precision), overwrite=a.overwrite,
                          progress=not a.quiet)
     except (ValueError, FileNotFoundError, PermissionError, ModelNotAvailableError) as e:
         print(f"error: {e}", file=sys.stderr); return 2

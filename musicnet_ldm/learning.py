@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import COND_KEYS, CachedClipDataset, cache_dir_for, clip_latent_frames, collate, encode_text, training_data
+from .cache import (COND_KEYS, CachedClipDataset, cache_dir_for, clip_latent_frames, collate, encode_text,
+                                training_data)
 from .config import as_dict, check_value, from_dict, resolve, setting
 from .core import atomic_write_text, seed_everything
 from .distill import adapted, make_student, student_pipeline, train_distill
 from .finetune import ConditionedUNet, diffusion_loss, fit, read_train_log
 from .fixture import make_fixture
-from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci, fad_bootstrap, fad_paired_difference
+from .metrics import (EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci, fad_bootstrap,
+                                  fad_paired_difference)
 from .model import ConditioningAdapter, load_pipeline
 from .musicnet import find_musicnet, read_metadata
 from .standin import NearestCentroid, generate_latents, pooled
@@ -33,36 +35,50 @@ from .standin import NearestCentroid, generate_latents, pooled
 @dataclass
 class LearningConfig:
     "The learning experiment's settings."
-    model: str = setting("standin", "the pretrained model fine-tuning starts from: 'standin' (pre-trained), 'tiny' (random) or a folder")
-    seed: int = setting(0, "the fixture's music, training noise and order, the control's shuffle, sampling seeds", low=0)
-    ensembles: str = setting("Solo Piano,String Quartet,Wind Quintet", "the fixture's ensembles, comma-separated (fixture.ENSEMBLES)")
-    recordings_per_ensemble: int = setting(4, "rendered recordings per ensemble: one held out (test), the rest train", low=3)
+    model: str = setting("standin",
+                         "the pretrained model fine-tuning starts from: 'standin' (pre-trained), 'tiny' (random) or a "
+                         "folder")
+    seed: int = setting(0, "the fixture's music, training noise and order, the control's shuffle, sampling seeds",
+                        low=0)
+    ensembles: str = setting("Solo Piano,String Quartet,Wind Quintet",
+                             "the fixture's ensembles, comma-separated (fixture.ENSEMBLES)")
+    recordings_per_ensemble: int = setting(4, "rendered recordings per ensemble: one held out (test), the rest train",
+                                           low=3)
     recording_seconds: float = setting(12.0, "length of each rendered recording", low=3.0)
     clip_seconds: float = setting(2.56, "clip length: 2.56 s is 64 latent frames", low=0.64)
     hop_seconds: float = setting(1.28, "clip hop: overlapping clips, more training items from the same audio", low=0.1)
-    eval_fraction: float = setting(0.12, "train recordings held out for the engine's eval loss and best/", low=0.0, high=0.5)
-    max_steps: int = setting(300, "optimizer steps of each fine-tuning (the model and its shuffled control); at 150, seed 0 missed 3 directions", low=1)
+    eval_fraction: float = setting(0.12, "train recordings held out for the engine's eval loss and best/", low=0.0,
+                                   high=0.5)
+    max_steps: int = setting(300, "optimizer steps of each fine-tuning (the model and its shuffled control); at 150, "
+                                  "seed 0 missed 3 directions", low=1)
     batch_size: int = setting(8, "items per batch", low=1)
     lr: float = setting(5e-4, "AdamW's learning rate", low=0.0)
-    cond_dropout: float = setting(0.1, "empty-prompt conditioning in training, for classifier-free guidance", low=0.0, high=1.0)
+    cond_dropout: float = setting(0.1, "empty-prompt conditioning in training, for classifier-free guidance", low=0.0,
+                                  high=1.0)
     adapter: bool = setting(True, "train the conditioning adapter with the UNet")
     loss_draws: int = setting(4, "noise and timestep draws per held-out clip for the paired losses", low=1)
-    prompts_per_ensemble: int = setting(8, "held-out clip prompts per ensemble to sample from (8: all of them; a prompt triple per index)", low=1)
-    seeds_per_prompt: int = setting(1, "sampler seeds per prompt (the same seeds for each ensemble's prompt of a triple)", low=1)
+    prompts_per_ensemble: int = setting(8, "held-out clip prompts per ensemble to sample from (8: all of them; a "
+                                           "prompt triple per index)", low=1)
+    seeds_per_prompt: int = setting(1, "sampler seeds per prompt (the same seeds for each ensemble's prompt of a "
+                                       "triple)", low=1)
     sample_steps: int = setting(20, "DDIM steps of the fine-tuned and pretrained models", low=1)
-    guidance_scale: float = setting(1.0, "classifier-free guidance scale: 1 (none) for the toy, whose guided samples overshoot the data (06b prose)", low=1.0)
+    guidance_scale: float = setting(1.0, "classifier-free guidance scale: 1 (none) for the toy, whose guided samples "
+                                         "overshoot the data (06b prose)", low=1.0)
     negative_prompt: str = setting("Low quality.", "the negative prompt of guided sampling")
     kd_steps: int = setting(40, "distillation's first phase (feature and output KD) steps", low=1)
     lcm_steps: int = setting(20, "distillation's second phase (latent consistency) steps", low=1)
     student_steps: int = setting(4, "the student's sampling steps (LCM)", low=1, high=8)
-    channel_mult: float = setting(1.0, "the student's width relative to the teacher's (1: the teacher's architecture; a one-layer-per-block UNet has no layer to drop)", low=0.1, high=1.0)
+    channel_mult: float = setting(1.0, "the student's width relative to the teacher's (1: the teacher's architecture; "
+                                       "a one-layer-per-block UNet has no layer to drop)", low=0.1, high=1.0)
     n_boot: int = setting(1000, "bootstrap resamples of the losses' and accuracies' intervals", low=100)
-    fd_boot: int = setting(200, "bootstrap resamples of the Fréchet distances' intervals (each one a matrix square root)", low=50)
+    fd_boot: int = setting(200, "bootstrap resamples of the Fréchet distances' intervals (each one a matrix square "
+                                "root)", low=50)
 
 # %% ../nbs/06b_learning.ipynb #4beceabd
 def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> dict:
     "The resolved project configuration (model, seed, `data:`) the cache is built from."
-    data = {"root": str(root), "clip_seconds": s.clip_seconds, "hop_seconds": s.hop_seconds, "eval_fraction": s.eval_fraction,
+    data = {"root": str(root), "clip_seconds": s.clip_seconds, "hop_seconds": s.hop_seconds,
+            "eval_fraction": s.eval_fraction,
             "split_seed": s.seed, "cache_dir": str(cache_dir), "latents": "sample", "workers": 0}
     return resolve({"model": s.model, "seed": s.seed, "mixed_precision": "no", "data": data})
 
@@ -85,7 +101,8 @@ class LearningItems(torch.utils.data.Dataset):
 
 # %% ../nbs/06b_learning.ipynb #d41fefa6
 def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
-    "Render the fixture into `out/fixture`, build the cache, return the splits (each clip's own latent frames), their ensembles and `empty`."
+    """Render the fixture into `out/fixture`, build the cache, return the splits (each clip's own latent frames), their
+    ensembles and `empty`."""
     names = [e.strip() for e in s.ensembles.split(",") if e.strip()]
     root = make_fixture(out/"fixture", recordings=len(names) * s.recordings_per_ensemble, seconds=s.recording_seconds,
                         seed=s.seed, test_recordings=len(names), ensembles=names, balanced_test=True)
@@ -101,7 +118,8 @@ def learning_data(s: LearningConfig, out: Path, pipe, log=print) -> dict:
 
 # %% ../nbs/06b_learning.ipynb #7eb0e001
 def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuffled: bool = False, log=print):
-    "Fine-tune a deep copy of `pretrained` (on shuffled prompts when `shuffled`); return (the fine-tuned pipeline, the summary)."
+    """Fine-tune a deep copy of `pretrained` (on shuffled prompts when `shuffled`); return (the fine-tuned pipeline, the
+    summary)."""
     pipe = copy.deepcopy(pretrained)
     seed_everything(s.seed)
     if s.adapter and pipe.adapter is None: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)   # what fit would make
@@ -109,7 +127,8 @@ def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuf
     train = LearningItems(data["train"], shuffle_seed=s.seed + 1 if shuffled else None)
     summary = fit(pipe, train, data["eval"], run_dir, empty=data["empty"], collate=collate, log=log, seed=s.seed,
                   mixed_precision="no", info={"experiment": "learning", "shuffled_prompts": shuffled},
-                  max_steps=s.max_steps, batch_size=s.batch_size, eval_batch_size=16, lr=s.lr, cond_dropout=s.cond_dropout,
+                  max_steps=s.max_steps, batch_size=s.batch_size, eval_batch_size=16, lr=s.lr,
+                  cond_dropout=s.cond_dropout,
                   adapter=s.adapter, log_every=10, keep_checkpoints=1, lr_scheduler="constant")
     for m in (pipe.unet, pipe.adapter):
         if m is not None: m.eval().requires_grad_(False)
@@ -138,10 +157,12 @@ def cross_ensemble_permutation(labels, seed: int = 0) -> np.ndarray:
 
 # %% ../nbs/06b_learning.ipynb #bc95b74d
 def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
-    "The `eval_loss` entry: start, end, their paired drop, and shuffled − correct gaps per model, each with its CI and N."
+    """The `eval_loss` entry: start, end, their paired drop, and shuffled − correct gaps per model, each with its CI and
+    N."""
     perm = cross_ensemble_permutation(data["test_labels"], s.seed)
     own = {k: clip_losses(p, data["test"], s.loss_draws, seed=s.seed) for k, p in pipes.items()}
-    gap = {k: clip_losses(p, data["test"], s.loss_draws, cond_from=perm, seed=s.seed) - own[k] for k, p in pipes.items()}
+    gap = {k: clip_losses(p, data["test"], s.loss_draws, cond_from=perm, seed=s.seed) - own[k]
+           for k, p in pipes.items()}
     c = lambda v: cluster_bootstrap_ci(v, n_boot=s.n_boot, seed=s.seed)
     drop = own["pretrained"] - own["finetuned"]
     return {"start": c(own["pretrained"]), "end": c(own["finetuned"]), "drop": c(drop),
@@ -151,13 +172,15 @@ def loss_measures(pipes: dict, data: dict, s: LearningConfig) -> dict:
 
 # %% ../nbs/06b_learning.ipynb #fac0e256
 def sampling_plan(data: dict, s: LearningConfig) -> dict:
-    "Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, its group (seed) and cluster (triple)."
+    """Rows (prompt, seed) to sample: the prompt's held-out item, its ensemble, the seed, its group (seed) and cluster
+    (triple)."""
     rows = []
     for e in range(len(data["ensembles"])):
         idx = np.flatnonzero(data["test_labels"] == e)
         picks = idx[np.linspace(0, len(idx) - 1, min(s.prompts_per_ensemble, len(idx))).round().astype(int)]
         for j, i in enumerate(picks):
-            for k in range(s.seeds_per_prompt): rows.append((int(i), e, 1000 * s.seed + s.seeds_per_prompt * j + k, f"j{j}/k{k}", f"j{j}"))
+            for k in range(s.seeds_per_prompt):
+                rows.append((int(i), e, 1000 * s.seed + s.seeds_per_prompt * j + k, f"j{j}/k{k}", f"j{j}"))
     items, labels, seeds, groups, triples = zip(*rows)
     return {"items": list(items), "labels": np.array(labels), "seeds": list(seeds), "groups": list(groups),
             "prompts": [data["test"][i]["prompt"] for i in items], "clusters": list(triples)}
@@ -165,7 +188,8 @@ def sampling_plan(data: dict, s: LearningConfig) -> dict:
 # %% ../nbs/06b_learning.ipynb #34e530b9
 def sample_latents(pipe, plan: dict, steps: int, guidance_scale: float, s: LearningConfig) -> np.ndarray:
     "The sampler's (scaled) latents [rows, channels, frames, 16] for the rows of `plan`."
-    return generate_latents(pipe, plan["prompts"], plan["seeds"], s.clip_seconds, steps, guidance_scale, s.negative_prompt, batch=12).numpy()
+    return generate_latents(pipe, plan["prompts"], plan["seeds"], s.clip_seconds, steps, guidance_scale,
+                            s.negative_prompt, batch=12).numpy()
 
 # %% ../nbs/06b_learning.ipynb #049c3f80
 def latent_frames(latents) -> list:
@@ -217,9 +241,12 @@ def accuracy(model: NearestCentroid, latents, labels, clusters, s: LearningConfi
 
 # %% ../nbs/06b_learning.ipynb #9856f893
 def prompt_swap(model: NearestCentroid, latents, plan: dict) -> tuple[np.ndarray, np.ndarray]:
-    "(cosines, rows): each row of a complete group, centred on its group's mean, against its ensemble's centred centroid."
-    if model.classes != list(range(len(model.classes))): raise ValueError("labels must be 0..k-1: centroid i is label i")
-    z = (pooled(torch.as_tensor(np.asarray(latents))).astype(np.float64) - model.mu) / model.sd   # float64: exact group means
+    """(cosines, rows): each row of a complete group, centred on its group's mean, against its ensemble's centred
+    centroid."""
+    if model.classes != list(range(len(model.classes))):
+        raise ValueError("labels must be 0..k-1: centroid i is label i")
+    # float64: exact group means
+    z = (pooled(torch.as_tensor(np.asarray(latents))).astype(np.float64) - model.mu) / model.sd
     cent = model.centroids - model.centroids.mean(0)
     groups, labels = np.asarray(plan["groups"]), np.asarray(plan["labels"])
     cos, kept = [], []
@@ -243,7 +270,8 @@ def adapter_norm(adapter) -> float:
 
 # %% ../nbs/06b_learning.ipynb #b4c2d62e
 def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print):
-    "A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; student UNet, LCM scheduler)."
+    """A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; student UNet, LCM
+    scheduler)."""
     student = make_student(teacher.unet, channel_mult=s.channel_mult, seed=s.seed)
     neg = encode_text(teacher, [s.negative_prompt])[0]
     uncond = adapted(teacher, {k: v[None] for k, v in neg.items()})
@@ -260,7 +288,8 @@ def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print
 def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     "{system: latents} for every system on the rows of `plan`."
     run = lambda p, steps, g: sample_latents(p, plan, steps, g, s)
-    out = {k: run(pipes[k], s.sample_steps, s.guidance_scale) for k in ("pretrained", "finetuned", "finetuned_shuffled")}
+    out = {k: run(pipes[k], s.sample_steps, s.guidance_scale)
+           for k in ("pretrained", "finetuned", "finetuned_shuffled")}
     bare = copy.copy(pipes["finetuned"]); bare.adapter = None            # the same components, the adapter left out
     out["finetuned_no_adapter"] = run(bare, s.sample_steps, s.guidance_scale)
     out["student"] = run(pipes["student"], s.student_steps, 1.0)
@@ -268,7 +297,8 @@ def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
 
 # %% ../nbs/06b_learning.ipynb #5be64388
 def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> dict:
-    "`latent_fd` and `mel_fd`: each system's FD to the held-out clips, and pretrained / fine-tuned on the same resamples."
+    """`latent_fd` and `mel_fd`: each system's FD to the held-out clips, and pretrained / fine-tuned on the same
+    resamples."""
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
     feats = {"latent_fd": latent_frames, "mel_fd": lambda x: decoded_mels(pipe, x)}
     out = {}
@@ -276,7 +306,8 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
         ref, gen = EmbeddingStats.from_embeddings(f(test)), {k: f(v) for k, v in lat.items()}
         fd = lambda k: frechet(gen[k], ref, plan["clusters"], s.fd_boot, s.seed)
         out[key] = {k: fd(k) for k in ("pretrained", "finetuned", "finetuned_shuffled")}
-        out[key]["pretrained_over_finetuned"] = frechet_ratio(gen["pretrained"], gen["finetuned"], ref, plan["clusters"], s.fd_boot, s.seed)
+        out[key]["pretrained_over_finetuned"] = frechet_ratio(gen["pretrained"], gen["finetuned"], ref,
+                                                              plan["clusters"], s.fd_boot, s.seed)
         out[key]["n"], out[key]["n_ref"] = len(plan["clusters"]), len(test)
         if key == "latent_fd": out["_gen"], out["_ref"] = gen, ref
     return out
@@ -309,8 +340,10 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
     with_, without = (frechet(gen[k], ref, cl, s.fd_boot, s.seed) for k in ("finetuned", "finetuned_no_adapter"))
     diff = fad_paired_difference(gen["finetuned_no_adapter"], gen["finetuned"], cl, ref, s.fd_boot, seed=s.seed)
     rms = np.sqrt(((lat["finetuned"] - lat["finetuned_no_adapter"]) ** 2).mean((1, 2, 3)))
-    adapter = {"norm_start": norms["start"], "norm_end": norms["end"], "latent_fd_with": with_, "latent_fd_without": without,
-               "fd_without_minus_with": diff, "rms_latent_difference": cluster_bootstrap_ci(rms, cl, n_boot=s.n_boot, seed=s.seed), "n": len(cl)}
+    adapter = {"norm_start": norms["start"], "norm_end": norms["end"], "latent_fd_with": with_,
+               "latent_fd_without": without,
+               "fd_without_minus_with": diff,
+               "rms_latent_difference": cluster_bootstrap_ci(rms, cl, n_boot=s.n_boot, seed=s.seed), "n": len(cl)}
     student = {"latent_fd": frechet(gen["student"], ref, cl, s.fd_boot, s.seed), "teacher_latent_fd": with_,
                "student_over_teacher": frechet_ratio(gen["student"], gen["finetuned"], ref, cl, s.fd_boot, s.seed),
                "steps": s.student_steps, "teacher_steps": s.sample_steps, "n": len(cl)}
@@ -318,7 +351,8 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
 
 # %% ../nbs/06b_learning.ipynb #0f3eb1bb
 def plot_learning(result: dict, out: Path):
-    "Write `out/learning.png`: loss curves, latent FD, ensemble accuracy and prompt-swap cosine bars (95 % CIs); return the figure."
+    """Write `out/learning.png`: loss curves, latent FD, ensemble accuracy and prompt-swap cosine bars (95 % CIs);
+    return the figure."""
     import matplotlib; matplotlib.use("Agg", force=False); import matplotlib.pyplot as plt
     panels = 4 if "prompt_swap" in result else 3                       # runs before the measure have 3
     fig, ax = plt.subplots(1, panels, figsize=(5 * panels, 4))
@@ -334,11 +368,14 @@ def plot_learning(result: dict, out: Path):
         a.bar(names, vals, yerr=np.abs(cis.T - vals), capsize=4)
         a.set(title=title, ylabel=ylabel); a.tick_params(axis="x", rotation=30, labelsize=7)
     fd = result["latent_fd"]
-    bars(ax[1], {k: fd[k] for k in ("pretrained", "finetuned", "finetuned_shuffled")} | {"student": result["student"]["latent_fd"],
+    bars(ax[1],
+         {k: fd[k]
+          for k in ("pretrained", "finetuned", "finetuned_shuffled")} | {"student": result["student"]["latent_fd"],
          "no adapter": result["adapter"]["latent_fd_without"]}, "fd", "latent FD to held-out clips", "Fréchet distance")
     ax[1].set_yscale("log")
     acc = result["ensemble_accuracy"]
-    bars(ax[2], {k: acc[k] for k in ("pretrained", "finetuned", "finetuned_shuffled", "student", "data_heldout")}, "mean",
+    bars(ax[2], {k: acc[k] for k in ("pretrained", "finetuned", "finetuned_shuffled", "student", "data_heldout")},
+         "mean",
          "ensemble accuracy", "accuracy")
     ax[2].axhline(acc["chance"], color="k", ls=":", label="chance"); ax[2].set_ylim(0, 1); ax[2].legend()
     if "prompt_swap" in result:
@@ -354,7 +391,8 @@ def relative_paths(record, root: Path):
     "`record` with every string path under `root` written relative to it: a record carries no machine's path."
     if isinstance(record, dict): return {k: relative_paths(v, root) for k, v in record.items()}
     if isinstance(record, list): return [relative_paths(v, root) for v in record]
-    if isinstance(record, str) and Path(record).is_absolute() and Path(record).is_relative_to(root): return str(Path(record).relative_to(root))
+    if isinstance(record, str) and Path(record).is_absolute() and Path(record).is_relative_to(root):
+        return str(Path(record).relative_to(root))
     return record
 
 # %% ../nbs/06b_learning.ipynb #6c70bc25
@@ -403,16 +441,21 @@ def _acc(r, k, end=None):
 
 DIRECTIONS = {  # name: (the measured number, the test it must pass, the threshold in words)
     "held-out loss, relative drop (paired CI > 0)": (_loss_drop, lambda v: v >= 0.30, "≥ 0.30"),
-    "shuffled − correct loss, fine-tuned (CI low)": (lambda r: r["eval_loss"]["shuffled_minus_correct"]["finetuned"]["ci"][0],
+    "shuffled − correct loss, fine-tuned (CI low)": (lambda r:
+                                                   r["eval_loss"]["shuffled_minus_correct"]["finetuned"]["ci"][0],
                                                    lambda v: v > 0, "> 0"),
     "latent FD pretrained / fine-tuned (CI low)": (lambda r: _ratio_low(r, "latent_fd"), lambda v: v > 2, "> 2"),
     "decoded-mel FD pretrained / fine-tuned (CI low)": (lambda r: _ratio_low(r, "mel_fd"), lambda v: v > 1, "> 1"),
-    "ensemble accuracy fine-tuned − chance (CI low)": (lambda r: _acc(r, "finetuned", 0) - r["ensemble_accuracy"]["chance"],
+    "ensemble accuracy fine-tuned − chance (CI low)": (lambda r: _acc(r, "finetuned", 0)
+                                                       - r["ensemble_accuracy"]["chance"],
                                                       lambda v: v > 0, "> 0"),
-    "shuffled control's accuracy: distance from chance": (lambda r: abs(_acc(r, "finetuned_shuffled") - r["ensemble_accuracy"]["chance"]),
+    "shuffled control's accuracy: distance from chance": (lambda r: abs(_acc(r, "finetuned_shuffled")
+                                                                        - r["ensemble_accuracy"]["chance"]),
                                                lambda v: v <= 0.1, "≤ 0.1"),
-    "student / teacher latent FD (CI high)": (lambda r: r["student"]["student_over_teacher"]["ci"][1], lambda v: v < 1.5, "< 1.5"),
-    "classifier on held-out data − chance (CI low)": (lambda r: _acc(r, "data_heldout", 0) - r["ensemble_accuracy"]["chance"],
+    "student / teacher latent FD (CI high)": (lambda r: r["student"]["student_over_teacher"]["ci"][1],
+                                              lambda v: v < 1.5, "< 1.5"),
+    "classifier on held-out data − chance (CI low)": (lambda r: _acc(r, "data_heldout", 0)
+                                                      - r["ensemble_accuracy"]["chance"],
                                                      lambda v: v > 0, "> 0"),
 }
 
@@ -429,13 +472,16 @@ def headline(result: dict) -> dict:
     "Estimate and 95 % CI of each headline measure of a `learning.json`."
     fmt = lambda v, lo, hi: f"{v:.3g} [{lo:.3g}, {hi:.3g}]"
     e, a, acc = result["eval_loss"], result["adapter"], result["ensemble_accuracy"]
-    row = {"eval loss start": fmt(e["start"]["mean"], *e["start"]["ci"]), "eval loss end": fmt(e["end"]["mean"], *e["end"]["ci"]),
+    row = {"eval loss start": fmt(e["start"]["mean"], *e["start"]["ci"]),
+           "eval loss end": fmt(e["end"]["mean"], *e["end"]["ci"]),
            "loss drop": f"{100 * e['relative_drop']:.1f} %",
-           "shuffled − correct loss (fine-tuned)": fmt(e["shuffled_minus_correct"]["finetuned"]["mean"], *e["shuffled_minus_correct"]["finetuned"]["ci"])}
+           "shuffled − correct loss (fine-tuned)": fmt(e["shuffled_minus_correct"]["finetuned"]["mean"],
+                                                       *e["shuffled_minus_correct"]["finetuned"]["ci"])}
     for key in ("latent_fd", "mel_fd"):
         r = result[key]["pretrained_over_finetuned"]
         row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
-    for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"): row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])
+    for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
+        row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])
     row["chance"] = f"{acc['chance']:.3g}"
     sw = result.get("prompt_swap", {})                                          # absent from runs before the measure
     for k in ("finetuned", "finetuned_shuffled", "pretrained"):
@@ -455,12 +501,17 @@ def headline(result: dict) -> dict:
 def learning_parser() -> argparse.ArgumentParser:
     "`python -m musicnet_ldm.learning`'s parser, derived from `LearningConfig`."
     ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.learning", allow_abbrev=False,
-                                 description="Does it learn? Fine-tune, sample and distil on a fixture; write learning.json and learning.png.")
+                                 description="Does it learn? Fine-tune, sample and distil on a fixture; write "
+                                             "learning.json and learning.png.")
     ap.add_argument("--out", required=True, help="output folder")
     for f in fields(LearningConfig):
         opt, kind = "--" + f.name.replace("_", "-"), type(f.default)
-        if kind is bool: ap.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=f.metadata["comment"])
-        else: ap.add_argument(opt, dest=f.name, type=kind, default=f.default, metavar=f.name.upper(), help=f.metadata["comment"])
+        if kind is bool:
+            ap.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                            help=f.metadata["comment"])
+        else:
+            ap.add_argument(opt, dest=f.name, type=kind, default=f.default, metavar=f.name.upper(),
+                            help=f.metadata["comment"])
     return ap
 
 def main(argv=None) -> int:

@@ -53,19 +53,29 @@ const byId = {}; box.querySelectorAll('.item').forEach(el => { byId[el.dataset.i
 let order = saved.order;
 if (!order || order.length !== Object.keys(byId).length || !order.every(id => byId[id])) {
   order = Object.keys(byId);
-  for (let i = order.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
 }
 const items = order.map(id => byId[id]);
-items.forEach((el, k) => { box.appendChild(el); el.querySelector('.pos').textContent = (k + 1) + ' / ' + items.length; });
+items.forEach((el, k) => {
+  box.appendChild(el);
+  el.querySelector('.pos').textContent = (k + 1) + ' / ' + items.length;
+});
 const rater = document.getElementById('rater');
 rater.value = saved.rater || '';
-function unlock(el) { el.dataset.played = '1'; el.querySelectorAll('input[type=range]').forEach(r => { r.disabled = false; });
-  el.querySelector('.todo').textContent = ''; }
+function unlock(el) {
+  el.dataset.played = '1';
+  el.querySelectorAll('input[type=range]').forEach(r => { r.disabled = false; });
+  el.querySelector('.todo').textContent = '';
+}
 function save() {
   const state = {order: order, rater: rater.value, items: {}};
   items.forEach(el => { const r = n => el.querySelector('input[name=' + n + ']');
     state.items[el.dataset.item] = {played: el.dataset.played === '1', ovl: r('ovl').value, rel: r('rel').value,
-                                    ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1'}; });
+                                    ovl_moved: r('ovl').dataset.moved === '1',
+                                    rel_moved: r('rel').dataset.moved === '1'}; });
   localStorage.setItem(STORE, JSON.stringify(state));
 }
 items.forEach(el => {
@@ -85,10 +95,12 @@ function collect() {
   const ratings = items.map((el, k) => {
     const r = n => el.querySelector('input[name=' + n + ']');
     return {item: el.dataset.item, position: k + 1, ovl: Number(r('ovl').value), rel: Number(r('rel').value),
-            ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1', played: el.dataset.played === '1'};
+            ovl_moved: r('ovl').dataset.moved === '1', rel_moved: r('rel').dataset.moved === '1',
+            played: el.dataset.played === '1'};
   });
   const todo = ratings.filter(x => !(x.played && x.ovl_moved && x.rel_moved)).length;
-  status.textContent = todo ? todo + ' clip(s) not played or with an untouched slider (exported as unrated).' : 'All clips rated. Thank you!';
+  status.textContent = todo ? todo + ' clip(s) not played or with an untouched slider (exported as unrated).'
+                            : 'All clips rated. Thank you!';
   return {page_id: PAGE_ID, rater: rater.value.trim(), submitted: new Date().toISOString(), ratings: ratings};
 }
 function download(name, text, type) {
@@ -102,7 +114,8 @@ document.getElementById('json').addEventListener('click', () => { const r = coll
 document.getElementById('csv').addEventListener('click', () => { const r = collect(); if (!r) return;
   const q = s => '"' + String(s).replace(/"/g, '""') + '"';
   const cols = ['item', 'position', 'ovl', 'rel', 'ovl_moved', 'rel_moved', 'played'];
-  const lines = ['rater,page_id,' + cols.join(',')].concat(r.ratings.map(x => [q(r.rater), r.page_id].concat(cols.map(c => x[c])).join(',')));
+  const row = x => [q(r.rater), r.page_id].concat(cols.map(c => x[c])).join(',');
+  const lines = ['rater,page_id,' + cols.join(',')].concat(r.ratings.map(row));
   download('ratings_' + safe(r.rater) + '.csv', lines.join('\\n') + '\\n', 'text/csv'); });
 """
 
@@ -110,11 +123,13 @@ def _wav_data_uri(path) -> str:
     "The clip, loudness-matched, as a 16-bit PCM WAV `data:` URI (checked: readable, finite, not silent)."
     import soundfile as sf
     sr = sf.info(str(path)).samplerate
-    wav = loudness_normalize(load_wav(path, None), sr, LOUDNESS_LUFS, str(path), max_peak=0.99)   # raters should not judge loudness
+    # raters should not judge loudness
+    wav = loudness_normalize(load_wav(path, None), sr, LOUDNESS_LUFS, str(path), max_peak=0.99)
     buf = io.BytesIO(); sf.write(buf, wav, sr, format="WAV", subtype="PCM_16")
     return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
-def build_listening_test(clips: list[dict], out_dir, title: str = "Music listening test", seed: int = 0) -> tuple[Path, Path]:
+def build_listening_test(clips: list[dict], out_dir, title: str = "Music listening test",
+                         seed: int = 0) -> tuple[Path, Path]:
     "Write `listening_test.html` (blinded) and `listening_key.json` (item → system) into `out_dir`; return both paths."
     if not clips: raise ValueError("build_listening_test: no clips")
     for i, c in enumerate(clips):
@@ -134,25 +149,33 @@ def build_listening_test(clips: list[dict], out_dir, title: str = "Music listeni
             f'<p class="prompt">Prompt: “{html.escape(str(it["prompt"]))}”</p>\n'
             f'<audio controls="controls" preload="none" src="{_wav_data_uri(it["path"])}"></audio>\n'
             f'<p class="todo">Play the clip to rate it.</p>\n'
-            f'<label>Overall quality (OVL), 1 = bad, 100 = excellent: <input type="range" name="ovl" min="1" max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
-            f'<label>Relevance to the prompt (REL), 1 = unrelated, 100 = exactly what it asks: <input type="range" name="rel" min="1" max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
+            f'<label>Overall quality (OVL), 1 = bad, 100 = excellent: <input type="range" name="ovl" min="1" '
+            f'max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
+            f'<label>Relevance to the prompt (REL), 1 = unrelated, 100 = exactly what it asks: <input type="range" '
+            f'name="rel" min="1" max="100" value="50" disabled="disabled"/> <output>50</output></label>\n'
             f'</div>')
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n<title>{html.escape(title)}</title>\n'
             f'<style>{_CSS}</style>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n'
             '<p>Listen to each clip (headphones, a quiet room) and rate it with both sliders: <b>overall quality</b> '
-            '(how good it sounds as music, whatever the prompt) and <b>relevance</b> (how well it matches the prompt shown '
-            'above it). Play each clip before rating it (the sliders unlock when it plays). Use the whole scale. The clips are in random '
-            'order; some are real recordings, some are deliberately degraded. Your ratings are kept in this browser if you close or '
+            '(how good it sounds as music, whatever the prompt) and <b>relevance</b> (how well it matches the prompt '
+            'shown '
+            'above it). Play each clip before rating it (the sliders unlock when it plays). Use the whole scale. The '
+            'clips are in random '
+            'order; some are real recordings, some are deliberately degraded. Your ratings are kept in this browser '
+            'if you close or '
             'reload the page. When done, download your ratings and send the file back.</p>\n'
             '<label>Your name or rater ID: <input id="rater" type="text"/></label>\n'
             f'<div id="items">\n' + "\n".join(blocks) + '\n</div>\n'
-            '<button id="json" type="button">Download ratings (JSON)</button>\n<button id="csv" type="button">Download ratings (CSV)</button>\n'
+            '<button id="json" type="button">Download ratings (JSON)</button>\n<button id="csv" '
+            'type="button">Download ratings (CSV)</button>\n'
             '<p id="status"></p>\n'
             f'<script>{_JS % {"page_id": json.dumps(page_id)}}</script>\n</body>\n</html>\n')
     html_path, key_path = out_dir/"listening_test.html", out_dir/"listening_key.json"
     atomic_write_text(html_path, page)
-    key = {"page_id": page_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n_items": len(items),
-           "items": {it["item"]: {"system": it["system"], "file": str(it["path"]), "prompt": it["prompt"]} for it in items}}
+    key = {"page_id": page_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "n_items": len(items),
+           "items": {it["item"]: {"system": it["system"], "file": str(it["path"]), "prompt": it["prompt"]}
+                     for it in items}}
     atomic_write_text(key_path, json.dumps(key, indent=2))
     return html_path, key_path
 
@@ -171,10 +194,12 @@ def read_ratings(paths, key: dict | str | Path) -> pd.DataFrame:
             elif path.suffix == ".csv":
                 recs = list(csv.DictReader(path.open(newline="")))
             else: raise ValueError("expected a .json or .csv export")
-        except (OSError, KeyError, ValueError, TypeError) as e: raise ValueError(f"{path}: cannot read ratings ({type(e).__name__}: {e})") from e
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            raise ValueError(f"{path}: cannot read ratings ({type(e).__name__}: {e})") from e
         for line, r in enumerate(recs, start=2 if path.suffix == ".csv" else 1):
             where = f"{path}" + (f":{line}" if path.suffix == ".csv" else f" (rating {line})")
-            if str(r.get("page_id")) != key["page_id"]: raise ValueError(f"{where}: page_id {r.get('page_id')!r} is not this test's ({key['page_id']})")
+            if str(r.get("page_id")) != key["page_id"]:
+                raise ValueError(f"{where}: page_id {r.get('page_id')!r} is not this test's ({key['page_id']})")
             if r.get("item") not in key["items"]: raise ValueError(f"{where}: unknown item {r.get('item')!r}")
             row = {"rater": str(r["rater"]).strip(), "item": r["item"], "system": key["items"][r["item"]]["system"],
                    "prompt": key["items"][r["item"]]["prompt"], "file": str(path)}
@@ -185,13 +210,16 @@ def read_ratings(paths, key: dict | str | Path) -> pd.DataFrame:
                 v = float(r[s]); moved = r.get(f"{s}_moved", True)
                 moved = _BOOL.get(str(moved).lower(), moved) if not isinstance(moved, bool) else moved
                 if not 1 <= v <= 100: raise ValueError(f"{where}: {s} = {v} is outside 1–100")
-                row[s] = v if (moved and played) else np.nan          # a clip not played is not rated, whatever the slider says
+                # a clip not played is not rated, whatever the slider says
+                row[s] = v if (moved and played) else np.nan
             rows.append(row)
     if not rows: raise ValueError("read_ratings: no ratings")
     df = pd.DataFrame(rows)
     dup = df.drop_duplicates(["rater", "item", "ovl", "rel"])
     clash = dup[dup.duplicated(["rater", "item"], keep=False)]
-    if len(clash): raise ValueError(f"conflicting ratings for the same rater and item: {clash[['rater', 'item', 'file']].to_dict('records')[:3]}")
+    if len(clash):
+        examples = clash[["rater", "item", "file"]].to_dict("records")[:3]
+        raise ValueError(f"conflicting ratings for the same rater and item: {examples}")
     return dup.drop_duplicates(["rater", "item"]).drop(columns="file").reset_index(drop=True)
 
 def analyse_listening(ratings: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -205,22 +233,30 @@ def analyse_listening(ratings: pd.DataFrame, level: float = 0.95) -> pd.DataFram
             over = "raters" if len(per_rater) >= 2 else "clips"
             vals = per_rater.values if over == "raters" else v[s].values
             m, lo, hi = mean_ci(vals, level) if len(vals) else (np.nan, np.nan, np.nan)
-            row.update({s: m, f"{s}_ci_lo": max(lo, 1.0), f"{s}_ci_hi": min(hi, 100.0), f"{s}_n": len(v), f"{s}_ci_over": over})  # t-interval clipped to the 1–100 scale
+            # t-interval clipped to the 1–100 scale
+            row.update({s: m, f"{s}_ci_lo": max(lo, 1.0), f"{s}_ci_hi": min(hi, 100.0), f"{s}_n": len(v),
+                        f"{s}_ci_over": over})
         out.append(row)
     return pd.DataFrame(out)
 
-def screen_raters(ratings: pd.DataFrame, reference: str = "reference", anchor: str = "anchor-lowpass3.5k", max_share: float = 0.15) -> pd.DataFrame:
-    "Per rater: prompts with both the hidden reference and the low anchor rated (OVL), how often the anchor scored higher, flagged."
-    both = ratings[ratings.system.isin([reference, anchor])].dropna(subset=["ovl"]).pivot_table(index=["rater", "prompt"], columns="system", values="ovl")
+def screen_raters(ratings: pd.DataFrame, reference: str = "reference", anchor: str = "anchor-lowpass3.5k",
+                  max_share: float = 0.15) -> pd.DataFrame:
+    """Per rater: prompts with both the hidden reference and the low anchor rated (OVL), how often the anchor scored
+    higher, flagged."""
+    rated = ratings[ratings.system.isin([reference, anchor])].dropna(subset=["ovl"])
+    both = rated.pivot_table(index=["rater", "prompt"], columns="system", values="ovl")
     rows = []
     for rater in sorted(ratings.rater.unique()):
-        g = both.loc[rater] if rater in both.index.get_level_values(0) and {reference, anchor} <= set(both.columns) else pd.DataFrame()
+        g = (both.loc[rater] if rater in both.index.get_level_values(0) and {reference, anchor} <= set(both.columns)
+             else pd.DataFrame())
         g = g.dropna() if len(g) else g
         above = int((g[anchor] > g[reference]).sum()) if len(g) else 0
-        rows.append({"rater": rater, "n_pairs": len(g), "anchor_above_reference": above, "flagged": bool(len(g) and above / len(g) > max_share)})
+        rows.append({"rater": rater, "n_pairs": len(g), "anchor_above_reference": above,
+                     "flagged": bool(len(g) and above / len(g) > max_share)})
     return pd.DataFrame(rows)
 
-def listening_paired(ratings: pd.DataFrame, pairs, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+def listening_paired(ratings: pd.DataFrame, pairs, level: float = 0.95, n_boot: int = 1000,
+                     seed: int = 0) -> list[dict]:
     "A − B in OVL and REL over the (rater, prompt) pairs both were rated on, with a bootstrap CI over raters."
     from musicnet_ldm.metrics import paired_difference
     out = []
@@ -230,7 +266,9 @@ def listening_paired(ratings: pd.DataFrame, pairs, level: float = 0.95, n_boot: 
             va = {(r.rater, r.prompt): getattr(r, s) for r in v[v.system == a].itertuples()}
             vb = {(r.rater, r.prompt): getattr(r, s) for r in v[v.system == b].itertuples()}
             row = {"a": a, "b": b, "metric": s, "n": len(set(va) & set(vb))}
-            if row["n"] < 2: out.append({**row, "diff": None, "ci": None, "why_not": f"{row['n']} shared (rater, prompt) pairs"}); continue
+            if row["n"] < 2:
+                out.append({**row, "diff": None, "ci": None, "why_not": f"{row['n']} shared (rater, prompt) pairs"})
+                continue
             r = paired_difference(va, vb, cluster=lambda k: k[0], level=level, n_boot=n_boot, seed=seed)
             out.append({**row, "diff": r["mean"], "ci": r["ci"], "n_clusters": r["n_clusters"]})
     return out

@@ -20,7 +20,8 @@ __all__ = ['mean_ci', 'bootstrap_ci', 'proportion_ci', 'cluster_groups', 'cluste
 def _finite_1d(values, name: str) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0: raise ValueError(f"{name}: no values (empty set)")
-    if not np.isfinite(x).all(): raise ValueError(f"{name}: {int((~np.isfinite(x)).sum())} of {x.size} values are NaN/inf")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(x)).sum())} of {x.size} values are NaN/inf")
     return x
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
@@ -31,7 +32,8 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
     half = stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
     return m, float(m - half), float(m + half)
 
-def bootstrap_ci(values, statistic=np.mean, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(values, statistic=np.mean, level: float = 0.95, n_boot: int = 1000,
+                 seed: int = 0) -> tuple[float, float, float]:
     "`statistic(values)` and its percentile-bootstrap `level` interval (resampling rows of `values`)."
     x = np.asarray(values, dtype=np.float64)
     if len(x) == 0: raise ValueError("bootstrap_ci: no values (empty set)")
@@ -63,7 +65,8 @@ def cluster_bootstrap_ci(values, clusters=None, level: float = 0.95, n_boot: int
     "Mean of `values` and its percentile interval from resampling whole `clusters` (default: each row its own)."
     x = _finite_1d(values, "cluster_bootstrap_ci")
     groups = cluster_groups(range(len(x)) if clusters is None else clusters)
-    if sum(map(len, groups)) != len(x): raise ValueError(f"cluster_bootstrap_ci: {len(x)} values but {sum(map(len, groups))} cluster labels")
+    if sum(map(len, groups)) != len(x):
+        raise ValueError(f"cluster_bootstrap_ci: {len(x)} values but {sum(map(len, groups))} cluster labels")
     sums, sizes = np.array([x[g].sum() for g in groups]), np.array([len(g) for g in groups])
     out = {"mean": float(x.mean()), "ci": [float("nan"), float("nan")], "n": len(x), "n_clusters": len(groups)}
     if len(groups) < 2: return out
@@ -74,12 +77,14 @@ def cluster_bootstrap_ci(values, clusters=None, level: float = 0.95, n_boot: int
     return out
 
 # %% ../nbs/05a_metrics.ipynb #1c0d5cf5
-def paired_difference(a: dict, b: dict, cluster=lambda key: key[0], level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> dict:
+def paired_difference(a: dict, b: dict, cluster=lambda key: key[0], level: float = 0.95, n_boot: int = 1000,
+                      seed: int = 0) -> dict:
     "Mean of a[k] − b[k] over the keys both share (e.g. (prompt, seed)), with a bootstrap CI over `cluster(key)`."
     keys = [k for k in a if k in b]
     if not keys: raise ValueError("paired_difference: the two systems share no (prompt, seed) key")
     diff = [a[k] - b[k] for k in keys]
-    return {**cluster_bootstrap_ci(diff, [cluster(k) for k in keys], level, n_boot, seed), "n_a_only": len(a) - len(keys), "n_b_only": len(b) - len(keys)}
+    return {**cluster_bootstrap_ci(diff, [cluster(k) for k in keys], level, n_boot, seed),
+            "n_a_only": len(a) - len(keys), "n_b_only": len(b) - len(keys)}
 
 # %% ../nbs/05a_metrics.ipynb #fd953548
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, imag_atol: float = 1e-3) -> float:
@@ -98,7 +103,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, imag_atol: flo
         covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=imag_atol):
-            raise ValueError(f"sqrtm(sigma1·sigma2) has a large imaginary component ({np.abs(covmean.imag).max():.3g}): "
+            raise ValueError(f"sqrtm(sigma1·sigma2) has a large imaginary component "
+                             f"({np.abs(covmean.imag).max():.3g}): "
                              "the covariances are not valid (not symmetric positive semi-definite?)")
         covmean = covmean.real
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
@@ -142,7 +148,8 @@ class EmbeddingStats:
         clips = _as_clip_list(embeddings)
         X = np.concatenate(clips)
         if len(X) < 2: raise ValueError("need at least 2 embedding vectors for a covariance")
-        return cls(X.mean(0), np.cov(X, rowvar=False).reshape(X.shape[1], X.shape[1]), len(clips), clips if keep else None)
+        return cls(X.mean(0), np.cov(X, rowvar=False).reshape(X.shape[1], X.shape[1]), len(clips),
+                   clips if keep else None)
 
     def save(self, path) -> Path:
         path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,36 +174,45 @@ def fad_from_stats(a: EmbeddingStats, b: EmbeddingStats, sqrt_sigma_b=None) -> f
     return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
 
 # %% ../nbs/05a_metrics.ipynb #c13fe81f
-def fad_infinity(gen: EmbeddingStats, ref: EmbeddingStats, min_n: int | None = None, steps: int = 15, seed: int = 0) -> dict:
+def fad_infinity(gen: EmbeddingStats, ref: EmbeddingStats, min_n: int | None = None, steps: int = 15,
+                 seed: int = 0) -> dict:
     "fadtk's FAD∞ (fit FAD(N) = slope/N + FAD∞ over subsets), or the reason it is not defined here."
     if gen.clips is None: raise ValueError("fad_infinity needs the per-clip embeddings (EmbeddingStats(clips=...))")
     n, dim = len(gen.clips), len(gen.mu)
     min_n = min_n or max(2, n // 4)
-    vectors = sorted(len(c) for c in gen.clips)[:min_n]              # fewest embedding vectors a subset of min_n clips can hold
+    # fewest embedding vectors a subset of min_n clips can hold
+    vectors = sorted(len(c) for c in gen.clips)[:min_n]
     if n < min_n + 2 or sum(vectors) <= dim:
-        return {"fad_inf": None, "fad_inf_reason": f"its smallest subsets ({min_n} of {n} clips, ≥ {sum(vectors)} vectors) do not "
+        return {"fad_inf": None,
+                "fad_inf_reason": f"its smallest subsets ({min_n} of {n} clips, ≥ {sum(vectors)} vectors) do not "
                 f"exceed the embedding dimension {dim}: their covariances are rank-deficient"}
     rng, ref_sqrt = np.random.default_rng(seed), psd_sqrt(ref.sigma)
     ns = sorted({int(k) for k in np.linspace(min_n, n, steps)})
-    fads = [fad_from_stats(EmbeddingStats.from_embeddings([gen.clips[i] for i in rng.choice(n, k, replace=False)], keep=False), ref, ref_sqrt)
+    fads = [fad_from_stats(EmbeddingStats.from_embeddings([gen.clips[i] for i in rng.choice(n, k, replace=False)],
+                                                          keep=False), ref, ref_sqrt)
             for k in ns]
     slope, intercept = np.polyfit(1 / np.array(ns), fads, 1)
     pred = slope / np.array(ns) + intercept
     r2 = 1 - np.sum((np.array(fads) - pred) ** 2) / max(np.sum((np.array(fads) - np.mean(fads)) ** 2), 1e-30)
-    return {"fad_inf": float(intercept), "slope": float(slope), "r2": float(r2), "ns": ns, "fads": [float(f) for f in fads]}
+    return {"fad_inf": float(intercept), "slope": float(slope), "r2": float(r2), "ns": ns,
+            "fads": [float(f) for f in fads]}
 
 def fad_bootstrap(systems: dict, clusters, reference: EmbeddingStats, n_boot: int = 200, seed: int = 0) -> dict:
     """Bootstrap FADs of row-aligned `systems` ({name: per-clip embeddings}): each resample draws whole `clusters`
     (the same draw for every system) and, when `reference.clips` is kept, the reference clips (the same for all)."""
     groups = cluster_groups(clusters)
-    rng, ref_sqrt, out = np.random.default_rng(seed), None if reference.clips is not None else psd_sqrt(reference.sigma), {s: [] for s in systems}
+    rng, out = np.random.default_rng(seed), {s: [] for s in systems}
+    ref_sqrt = None if reference.clips is not None else psd_sqrt(reference.sigma)
     for _ in range(n_boot):
         rows = np.concatenate([groups[k] for k in rng.integers(0, len(groups), len(groups))])
         ref = reference
         if reference.clips is not None:
-            ref = EmbeddingStats.from_embeddings([reference.clips[i] for i in rng.integers(0, reference.n_clips, reference.n_clips)], keep=False)
+            ref = EmbeddingStats.from_embeddings([reference.clips[i]
+                                                  for i in rng.integers(0, reference.n_clips, reference.n_clips)],
+                                                  keep=False)
         sq = ref_sqrt if ref_sqrt is not None else psd_sqrt(ref.sigma)
-        for s, clips in systems.items(): out[s].append(fad_from_stats(EmbeddingStats.from_embeddings([clips[i] for i in rows], keep=False), ref, sq))
+        for s, clips in systems.items():
+            out[s].append(fad_from_stats(EmbeddingStats.from_embeddings([clips[i] for i in rows], keep=False), ref, sq))
     return {s: np.array(v) for s, v in out.items()}
 
 def _centred_ci(estimate: float, boots, level: float, floor=None) -> list:
@@ -209,7 +225,8 @@ def _centred_ci(estimate: float, boots, level: float, floor=None) -> list:
 # %% ../nbs/05a_metrics.ipynb #520819b2
 class FrechetAudioDistance:
     "FAD of generated embeddings against reference statistics: `update(emb, clusters)` … `compute()`."
-    def __init__(self, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95, fad_inf: bool = False, seed: int = 0):
+    def __init__(self, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95, fad_inf: bool = False,
+                 seed: int = 0):
         self.reference, self.n_boot, self.level, self.fad_inf, self.seed = reference, n_boot, level, fad_inf, seed
         self.reset()
 
@@ -236,27 +253,36 @@ class FrechetAudioDistance:
         return out
 
 # %% ../nbs/05a_metrics.ipynb #b83a5d82
-def fad_paired_difference(a_clips, b_clips, clusters, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95, seed: int = 0) -> dict:
-    "FAD(a) − FAD(b) for row-aligned clip lists (same prompt and seed per row), with a paired, prompt-clustered bootstrap CI."
-    if len(a_clips) != len(b_clips) or len(a_clips) != len(clusters): raise ValueError("fad_paired_difference: rows are not aligned")
+def fad_paired_difference(a_clips, b_clips, clusters, reference: EmbeddingStats, n_boot: int = 200, level: float = 0.95,
+                          seed: int = 0) -> dict:
+    """FAD(a) − FAD(b) for row-aligned clip lists (same prompt and seed per row), with a paired, prompt-clustered
+    bootstrap CI."""
+    if len(a_clips) != len(b_clips) or len(a_clips) != len(clusters):
+        raise ValueError("fad_paired_difference: rows are not aligned")
     a, b = (EmbeddingStats.from_embeddings(_as_clip_list(x)) for x in (a_clips, b_clips))
-    out = {"diff": fad_from_stats(a, reference) - fad_from_stats(b, reference), "n": len(a_clips), "n_clusters": len(set(map(str, clusters)))}
+    out = {"diff": fad_from_stats(a, reference) - fad_from_stats(b, reference), "n": len(a_clips),
+           "n_clusters": len(set(map(str, clusters)))}
     boots = fad_bootstrap({"a": a.clips, "b": b.clips}, clusters, reference, n_boot, seed)
-    out["ci"] = _centred_ci(out["diff"], boots["a"] - boots["b"], level) if out["n_clusters"] >= 2 else [float("nan")] * 2
+    out["ci"] = _centred_ci(out["diff"], boots["a"] - boots["b"],
+                            level) if out["n_clusters"] >= 2 else [float("nan")] * 2
     return out
 
 # %% ../nbs/05a_metrics.ipynb #d041b132
 def bench_frechet(dims=(128, 512, 2048), n: int = 2000, repeats: int = 1, seed: int = 0) -> list[dict]:
-    "Seconds for the statistics of `n` embeddings, their Fréchet distance (sqrtm), and one bootstrap resample's FD (eigh)."
+    """Seconds for the statistics of `n` embeddings, their Fréchet distance (sqrtm), and one bootstrap resample's FD
+    (eigh)."""
     rng, rows = np.random.default_rng(seed), []
     for d in dims:
         a, b = rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 0.1
         t_stats, t_fd, t_eigh = [], [], []
         for _ in range(repeats):
-            t0 = time.perf_counter(); sa, sb = EmbeddingStats.from_embeddings(a, keep=False), EmbeddingStats.from_embeddings(b, keep=False)
+            t0 = time.perf_counter()
+            sa, sb = EmbeddingStats.from_embeddings(a, keep=False), EmbeddingStats.from_embeddings(b, keep=False)
             t1 = time.perf_counter(); fd = fad_from_stats(sa, sb); t2 = time.perf_counter()
-            sqrt_b = psd_sqrt(sb.sigma); t3 = time.perf_counter(); fd_eigh = fad_from_stats(sa, sb, sqrt_b); t4 = time.perf_counter()
+            sqrt_b = psd_sqrt(sb.sigma)
+            t3 = time.perf_counter(); fd_eigh = fad_from_stats(sa, sb, sqrt_b); t4 = time.perf_counter()
             t_stats.append(t1 - t0); t_fd.append(t2 - t1); t_eigh.append(t4 - t3)
-        rows.append({"dim": d, "n": n, "stats_s": min(t_stats), "frechet_s": min(t_fd), "frechet_eigh_per_resample_s": min(t_eigh),
+        rows.append({"dim": d, "n": n, "stats_s": min(t_stats), "frechet_s": min(t_fd),
+                     "frechet_eigh_per_resample_s": min(t_eigh),
                      "fd": fd, "fd_eigh": fd_eigh})
     return rows

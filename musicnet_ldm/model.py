@@ -39,7 +39,8 @@ class ConditioningAdapter(ModelMixin, ConfigMixin):
 
     def forward(self, generated_prompt_embeds: torch.Tensor, prompt_embeds: torch.Tensor | None = None):
         "Adapted `(generated_prompt_embeds, prompt_embeds)`."
-        loa = generated_prompt_embeds + self.loa(generated_prompt_embeds.to(self.dtype)).to(generated_prompt_embeds.dtype)
+        loa = (generated_prompt_embeds
+               + self.loa(generated_prompt_embeds.to(self.dtype)).to(generated_prompt_embeds.dtype))
         if self.t5 is not None and prompt_embeds is not None:
             prompt_embeds = prompt_embeds + self.t5(prompt_embeds.to(self.dtype)).to(prompt_embeds.dtype)
         return loa, prompt_embeds
@@ -53,12 +54,14 @@ class ConditioningAdapter(ModelMixin, ConfigMixin):
 # %% ../nbs/02_model.ipynb #b2d00002
 def generate_language_of_audio(language_model, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None,
                                max_new_tokens: int = 8) -> torch.Tensor:
-    "AudioLDM2's LOA: `max_new_tokens` last hidden states that GPT-2 appends to `inputs_embeds`, one at a time (no cache)."
+    """AudioLDM2's LOA: `max_new_tokens` last hidden states that GPT-2 appends to `inputs_embeds`, one at a time (no
+    cache)."""
     gpt2 = getattr(language_model, "transformer", language_model)    # GPT2LMHeadModel → its GPT2Model
     for _ in range(max_new_tokens):
         hidden = gpt2(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False).last_hidden_state
         inputs_embeds = torch.cat([inputs_embeds, hidden[:, -1:]], dim=1)
-        if attention_mask is not None: attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(attention_mask), 1)], dim=1)
+        if attention_mask is not None:
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(attention_mask), 1)], dim=1)
     return inputs_embeds[:, -max_new_tokens:]
 
 # %% ../nbs/02_model.ipynb #ac23af0e
@@ -69,7 +72,8 @@ def _to_own_dtype(module, args, kwargs):
     return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()}
 
 def cast_inputs(module: nn.Module) -> nn.Module:
-    "Make `module` take floating-point inputs in its own dtype (a forward pre-hook, added once): a part kept in fp32 behind a half-precision one."
+    """Make `module` take floating-point inputs in its own dtype (a forward pre-hook, added once): a part kept in fp32
+    behind a half-precision one."""
     if not getattr(module, "_casts_inputs", False):
         module.register_forward_pre_hook(_to_own_dtype, with_kwargs=True)
         module._casts_inputs = True
@@ -81,7 +85,8 @@ class MusicNetLDMPipeline(AudioLDM2Pipeline):
     adapter: ConditioningAdapter | None = None
 
     @classmethod
-    def from_audioldm2(cls, pipe: AudioLDM2Pipeline, adapter: ConditioningAdapter | None = None) -> "MusicNetLDMPipeline":
+    def from_audioldm2(cls, pipe: AudioLDM2Pipeline,
+                       adapter: ConditioningAdapter | None = None) -> "MusicNetLDMPipeline":
         "Wrap the components of an `AudioLDM2Pipeline` (shared, not copied)."
         out = cls(**pipe.components)
         out.adapter = adapter
@@ -128,11 +133,13 @@ class MusicNetLDMPipeline(AudioLDM2Pipeline):
 
 # %% ../nbs/02_model.ipynb #e0d1588e
 def load_pipeline(model: str = DEFAULT_MODEL, device="auto", precision: str = "no",
-                  adapter: bool | ConditioningAdapter | None = None, upcast_decode: bool = True, **kwargs) -> MusicNetLDMPipeline:
-    """A `MusicNetLDMPipeline` for a hub id, a checkpoint folder (with its `adapter/`) or `'tiny'`, its components in the
-    dtypes of `precision` ('no': fp32; a stage resolves its setting with `core.resolve_precision`)."""
+                  adapter: bool | ConditioningAdapter | None = None, upcast_decode: bool = True,
+                  **kwargs) -> MusicNetLDMPipeline:
+    """A `MusicNetLDMPipeline` for a hub id, a checkpoint folder (with its `adapter/`) or `'tiny'`, its components in
+    the dtypes of `precision` ('no': fp32; a stage resolves its setting with `core.resolve_precision`)."""
     if kwargs.get("dtype", torch.float32) != torch.float32:
-        raise ValueError(f"load_pipeline: pass precision='bf16'/'fp16', not dtype={kwargs['dtype']} (one rule sets every component's dtype)")
+        raise ValueError(f"load_pipeline: pass precision='bf16'/'fp16', not dtype={kwargs['dtype']} (one rule sets "
+                         f"every component's dtype)")
     folder = Path(str(model)).expanduser()
     if folder.is_dir() and not (folder/"model_index.json").is_file():
         raise FileNotFoundError(f"{folder} is not a pipeline folder: model_index.json is missing "

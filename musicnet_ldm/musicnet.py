@@ -43,7 +43,8 @@ def instrument_name(code: int) -> str:
     "General MIDI name of a MusicNet instrument code (a 1-based GM program)."
     import pretty_midi
     code = int(code)
-    if not 1 <= code <= 128: raise LabelError(f"unknown instrument code {code}: MusicNet codes are General MIDI programs 1-128")
+    if not 1 <= code <= 128:
+        raise LabelError(f"unknown instrument code {code}: MusicNet codes are General MIDI programs 1-128")
     return pretty_midi.program_to_instrument_name(code - 1)
 
 def note_name(pitch: int) -> str:
@@ -82,10 +83,12 @@ def read_labels(csv_path) -> pd.DataFrame:
     for cond, what in ((df.end_time < df.start_time, "end_time is before start_time"),
                        (df.start_time < 0, "start_time is negative"),
                        (~df.note.between(0, 127), "note is not a MIDI pitch 0-127"),
-                       (~df.instrument.between(1, 128), "unknown instrument code (MusicNet uses 1-based General MIDI programs 1-128)")):
+                       (~df.instrument.between(1, 128),
+                        "unknown instrument code (MusicNet uses 1-based General MIDI programs 1-128)")):
         if cond.any():
             i = int(np.flatnonzero(cond.to_numpy())[0])
-            raise LabelError(f"{csv_path}, line {i + 2}: {what} ({df.iloc[i][['start_time', 'end_time', 'instrument', 'note']].to_dict()})")
+            row = df.iloc[i][["start_time", "end_time", "instrument", "note"]].to_dict()
+            raise LabelError(f"{csv_path}, line {i + 2}: {what} ({row})")
     df["start_s"], df["end_s"] = df.start_time / LABEL_SAMPLE_RATE, df.end_time / LABEL_SAMPLE_RATE
     names = {c: instrument_name(c) for c in df.instrument.unique()}
     df["instrument_name"] = df.instrument.map(names).astype(str)
@@ -98,7 +101,8 @@ def read_metadata(path) -> pd.DataFrame:
     path = Path(path)
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError: raise LabelError(f"{path}: metadata file does not exist") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e: raise LabelError(f"{path}: not a readable CSV ({e})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise LabelError(f"{path}: not a readable CSV ({e})") from None
     missing = [c for c in METADATA_COLUMNS if c not in df.columns]
     if missing: raise LabelError(f"{path}: missing column(s) {missing}; MusicNet metadata has {METADATA_COLUMNS}")
     for col in ("id", "seconds"):
@@ -107,7 +111,8 @@ def read_metadata(path) -> pd.DataFrame:
             i = int(np.flatnonzero(num.isna().to_numpy())[0])
             raise LabelError(f"{path}, line {i + 2}: {col}={df[col].iloc[i]!r} is not a number")
         df[col] = num.astype(np.int64)
-    if df.id.duplicated().any(): raise LabelError(f"{path}: duplicate recording id(s) {sorted(df.id[df.id.duplicated()].unique())[:5]}")
+    if df.id.duplicated().any():
+        raise LabelError(f"{path}: duplicate recording id(s) {sorted(df.id[df.id.duplicated()].unique())[:5]}")
     return df[METADATA_COLUMNS].set_index("id", drop=False)
 
 # %% ../nbs/01a_musicnet.ipynb #1ac1d3e5
@@ -129,7 +134,8 @@ def find_musicnet(root) -> MusicNetPaths:
     "Locate MusicNet under `root` (Zenodo or Kaggle layout); FileNotFoundError listing what is missing."
     root = Path(root).expanduser()
     if not root.is_dir(): raise FileNotFoundError(f"MusicNet root {root} does not exist. Download it with "
-                                                  f"`download_musicnet({str(root)!r})` or point data.root at an existing copy.")
+                                                  f"`download_musicnet({str(root)!r})` or point data.root at an "
+                                                  f"existing copy.")
     candidates = [(root, "zenodo"), (root/"musicnet", "zenodo"), (root/"musicnet"/"musicnet", "kaggle")]
     problems = []
     for data, layout in candidates:
@@ -144,7 +150,8 @@ def find_musicnet(root) -> MusicNetPaths:
             return MusicNetPaths(root, data, meta, layout)
         problems.append(f"{data}: missing {missing}")
     expected = ("expected either <root>/{train_data,train_labels,test_data,test_labels}/ (or <root>/musicnet/…, the "
-                f"unpacked Zenodo tarball) or the Kaggle layout <root>/musicnet/musicnet/…, with {METADATA_FILE} in <root>")
+                f"unpacked Zenodo tarball) or the Kaggle layout <root>/musicnet/musicnet/…, with {METADATA_FILE} in "
+                f"<root>")
     raise FileNotFoundError(f"No complete MusicNet copy under {root}: " + ("; ".join(problems) or "none of its folders")
                             + f". {expected}. `download_musicnet({str(root)!r})` fetches it from Zenodo (~11 GB).")
 
@@ -193,7 +200,8 @@ def download_file(url: str, dest, md5: str | None = None, size: int | None = Non
         raise IOError(f"{dest.name}: downloaded {got} bytes of {size}; run again to resume")
     if md5 is not None and (digest := _md5(part)) != md5:
         part.unlink()
-        raise ChecksumError(f"{dest.name}: MD5 {digest} differs from the published {md5}; the partial file was deleted, run again")
+        raise ChecksumError(f"{dest.name}: MD5 {digest} differs from the published {md5}; the partial file was "
+                            f"deleted, run again")
     os.replace(part, dest)
     return dest
 
@@ -243,7 +251,8 @@ def probe_recording(path, n_windows: int = 16, window_s: float = 0.25) -> dict:
     declared = wav_declared_frames(path)
     if declared is not None and declared > info.frames:
         raise ValueError(f"{path}: truncated WAV: header declares {declared} frames "
-                         f"({declared / info.samplerate:.2f} s), the file holds {info.frames} ({info.frames / info.samplerate:.2f} s)")
+                         f"({declared / info.samplerate:.2f} s), the file holds {info.frames} "
+                         f"({info.frames / info.samplerate:.2f} s)")
     win = max(1, int(window_s * info.samplerate))
     starts = np.linspace(0, max(0, info.frames - win), n_windows).astype(int)
     peak_rms = 0.0
@@ -252,7 +261,8 @@ def probe_recording(path, n_windows: int = 16, window_s: float = 0.25) -> dict:
             for s in starts:
                 f.seek(int(s)); x = f.read(win, dtype="float32", always_2d=True)
                 if x.size: peak_rms = max(peak_rms, float(np.sqrt(np.mean(np.square(x.mean(1))))))
-    except Exception as e: raise ValueError(f"{path}: corrupt audio, reading failed ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise ValueError(f"{path}: corrupt audio, reading failed ({type(e).__name__}: {e})") from None
     return {"frames": info.frames, "samplerate": info.samplerate, "channels": info.channels,
             "duration_s": info.frames / info.samplerate, "level_dbfs": 20 * np.log10(max(peak_rms, 1e-10))}
 
@@ -278,7 +288,8 @@ class Clip:
         from dataclasses import replace
         return replace(self, notes=transpose_notes(self.notes, semitones), transpose=self.transpose + int(semitones))
     def __repr__(self):
-        return (f"Clip({self.recording_id}, {self.split}, {self.start_s:.2f}-{self.end_s:.2f} s, {len(self.notes)} notes"
+        return (f"Clip({self.recording_id}, {self.split}, {self.start_s:.2f}-{self.end_s:.2f} s, {len(self.notes)} "
+                f"notes"
                 + (f", transposed {self.transpose:+d}" if self.transpose else "") + ")")
 
 def transpose_notes(notes, semitones: int):
@@ -287,7 +298,8 @@ def transpose_notes(notes, semitones: int):
     if isinstance(notes, pd.DataFrame):
         out = notes.copy(); out["note"] = out.note + n
         if len(out) and not out.note.between(0, 127).all():
-            raise ValueError(f"transposing by {n} moves pitches {sorted(notes.note[~out.note.between(0, 127)].unique())} out of MIDI's 0-127")
+            moved = sorted(notes.note[~out.note.between(0, 127)].unique())
+            raise ValueError(f"transposing by {n} moves pitches {moved} out of MIDI's 0-127")
         out["note_name"] = out.note.map(note_name).astype(str)
         return out
     out = []
@@ -298,7 +310,8 @@ def transpose_notes(notes, semitones: int):
     return out
 
 # %% ../nbs/01a_musicnet.ipynb #453f437e
-SKIP_REASONS = ("no_metadata", "no_labels", "bad_labels", "corrupt_wav", "truncated_wav", "silent_recording", "bad_name")
+SKIP_REASONS = ("no_metadata", "no_labels", "bad_labels", "corrupt_wav", "truncated_wav", "silent_recording",
+                "bad_name")
 
 class DataError(RuntimeError):
     "A recording that cannot be used, raised by `build_clip_index(strict=True)`."
@@ -320,7 +333,8 @@ class ClipIndex:
         return sorted({c.recording_id for c in self.clips if name is None or c.split == name})
     def skip_counts(self) -> Counter: return Counter(s["reason"] for s in self.skipped)
     def summary(self) -> str:
-        per = ", ".join(f"{s}: {len(self.split(s))} clips / {len(self.recordings(s))} recordings" for s in ("train", "eval", "test"))
+        per = ", ".join(f"{s}: {len(self.split(s))} clips / {len(self.recordings(s))} recordings"
+                        for s in ("train", "eval", "test"))
         sk = ", ".join(f"{k} {v}" for k, v in sorted(self.skip_counts().items())) or "none"
         extra = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "none"
         return (f"{len(self.clips)} clips ({per}); mostly-silent clips dropped: {self.dropped_silent_clips}; "
@@ -328,7 +342,8 @@ class ClipIndex:
     def __repr__(self): return f"ClipIndex({self.summary()})"
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([{"recording_id": c.recording_id, "split": c.split, "start_s": c.start_s,
-                              "duration_s": c.duration_s, "n_notes": len(c.notes), "wav_path": str(c.wav_path)} for c in self.clips])
+                              "duration_s": c.duration_s, "n_notes": len(c.notes),
+                              "wav_path": str(c.wav_path)} for c in self.clips])
 
 # %% ../nbs/01a_musicnet.ipynb #4797ff29
 def split_recordings(train_ids, eval_fraction: float = 0.1, seed: int = 0) -> set:
@@ -368,7 +383,8 @@ def build_clip_index(root, clip_seconds: float = CLIP_SECONDS, hop_seconds: floa
     split by recording into train/eval/test; skip (or, `strict`, raise on) broken recordings."""
     paths = find_musicnet(root)
     hop = float(hop_seconds or clip_seconds)
-    if hop <= 0 or clip_seconds <= 0: raise ValueError(f"clip_seconds and hop_seconds must be positive ({clip_seconds}, {hop})")
+    if hop <= 0 or clip_seconds <= 0:
+        raise ValueError(f"clip_seconds and hop_seconds must be positive ({clip_seconds}, {hop})")
     meta = read_metadata(paths.metadata)
     index = ClipIndex(clips=[], params=dict(root=str(paths.data), clip_seconds=clip_seconds, hop_seconds=hop,
                                             eval_fraction=eval_fraction, seed=seed, min_note_coverage=min_note_coverage,
@@ -380,21 +396,28 @@ def build_clip_index(root, clip_seconds: float = CLIP_SECONDS, hop_seconds: floa
     train_wavs = sorted(paths.audio_dir("train").glob("*.wav"))
     eval_ids = split_recordings([i for i in map(_recording_id, train_wavs) if i is not None], eval_fraction, seed)
     for source in splits:
-        for wav in sorted(paths.audio_dir(source).glob("*.wav"), key=lambda p: (_recording_id(p) is None, _recording_id(p) or 0, p.name)):
+        for wav in sorted(paths.audio_dir(source).glob("*.wav"),
+                          key=lambda p: (_recording_id(p) is None, _recording_id(p) or 0, p.name)):
             rid = _recording_id(wav)
-            if rid is None: skip(None, source, wav, "bad_name", f"{wav}: file name is not a MusicNet recording id"); continue
+            if rid is None:
+                skip(None, source, wav, "bad_name", f"{wav}: file name is not a MusicNet recording id"); continue
             split = "eval" if source == "train" and rid in eval_ids else source
-            if rid not in meta.index: skip(rid, split, wav, "no_metadata", f"{wav}: recording {rid} has no row in {paths.metadata}"); continue
+            if rid not in meta.index:
+                skip(rid, split, wav, "no_metadata", f"{wav}: recording {rid} has no row in {paths.metadata}"); continue
             csv = paths.labels_dir(source)/f"{rid}.csv"
             if not csv.is_file(): skip(rid, split, wav, "no_labels", f"{wav}: no label file {csv}"); continue
             try: labels = read_labels(csv)
             except LabelError as e: skip(rid, split, wav, "bad_labels", str(e)); continue
             try: probe = probe_recording(wav)
-            except ValueError as e: skip(rid, split, wav, "truncated_wav" if "truncated" in str(e) else "corrupt_wav", str(e)); continue
+            except ValueError as e:
+                skip(rid, split, wav, "truncated_wav" if "truncated" in str(e) else "corrupt_wav", str(e)); continue
             if probe["level_dbfs"] < silence_dbfs:
-                skip(rid, split, wav, "silent_recording", f"{wav}: silent (loudest window {probe['level_dbfs']:.0f} dBFS < {silence_dbfs} dBFS)"); continue
+                skip(rid, split, wav, "silent_recording",
+                     f"{wav}: silent (loudest window {probe['level_dbfs']:.0f} dBFS < {silence_dbfs} dBFS)")
+                continue
             if len(labels) and labels.end_s.max() > probe["duration_s"] + 1.0:
-                skip(rid, split, wav, "truncated_wav", f"{wav}: labels run to {labels.end_s.max():.1f} s but the audio ends at "
+                skip(rid, split, wav, "truncated_wav",
+                     f"{wav}: labels run to {labels.end_s.max():.1f} s but the audio ends at "
                      f"{probe['duration_s']:.1f} s (truncated audio or mismatched labels)"); continue
             if probe["channels"] != 1: index.counts["stereo_or_multichannel"] += 1
             if probe["samplerate"] != LABEL_SAMPLE_RATE: index.counts[f"rate_{probe['samplerate']}"] += 1
@@ -419,7 +442,8 @@ def _clip_labels(labels: pd.DataFrame, start: float, duration: float) -> pd.Data
 def clip_notes(clip: Clip, transpose: int = 0) -> list:
     "The clip's notes as dicts (pitch, note_name, instrument, onset_s, offset_s), by onset then pitch."
     notes = [{"pitch": int(r.note), "note_name": str(r.note_name), "instrument": str(r.instrument_name),
-              "onset_s": round(float(r.start_s), 4), "offset_s": round(float(r.end_s), 4)} for r in clip.notes.itertuples()]
+              "onset_s": round(float(r.start_s), 4),
+              "offset_s": round(float(r.end_s), 4)} for r in clip.notes.itertuples()]
     return transpose_notes(notes, transpose) if transpose else notes
 
 # %% ../nbs/01a_musicnet.ipynb #a1183ec4
@@ -451,8 +475,10 @@ def build_prompt(clip: Clip, style: str = "clip", transpose: int = 0) -> str:
         order = notes.groupby("instrument_name", sort=False).note.count().sort_values(ascending=False, kind="stable")
         parts.append(f"Instruments sounding: {_join(list(order.index))}.")
         lo, hi = notes.note.min(), notes.note.max()
-        parts.append(f"Pitch range {note_name(lo)} to {note_name(hi)}." if lo != hi else f"Single pitch {note_name(lo)}.")
-        onsets = int((notes.start_s > 0).sum() + ((notes.start_s == 0) & (notes.start_time >= round(clip.start_s * LABEL_SAMPLE_RATE))).sum())
+        parts.append(f"Pitch range {note_name(lo)} to {note_name(hi)}." if lo != hi
+                     else f"Single pitch {note_name(lo)}.")
+        onsets = int((notes.start_s > 0).sum()
+                     + ((notes.start_s == 0) & (notes.start_time >= round(clip.start_s * LABEL_SAMPLE_RATE))).sum())
         parts.append(f"{onsets} notes in {clip.duration_s:.2f} seconds ({onsets / clip.duration_s:.1f} per second).")
         if (bpm := clip_tempo(clip)) is not None: parts.append(f"Tempo about {round(bpm)} beats per minute.")
     else: parts.append("No notes sound in this clip.")
@@ -462,13 +488,17 @@ def _seed_prompt(m: dict, notes: pd.DataFrame) -> str:
     minutes = max(1, round(float(m.get("seconds") or 0) / 60))
     catalog = f" ({m['catalog_name']})" if str(m.get("catalog_name", "")).strip() else ""
     text = (f"An evocative passage from {m['composer']}'s {m['composition']}{catalog}, particularly the movement: "
-            f"{m['movement']}. This piece, performed by a {m['ensemble']}, exudes a rich {m['composer']}-esque style with an "
-            f"approximate duration of {minutes} minute{'s' if minutes != 1 else ''}. The ensemble's performance reveals a profound interplay of "
+            f"{m['movement']}. This piece, performed by a {m['ensemble']}, exudes a rich {m['composer']}-esque style "
+            f"with an "
+            f"approximate duration of {minutes} minute{'s' if minutes != 1 else ''}. The ensemble's performance "
+            f"reveals a profound interplay of "
             "harmonies and thematic development.")
     if len(notes):
         n = notes.sort_values(["start_s", "note"], kind="stable").iloc[0]
-        text += (f" A note (MIDI note {int(n.note)}) gracefully played by {n.instrument_name}, adding texture and emotion "
-                 f"to the passage. The note resonates from {n.start_s:.2f} to {n.end_s:.2f} seconds, evoking a sense of "
+        text += (f" A note (MIDI note {int(n.note)}) gracefully played by {n.instrument_name}, adding texture and "
+                 f"emotion "
+                 f"to the passage. The note resonates from {n.start_s:.2f} to {n.end_s:.2f} seconds, evoking a sense "
+                 f"of "
                  "movement and dynamic contrast.")
     return text
 
@@ -480,12 +510,14 @@ def data_root(cfg: dict) -> Path:
     if not root.is_absolute(): root = repo_root()/root
     if d.synthetic and not (root/"fixture.json").is_file():
         raise FileNotFoundError(f"the preset's synthetic MusicNet is not written at {root}: call "
-                                "musicnet_ldm.fixture.prepare_data(cfg) first (the data stage and 03_finetune's train do)")
+                                "musicnet_ldm.fixture.prepare_data(cfg) first (the data stage and 03_finetune's train "
+                                "do)")
     return root
 
 def clip_index_from_config(cfg: dict, strict: bool | None = None) -> ClipIndex:
     "`build_clip_index` with the preset's `data` settings."
     d = from_dict(DataConfig, cfg["data"], "data")
-    return build_clip_index(data_root(cfg), clip_seconds=d.clip_seconds, hop_seconds=d.hop_seconds, eval_fraction=d.eval_fraction,
+    return build_clip_index(data_root(cfg), clip_seconds=d.clip_seconds, hop_seconds=d.hop_seconds,
+                            eval_fraction=d.eval_fraction,
                             seed=d.split_seed, min_note_coverage=d.min_note_coverage, silence_dbfs=d.silence_dbfs,
                             strict=d.strict if strict is None else strict)

@@ -95,12 +95,14 @@ def run_stage(stage: Stage, cfg: dict, run_dir: Path, root: Path | None = None, 
 
 # %% ../nbs/07_reproduce.ipynb #65dd5cfe
 def stage_time_table(run_dir: Path, stages=STAGES) -> str:
-    "Each stage's wall time in `run_dir` (from its record; a stage skipped in this call keeps its earlier time) and the sum."
+    """Each stage's wall time in `run_dir` (from its record; a stage skipped in this call keeps its earlier time) and
+    the sum."""
     rows = []
     for stage in stages:
         p = _stage_record(run_dir, stage)
         if p.is_file(): rows.append((stage.name, float(json.loads(p.read_text())["seconds"])))
-    lines = ["stage       seconds", *(f"{n:<10} {s:8.1f}" for n, s in rows), f"{'total':<10} {sum(s for _, s in rows):8.1f}"]
+    lines = ["stage       seconds", *(f"{n:<10} {s:8.1f}" for n, s in rows),
+             f"{'total':<10} {sum(s for _, s in rows):8.1f}"]
     return "\n".join(lines)
 
 # %% ../nbs/07_reproduce.ipynb #f3fe1796
@@ -120,7 +122,8 @@ def reproduce(preset: str = "smoke", run_id: str | None = None, from_stage: str 
     run_dir = make_run_dir(cfg, run_id=run_id, root=out_root)
     if any(v is not None for v in (overrides or {}).values()):     # the stages must read the overridden settings
         resolved = run_dir/"preset.yaml"
-        atomic_write_text(resolved, yaml.safe_dump({k: v for k, v in cfg.items() if k != "preset_path"}, sort_keys=False))
+        atomic_write_text(resolved,
+                          yaml.safe_dump({k: v for k, v in cfg.items() if k != "preset_path"}, sort_keys=False))
         cfg["preset_path"] = str(resolved)
     for stage in select_stages(stages, from_stage, only):
         if not force and stage_done(run_dir, stage, cfg):
@@ -179,15 +182,21 @@ def write_report(run_dir: Path) -> Path:
 
 # %% ../nbs/07_reproduce.ipynb #03a5d799
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m musicnet_ldm.reproduce", description=__doc__ or "Reproduce the paper's figures and Table 1.")
+    p = argparse.ArgumentParser(prog="python -m musicnet_ldm.reproduce",
+                                description=__doc__ or "Reproduce the paper's figures and Table 1.")
     p.add_argument("--preset", default="smoke", help="params/<preset>.yaml or a yaml path (default: smoke)")
     p.add_argument("--run-id", default=None)
     p.add_argument("--from", dest="from_stage", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--only", default=None, choices=[s.name for s in STAGES])
     p.add_argument("--force", action="store_true", help="re-run stages even if already done")
-    p.add_argument("--check", action="store_true", help="only check what the preset will touch (data, weights, embedders, kernel, GPU, disk); exit 1 naming what is missing")
-    p.add_argument("--dry-run", action="store_true", help="run every stage once at the real geometry with random weights, embedders included (no download)")
-    p.add_argument("--dry-run-out", default=None, help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
+    p.add_argument("--check", action="store_true",
+                   help="only check what the preset will touch (data, weights, embedders, kernel, GPU, disk); exit 1 "
+                        "naming what is missing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="run every stage once at the real geometry with random weights, embedders included (no "
+                        "download)")
+    p.add_argument("--dry-run-out", default=None,
+                   help="where --dry-run writes its JSON report (default outputs/dry_run_<preset>.json)")
     p.add_argument("--model", default=None, help="the model instead of the preset's (hub id, folder, standin or tiny)")
     p.add_argument("--acceptance", action="store_true", help="the first-GPU-hour acceptance run: check, cache, "
                    "--steps of training, 4 clips, figures beside the projection; exit 1 naming each failed criterion")
@@ -203,7 +212,8 @@ def main(argv=None):
         return 0 if rep["ok"] else 1
     if a.dry_run:
         out = Path(a.dry_run_out or outputs_dir()/f"dry_run_{Path(a.preset).stem}.json")
-        rep = check.dry_run(a.preset, model=a.model, run_dir=out.with_suffix(""))   # Table 1, samples, listening kit beside
+        # Table 1, samples, listening kit beside
+        rep = check.dry_run(a.preset, model=a.model, run_dir=out.with_suffix(""))
         out.parent.mkdir(parents=True, exist_ok=True); atomic_write_text(out, json.dumps(rep, indent=2))
         print(json.dumps(rep, indent=2))
         return 0

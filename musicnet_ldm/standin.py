@@ -15,7 +15,8 @@ from diffusers import AudioLDM2Pipeline, DDIMScheduler
 from .audio import log_mel
 from .cache import ClipMels, collate, encode_mels, encode_text, posterior_sample
 from .config import LoopConfig
-from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text, load_audioldm2_folder,
+from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text,
+                               load_audioldm2_folder,
                    package_versions, seed_everything, standin_folder, tiny_audioldm2)
 from .engine import Job, load_trainable, save_trainable, train as run_engine
 from .metrics import mean_ci, proportion_ci
@@ -48,20 +49,24 @@ STANDIN_SETTINGS = dict(
     vocoder_lr=1e-3,          # HiFi-GAN: AdamW learning rate
     vocoder_batch=8,          # HiFi-GAN: mel crops per step
     vocoder_frames=96,        # HiFi-GAN: mel frames per crop (0.96 s)
-    unet_widths=(32, 64),     # UNet: block_out_channels, twice the tiny model's (16, 32), whose ε error at high noise was twice as large (3c)
+    # UNet: block_out_channels, twice the tiny model's (16, 32), whose ε error at high noise was twice as large (3c)
+    unet_widths=(32, 64),
     unet_steps=500,           # UNet + text path: optimizer steps
     unet_lr=1e-3,             # UNet + text path: AdamW learning rate (cosine, warm-up below)
     unet_warmup=30,           # UNet + text path: warm-up steps
     unet_batch=8,             # UNet + text path: clips per step
-    unet_frames=32,           # UNet + text path: latent frames per training crop (of 64; it is convolutional); eval on whole clips
-    unet_alone_steps=1600,    # then the UNet alone on the frozen text path's conditioning: optimizer steps (its time dependence)
+    # UNet + text path: latent frames per training crop (of 64; it is convolutional); eval on whole clips
+    unet_frames=32,
+    # then the UNet alone on the frozen text path's conditioning: optimizer steps (its time dependence)
+    unet_alone_steps=1600,
     unet_alone_lr=1e-3,       # the UNet alone: AdamW learning rate (cosine, the same warm-up)
     unet_alone_batch=16,      # the UNet alone: clips per step (no text path in the step: cheap)
     unet_v_steps=400,         # 3c: the UNet alone under v-prediction and zero terminal SNR: optimizer steps
     unet_v_lr=5e-4,           # 3c: AdamW learning rate (cosine, the same warm-up): half of 3b's, it starts trained
     unet_v_batch=16,          # 3c: clips per step
     cond_dropout=0.1,         # empty prompt this often, for classifier-free guidance
-    teacher_forcing=0.5,      # the UNet sees the clip's true audio summary instead of GPT-2's this often (AudioLDM2's LOA)
+    # the UNet sees the clip's true audio summary instead of GPT-2's this often (AudioLDM2's LOA)
+    teacher_forcing=0.5,
     loa_weight=1.0,           # weight of GPT-2's LOA regression (MSE) beside the diffusion loss
     check_steps=20,           # sampling steps of the generation check
     check_guidance=3.0,       # guidance scale of the generation check
@@ -70,8 +75,10 @@ STANDIN_SETTINGS = dict(
 
 # %% ../nbs/06_standin.ipynb #s1700007
 def pretrain_clips(root, seed: int = 0, s: dict = STANDIN_SETTINGS):
-    "The pre-training fixture at `root` (written if missing) cut into `clip_seconds` clips: a `ClipIndex` (train/eval/test)."
-    make_fixture(root, recordings=s["recordings"], seconds=s["seconds"], seed=seed, test_recordings=s["test_recordings"],
+    """The pre-training fixture at `root` (written if missing) cut into `clip_seconds` clips: a `ClipIndex`
+    (train/eval/test)."""
+    make_fixture(root, recordings=s["recordings"], seconds=s["seconds"], seed=seed,
+                 test_recordings=s["test_recordings"],
                  ensembles=list(PRETRAIN_ENSEMBLES))
     return build_clip_index(root, clip_seconds=s["clip_seconds"], eval_fraction=s["eval_fraction"], seed=seed)
 
@@ -88,7 +95,8 @@ def _crop(mel: torch.Tensor, frames: int, generator: torch.Generator) -> torch.T
     return mel[:, start:start + frames]
 
 def vae_loss(kl_weight: float, frames: int | None = None):
-    "The VAE's loss(model, batch, generator): L1 reconstruction of (a `frames` crop of) `batch['mel']` + `kl_weight` × KL per latent element."
+    """The VAE's loss(model, batch, generator): L1 reconstruction of (a `frames` crop of) `batch['mel']` + `kl_weight` ×
+    KL per latent element."""
     def loss(vae, batch, generator):
         mel = batch["mel"] if frames is None else _crop(batch["mel"], frames, generator)
         post = vae.encode(mel[:, None]).latent_dist
@@ -113,7 +121,8 @@ def reconstruction_error(vae, mels: torch.Tensor) -> float:
 
 # %% ../nbs/06_standin.ipynb #s1700019
 def vocoder_loss(frames: int):
-    "The vocoder's loss(model, batch, generator): L1 between `audio.log_mel` of its audio and a random `frames` crop of `batch['mel']`."
+    """The vocoder's loss(model, batch, generator): L1 between `audio.log_mel` of its audio and a random `frames` crop
+    of `batch['mel']`."""
     def loss(vocoder, batch, generator):
         crop = _crop(batch["mel"], frames, generator)
         audio = vocoder(crop)
@@ -139,12 +148,15 @@ def init_vocoder(vocoder, seed: int = 0, out_gain: float = 0.1):
     return vocoder
 
 # %% ../nbs/06_standin.ipynb #s1700024
-def fit_component(model, loss, train_items, eval_items, out_dir, steps: int, lr: float, batch: int, seed: int, name: str,
+def fit_component(model, loss, train_items, eval_items, out_dir, steps: int, lr: float, batch: int, seed: int,
+                  name: str,
                   warmup: int = 0, scheduler: str = "cosine", collate=None, log=print) -> dict:
     "Train `model` (all its parameters) with `loss` through the shared engine for `steps`; return the engine's summary."
     model.requires_grad_(True).train()
-    settings = LoopConfig(max_steps=steps, batch_size=batch, eval_batch_size=32, lr=lr, weight_decay=0.0, lr_scheduler=scheduler,
-                          warmup_steps=warmup, log_every=max(1, steps // 20), keep_checkpoints=1, checkpoint_every=steps)
+    settings = LoopConfig(max_steps=steps, batch_size=batch, eval_batch_size=32, lr=lr, weight_decay=0.0,
+                          lr_scheduler=scheduler,
+                          warmup_steps=warmup, log_every=max(1, steps // 20), keep_checkpoints=1,
+                          checkpoint_every=steps)
     job = Job(model=model, loss=loss, train_set=train_items, eval_set=eval_items, collate=collate, save=save_trainable,
               load=load_trainable, info={"name": name})
     out = run_engine(job, settings, out_dir, seed=seed, mixed_precision="no", log=log)
@@ -166,12 +178,15 @@ class TextConditionedUNet(ConditionedUNet):
         return {"prompt_embeds": pe, "attention_mask": am, "generated_prompt_embeds": gpe}
 
 def loa_target(latents: torch.Tensor, stats: tuple) -> torch.Tensor:
-    "The stand-in's 'language of audio' target: the clip's latents averaged over time, standardised — [n, 8 tokens, 16]."
+    """The stand-in's 'language of audio' target: the clip's latents averaged over time, standardised — [n, 8 tokens,
+    16]."""
     return (latents.mean(2) - stats[0]) / stats[1]
 
-def text_diffusion_loss(scheduler, cond_dropout: float = 0.0, loa_stats: tuple | None = None, teacher_forcing: float = 0.5,
+def text_diffusion_loss(scheduler, cond_dropout: float = 0.0, loa_stats: tuple | None = None,
+                        teacher_forcing: float = 0.5,
                         loa_weight: float = 1.0):
-    "loss(model, batch, generator): `diffusion_loss` given `batch['prompt']` (empty with probability `cond_dropout`); with `loa_stats`, GPT-2 also regresses `loa_target`."
+    """loss(model, batch, generator): `diffusion_loss` given `batch['prompt']` (empty with probability `cond_dropout`);
+    with `loa_stats`, GPT-2 also regresses `loa_target`."""
     def loss(model, batch, generator):
         n = len(batch["prompt"])
         keep = torch.rand(n, generator=generator) >= cond_dropout
@@ -188,7 +203,8 @@ def text_diffusion_loss(scheduler, cond_dropout: float = 0.0, loa_stats: tuple |
     return loss
 
 def cached_diffusion_loss(scheduler, empty: dict, cond_dropout: float = 0.0):
-    "loss(model, batch, generator): `diffusion_loss` on the batch's cached conditioning; the empty prompt's for `cond_dropout` of the items in training."
+    """loss(model, batch, generator): `diffusion_loss` on the batch's cached conditioning; the empty prompt's for
+    `cond_dropout` of the items in training."""
     def loss(model, batch, generator):
         return diffusion_loss(model, batch, scheduler, generator, empty, cond_dropout if model.training else 0.0)
     return loss
@@ -200,7 +216,8 @@ class LatentPrompts(torch.utils.data.Dataset):
     frozen conditioning, as the project's cache holds it."""
     def __init__(self, mean, std, prompts, seed: int = 0, sample: bool = True, crop: int | None = None,
                  conditioning: list | None = None):
-        self.mean, self.std, self.prompts, self.seed, self.sample, self.epoch = mean, std, list(prompts), seed, sample, 0
+        self.mean, self.std, self.prompts = mean, std, list(prompts)
+        self.seed, self.sample, self.epoch = seed, sample, 0
         self.crop, self.conditioning = crop, conditioning
     def __len__(self): return len(self.prompts)
     def set_epoch(self, epoch: int): self.epoch = epoch
@@ -228,8 +245,8 @@ def _t_record(x) -> dict:
 # %% ../nbs/06_standin.ipynb #s1700034
 @torch.no_grad()
 def prompt_gap(loss_of, latents: torch.Tensor, conds: dict, scheduler, seed: int = 0, draws: int = 4) -> dict:
-    """Paired held-out diffusion loss per clip: own conditioning vs another clip's (a seeded derangement), same noise and
-    timestep; `loss_of(batch)` is the model's `diffusion_loss` with a fixed generator."""
+    """Paired held-out diffusion loss per clip: own conditioning vs another clip's (a seeded derangement), same noise
+    and timestep; `loss_of(batch)` is the model's `diffusion_loss` with a fixed generator."""
     g = torch.Generator().manual_seed(seed)
     n = len(latents)
     perm = (torch.arange(n) + torch.randint(1, n, (1,), generator=g)) % n       # nobody keeps their own prompt
@@ -276,17 +293,20 @@ class NearestCentroid:
         return [self.classes[i] for i in ((z[:, None] - self.centroids[None]) ** 2).sum(-1).argmin(1)]
     def accuracy(self, latents: torch.Tensor, labels: list) -> dict:
         hits = int(sum(p == l for p, l in zip(self.predict(latents), labels)))
-        return {"accuracy": hits / len(labels), "ci95": list(proportion_ci(hits, len(labels))), "n": len(labels), "chance": 1 / len(self.classes)}
+        return {"accuracy": hits / len(labels), "ci95": list(proportion_ci(hits, len(labels))), "n": len(labels),
+                "chance": 1 / len(self.classes)}
 
 # %% ../nbs/06_standin.ipynb #s1700039
 @torch.no_grad()
 def generate_latents(pipe, prompts: list, seeds: list, clip_seconds: float, steps: int = 20, guidance: float = 3.0,
                      negative_prompt: str | None = None, batch: int = 8) -> torch.Tensor:
-    "The sampler's (scaled) latents [len(prompts), 8, frames, 16] for (prompt, seed) pairs: `generate.synthesize` in batches."
+    """The sampler's (scaled) latents [len(prompts), 8, frames, 16] for (prompt, seed) pairs: `generate.synthesize` in
+    batches."""
     out, cache = [], {}
     for i in range(0, len(prompts), batch):
         lat, _ = synthesize(pipe, prompts[i:i + batch], seeds[i:i + batch], steps=steps, guidance_scale=guidance,
-                            audio_length_s=clip_seconds, negative_prompt=negative_prompt, cache=cache, output_type="latent")
+                            audio_length_s=clip_seconds, negative_prompt=negative_prompt, cache=cache,
+                            output_type="latent")
         out.append(torch.from_numpy(lat))
     return torch.cat(out)
 
@@ -311,22 +331,28 @@ def _fit_audio_models(pipe, mels: dict, work: Path, seed: int, s: dict, log=prin
     "Step 2: VAE, its scaling factor, the vocoder; their errors against the random ones."
     rec0, voc0 = reconstruction_error(pipe.vae, mels["eval"]), vocoder_error(pipe.vocoder, mels["eval"][:8])
     items = lambda m: [{"mel": x} for x in m]
-    vae_run = fit_component(pipe.vae, vae_loss(s["kl_weight"], s["vae_frames"]), items(mels["train"]), items(mels["eval"]), work/"vae",
+    vae_run = fit_component(pipe.vae, vae_loss(s["kl_weight"], s["vae_frames"]), items(mels["train"]),
+                            items(mels["eval"]), work/"vae",
                             s["vae_steps"], s["vae_lr"], s["vae_batch"], seed, "stand-in VAE", log=log)
     scale = latent_scale(pipe.vae, mels["train"], seed)
     pipe.vae.register_to_config(scaling_factor=scale)
     init_vocoder(pipe.vocoder, seed)
-    voc_run = fit_component(pipe.vocoder, vocoder_loss(s["vocoder_frames"]), items(mels["train"]), items(mels["eval"][:8]),
-                            work/"vocoder", s["vocoder_steps"], s["vocoder_lr"], s["vocoder_batch"], seed, "stand-in vocoder", log=log)
-    with torch.no_grad(): decoded = pipe.vae.decode(pipe.vae.encode(mels["eval"][:8, None]).latent_dist.mean).sample[:, 0]
+    voc_run = fit_component(pipe.vocoder, vocoder_loss(s["vocoder_frames"]), items(mels["train"]),
+                            items(mels["eval"][:8]),
+                            work/"vocoder", s["vocoder_steps"], s["vocoder_lr"], s["vocoder_batch"], seed,
+                            "stand-in vocoder", log=log)
+    with torch.no_grad():
+        decoded = pipe.vae.decode(pipe.vae.encode(mels["eval"][:8, None]).latent_dist.mean).sample[:, 0]
     return {"scaling_factor": scale, "latent_std_unscaled": 1 / scale,
             "vae_reconstruction_l1": {"random": rec0, "fitted": reconstruction_error(pipe.vae, mels["eval"])},
             "vocoder_mel_l1": {"random": voc0, "fitted_on_data_mels": vocoder_error(pipe.vocoder, mels["eval"][:8]),
                                "fitted_on_decoded_mels": vocoder_error(pipe.vocoder, decoded)},
             "seconds": {"vae": vae_run["seconds"], "vocoder": voc_run["seconds"]}}
 
-def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: dict, log=print, phase: str = "unet_alone") -> dict:
-    "Steps 3b and 3c: the UNet alone with `phase`'s settings under `pipe.scheduler`, on the frozen text path's own conditioning."
+def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: dict, log=print,
+                    phase: str = "unet_alone") -> dict:
+    """Steps 3b and 3c: the UNet alone with `phase`'s settings under `pipe.scheduler`, on the frozen text path's own
+    conditioning."""
     cond = {k: encode_text(pipe, prompts[k]) for k in ("train", "eval")}
     loss = cached_diffusion_loss(pipe.scheduler, encode_text(pipe, [""])[0], s["cond_dropout"])
     train = LatentPrompts(*enc["train"], prompts["train"], seed, crop=s["unet_frames"], conditioning=cond["train"])
@@ -337,7 +363,8 @@ def _fit_unet_alone(pipe, enc: dict, prompts: dict, work: Path, seed: int, s: di
 
 # %% ../nbs/06_standin.ipynb #s1700047
 def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: dict, generate: bool = True) -> dict:
-    "Step 4: the paired prompt gap and the ε/x₀ errors by t on eval clips; generated test-prompt clips classified by ensemble."
+    """Step 4: the paired prompt gap and the ε/x₀ errors by t on eval clips; generated test-prompt clips classified by
+    ensemble."""
     loss_of = lambda b, k: float(diffusion_loss(model, b, pipe.scheduler, torch.Generator().manual_seed(k)))
     model.eval()
     with torch.no_grad(): conds = model.conditioning(prompts["eval"])
@@ -348,7 +375,8 @@ def _checks(pipe, model, enc: dict, prompts: dict, labels: dict, seed: int, s: d
     clf = NearestCentroid(enc["train"][0], labels["train"])
     test_prompts = [p for p in prompts["test"] for _ in range(s["check_seeds"])]
     test_labels = [l for l in labels["test"] for _ in range(s["check_seeds"])]
-    gen = generate_latents(pipe, test_prompts, list(range(len(test_prompts))), s["clip_seconds"], s["check_steps"], s["check_guidance"])
+    gen = generate_latents(pipe, test_prompts, list(range(len(test_prompts))), s["clip_seconds"], s["check_steps"],
+                           s["check_guidance"])
     return {**out, "ensemble_accuracy": {"generated": clf.accuracy(gen, test_labels),
             "held_out_data": clf.accuracy(enc["test"][0], labels["test"])},
             "generated_latent_std": float(gen.std()), "data_latent_std": float(enc["train"][0].std())}
@@ -367,21 +395,26 @@ def _pretraining_data(work: Path, seed: int, s: dict, log=print) -> dict:
 
 def _pretrain_epsilon(d: dict, work: Path, seed: int, s: dict, log=print) -> tuple:
     "Steps 2–3b under the hub's ε scheduler: (the pipeline, the record of its phases)."
-    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(d["prompts"]["train"]), unet_widths=s["unet_widths"]))
+    pipe = MusicNetLDMPipeline(**_tiny_components(seed, extra_text=tuple(d["prompts"]["train"]),
+                                                  unet_widths=s["unet_widths"]))
     audio = _fit_audio_models(pipe, d["mels"], work, seed, s, log)
     enc = {k: _encoded(pipe, m) for k, m in d["mels"].items()}
     pooled_train = enc["train"][0].mean(2)
     stats = (pooled_train.mean(0), pooled_train.std(0) + 1e-3)
     loss = text_diffusion_loss(pipe.scheduler, s["cond_dropout"], stats, s["teacher_forcing"], s["loa_weight"])
-    unet_run = fit_component(TextConditionedUNet(pipe), loss, LatentPrompts(*enc["train"], d["prompts"]["train"], seed, crop=s["unet_frames"]),
-                             LatentPrompts(*enc["eval"], d["prompts"]["eval"], seed, sample=False), work/"unet", s["unet_steps"],
-                             s["unet_lr"], s["unet_batch"], seed, "stand-in UNet + text", warmup=s["unet_warmup"], log=log)
+    unet_run = fit_component(TextConditionedUNet(pipe), loss,
+                             LatentPrompts(*enc["train"], d["prompts"]["train"], seed, crop=s["unet_frames"]),
+                             LatentPrompts(*enc["eval"], d["prompts"]["eval"], seed, sample=False), work/"unet",
+                             s["unet_steps"],
+                             s["unet_lr"], s["unet_batch"], seed, "stand-in UNet + text", warmup=s["unet_warmup"],
+                             log=log)
     alone_run = _fit_unet_alone(pipe, enc, d["prompts"], work, seed, s, log)
     return pipe, {"vae_vocoder": audio, "unet": _summary(unet_run), "unet_alone": _summary(alone_run)}
 
 # %% ../nbs/06_standin.ipynb #7cb42502
 def _continue_v(pipe, d: dict, work: Path, seed: int, s: dict, log=print) -> dict:
-    "Step 3c on `pipe` (trained under ε): the ε model's errors by t, the switch to `v_prediction_scheduler`, the UNet alone."
+    """Step 3c on `pipe` (trained under ε): the ε model's errors by t, the switch to `v_prediction_scheduler`, the UNet
+    alone."""
     enc = {k: _encoded(pipe, m) for k, m in d["mels"].items()}
     before = _checks(pipe, TextConditionedUNet(pipe), enc, d["prompts"], d["labels"], seed, s, generate=False)
     pipe.scheduler = v_prediction_scheduler(pipe.scheduler)
@@ -419,20 +452,23 @@ def pretrain_standin(out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, 
 
 # %% ../nbs/06_standin.ipynb #848f46b5
 def continue_standin(src, out, seed: int = 0, work=None, s: dict = STANDIN_SETTINGS, log=print) -> dict:
-    """Step 3c alone on the ε stand-in saved at `src` (made by steps 1–3b with `s`'s settings): writes `out` with the new
-    UNet, the v scheduler and a record that keeps `src`'s phases; every other component is copied unchanged."""
+    """Step 3c alone on the ε stand-in saved at `src` (made by steps 1–3b with `s`'s settings): writes `out` with the
+    new UNet, the v scheduler and a record that keeps `src`'s phases; every other component is copied unchanged."""
     t0, src, out = time.time(), Path(src), Path(out)
     old = json.loads((src/"standin.json").read_text())
     if old["seed"] != seed: raise ValueError(f"{src} was made with seed {old['seed']}, not {seed}")
     differ = {k for k in old["settings"] if k in s and json.dumps(old["settings"][k]) != json.dumps(s[k])}
-    if differ: raise ValueError(f"{src} was made with other settings for {sorted(differ)}: run the whole pre-training instead")
+    if differ:
+        raise ValueError(f"{src} was made with other settings for {sorted(differ)}: run the whole pre-training instead")
     pipe = load_pipeline(str(src), device="cpu", dtype=torch.float32, adapter=False)
-    if pipe.scheduler.config.prediction_type != "epsilon": raise ValueError(f"{src} is not an ε stand-in: nothing to continue")
+    if pipe.scheduler.config.prediction_type != "epsilon":
+        raise ValueError(f"{src} is not an ε stand-in: nothing to continue")
     work = Path(work or tempfile.mkdtemp(prefix="standin-"))
     seed_everything(seed)
     d = _pretraining_data(work, seed, s, log)                              # the same fixture (same seed and settings)
     phases = {k: old[k] for k in ("vae_vocoder", "unet", "unet_alone")} | _continue_v(pipe, d, work, seed, s, log)
-    record = _record(seed, s, d, phases, t0, [old["cli"] if isinstance(old["cli"], str) else old["cli"][0], _this_cli()])
+    record = _record(seed, s, d, phases, t0,
+                     [old["cli"] if isinstance(old["cli"], str) else old["cli"][0], _this_cli()])
     record["seconds"] = {"epsilon_phases": old["seconds"], "unet_v": record["seconds"]}
     if out.resolve() != src.resolve(): shutil.copytree(src, out, dirs_exist_ok=True)
     pipe.unet.save_pretrained(out/"unet", safe_serialization=True)
@@ -444,8 +480,10 @@ def continue_standin(src, out, seed: int = 0, work=None, s: dict = STANDIN_SETTI
 # %% ../nbs/06_standin.ipynb #s1700056
 def main(argv=None) -> int:
     "Command line: pre-train the stand-in into --out (or only its step 3c, from --continue-from)."
-    ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.standin", description="Pre-train the tiny AudioLDM2 stand-in on a non-MusicNet fixture.")
-    ap.add_argument("--out", required=True, help="the pipeline folder to write (the committed one: musicnet_ldm/checkpoints/audioldm2-standin)")
+    ap = argparse.ArgumentParser(prog="python -m musicnet_ldm.standin",
+                                 description="Pre-train the tiny AudioLDM2 stand-in on a non-MusicNet fixture.")
+    ap.add_argument("--out", required=True,
+                    help="the pipeline folder to write (the committed one: musicnet_ldm/checkpoints/audioldm2-standin)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=None, help="fixture and training logs (default: a temporary folder)")
     ap.add_argument("--continue-from", default=None, metavar="FOLDER",

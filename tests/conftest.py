@@ -15,8 +15,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# `make test` runs the files on two workers (pytest-xdist, --dist loadfile --no-loadscope-reorder: by default xdist would
-# reorder files by their number of tests), which take files in collection order:
+# `make test` runs the files on two workers (pytest-xdist, --dist loadfile --no-loadscope-reorder: by default xdist
+# would reorder files by their number of tests), which take files in collection order:
 # the longest start first, so that neither worker is left alone with one of them at the end; the last four are the
 # longest of `make test-fast`, which leaves out the slow ones
 LONGEST_FIRST = ("test_reproduce_smoke.py", "test_learning.py", "test_papermill_finetune.py", "test_dry_run.py",
@@ -26,8 +26,9 @@ LONGEST_FIRST = ("test_reproduce_smoke.py", "test_learning.py", "test_papermill_
 
 def pytest_configure(config):
     # `make test-fast` runs what is not marked slow; a new test is fast unless marked, so mark it when it runs a stage
-    config.addinivalue_line("markers", "slow: papermill, a whole stage or DDP in subprocesses, the smoke run, a browser, "
-                                       "or more than about 10 s on one idle core; `make test-fast` leaves it out")
+    config.addinivalue_line("markers",
+                            "slow: papermill, a whole stage or DDP in subprocesses, the smoke run, a browser, "
+                            "or more than about 10 s on one idle core; `make test-fast` leaves it out")
 
 
 def pytest_collection_modifyitems(config, items):

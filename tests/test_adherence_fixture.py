@@ -12,7 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 fixture = pytest.importorskip("musicnet_ldm.fixture")
 musicnet = pytest.importorskip("musicnet_ldm.musicnet")
-from musicnet_ldm.adherence import PromptAdherence, get_transcriber, observe, prompt_facts, render_notes, score_facts, transpose
+from musicnet_ldm.adherence import (PromptAdherence, get_transcriber, observe, prompt_facts, render_notes, score_facts,
+                                    transpose)
 from musicnet_ldm.core import SAMPLE_RATE
 
 
@@ -38,7 +39,8 @@ def test_prompt_adherence_on_fixture(tmp_path):
         assert "notes_per_s" in facts and "timed_notes" not in facts
         m.update(clip_audio(clip), prompt, name=clip.key)
     r = m.compute()
-    print({k: {kk: r[k][kk] for kk in ("mean", "chance", "margin", "margin_ci")} for k in ("pitch_range_f1", "density_ratio", "tempo_acc2")})
+    print({k: {kk: r[k][kk] for kk in ("mean", "chance", "margin", "margin_ci")}
+           for k in ("pitch_range_f1", "density_ratio", "tempo_acc2")})
     assert r["pitch_range_f1"]["mean"] > 0.7 and r["pitch_range_f1"]["margin"] > 0.1
     assert r["density_ratio"]["mean"] > 0.5
     # near misses of the first clip, rendered on piano (its prompt's range and density are what is checked)

@@ -1,4 +1,5 @@
-"""Two processes of one machine (torchrun, CPU) ask for the same preset's cache: one builds it, the other waits and reads.
+"""Two processes of one machine (torchrun, CPU) ask for the same preset's cache: one builds it, the other waits and
+reads.
 
 Both call `cache.training_data(cfg, pipe, log)` at the same moment, as every rank of `accelerate launch` does. The
 file lock on the cache folder lets exactly one encode; both then read the same shards.
@@ -48,6 +49,7 @@ def test_two_processes_build_the_cache_once(tmp_path):
     assert any("reused" in l for l in reader["logs"]), reader["logs"]            # the other found it complete
     assert ranks[0]["shards"] and ranks[0]["shards"] == ranks[1]["shards"]      # identical shards, seen by both
     assert ranks[0]["files"] == ranks[1]["files"] and not [f for f in ranks[0]["files"] if "tmp" in f]
-    assert ranks[0]["first_latents"] == ranks[1]["first_latents"] and ranks[0]["n"] == ranks[1]["n"] and min(ranks[0]["n"]) > 0
+    assert (ranks[0]["first_latents"] == ranks[1]["first_latents"] and ranks[0]["n"] == ranks[1]["n"]
+            and min(ranks[0]["n"]) > 0)
     manifest = json.loads(next((tmp_path / "cache").glob("*/manifest.json")).read_text())
     assert manifest["complete"] and manifest["built_on"]["device"] == "cpu" and manifest["built_on"]["workers"] == 1

@@ -15,8 +15,10 @@ import torch
 from musicnet_ldm.embeddings import LaionClapEmbedder, build_laion_clap, import_clap_module
 from musicnet_ldm.metrics import EmbeddingStats, frechet_distance
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("laion_clap") is None, reason="make install (laion-clap --no-deps)")
-# (not importorskip: importing `laion_clap` itself runs hook.py, which needs the training-only packages we do not install)
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("laion_clap") is None,
+                                reason="make install (laion-clap --no-deps)")
+# (not importorskip: importing `laion_clap` itself runs hook.py, which
+# needs the training-only packages we do not install)
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +27,16 @@ def tiny_laion(tmp_path_factory):
     from transformers import RobertaConfig, RobertaTokenizer
     d = tmp_path_factory.mktemp("roberta_bpe")
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["a calm piano piece", "a string quartet in E minor: violin, viola and cello"] * 4, vocab_size=300,
+    bpe.train_from_iterator(["a calm piano piece", "a string quartet in E minor: violin, viola and cello"] * 4,
+                            vocab_size=300,
                             min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     bpe.save_model(str(d))
     tok = RobertaTokenizer(str(d / "vocab.json"), str(d / "merges.txt"))
-    assert len(tok) == bpe.get_vocab_size() and tok.pad_token_id == 1       # a broken offline tokenizer would not get past here
+    # a broken offline tokenizer would not get past here
+    assert len(tok) == bpe.get_vocab_size() and tok.pad_token_id == 1
     torch.manual_seed(0)
-    text = RobertaConfig(vocab_size=len(tok), hidden_size=768, num_hidden_layers=1, num_attention_heads=12, intermediate_size=256,
+    text = RobertaConfig(vocab_size=len(tok), hidden_size=768, num_hidden_layers=1, num_attention_heads=12,
+                         intermediate_size=256,
                          max_position_embeddings=80, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1)
     model, cfg = build_laion_clap("HTSAT-tiny", text)
     assert cfg["audio_cfg"]["clip_samples"] == 480_000 and "laion_clap.hook" not in sys.modules
@@ -52,7 +57,8 @@ def import_fadtk():
 
 
 class _HookLike:
-    "laion_clap's `CLAP_Module.get_audio_embedding_from_data(x, use_tensor=True)` for 480,000-sample windows (no crop, no fill)."
+    """laion_clap's `CLAP_Module.get_audio_embedding_from_data(x, use_tensor=True)` for 480,000-sample windows (no crop,
+    no fill)."""
     def __init__(self, model): self.model = model
     def get_audio_embedding_from_data(self, x, use_tensor=True):
         assert use_tensor and x.shape[1] == 480_000
@@ -71,7 +77,8 @@ def test_forward_audio_and_text(tiny_laion):
 
 def test_embeddings_and_fad_match_fadtk(tiny_laion):
     fadtk = import_fadtk()
-    ml = fadtk.CLAPLaionModel.__new__(fadtk.CLAPLaionModel)                                # no checkpoint download: our model
+    # no checkpoint download: our model
+    ml = fadtk.CLAPLaionModel.__new__(fadtk.CLAPLaionModel)
     ml.sr, ml.device, ml.model = 48_000, torch.device("cpu"), _HookLike(tiny_laion.model)
     rng = np.random.default_rng(1)
     t = np.arange(int(1.5 * 48_000)) / 48_000
@@ -81,12 +88,14 @@ def test_embeddings_and_fad_match_fadtk(tiny_laion):
     theirs = {n: [ml._get_embedding(x).numpy() for x in w] for n, w in sets.items()}
     for n in sets:
         for a, b in zip(ours[n], theirs[n]):
-            assert a.shape == b.shape == (2, 512)                                                 # 1.5 s: windows at 0 s and 1 s
+            # 1.5 s: windows at 0 s and 1 s
+            assert a.shape == b.shape == (2, 512)
             np.testing.assert_allclose(a, b, atol=1e-5)
     stats = {n: EmbeddingStats.from_embeddings(ours[n]) for n in sets}
     ft = {n: fadtk.calc_embd_statistics(np.concatenate(theirs[n])) for n in sets}
     for n in sets:
-        np.testing.assert_allclose(stats[n].mu, ft[n][0], atol=1e-6); np.testing.assert_allclose(stats[n].sigma, ft[n][1], atol=1e-6)
+        np.testing.assert_allclose(stats[n].mu, ft[n][0], atol=1e-6)
+        np.testing.assert_allclose(stats[n].sigma, ft[n][1], atol=1e-6)
     fd_ours = frechet_distance(stats["gen"].mu, stats["gen"].sigma, stats["ref"].mu, stats["ref"].sigma)
     fd_fadtk = fadtk.calc_frechet_distance(ft["ref"][0], ft["ref"][1], ft["gen"][0], ft["gen"][1])
     print(f"FD ours {fd_ours:.6f}, fadtk {fd_fadtk:.6f}")

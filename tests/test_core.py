@@ -1,4 +1,5 @@
-"Foundation: the README's one-liner, the offline error for real model ids, and the parameters tag surviving nbdev_clean."
+"""Foundation: the README's one-liner, the offline error for real model ids, and the parameters tag surviving
+nbdev_clean."""
 import json, os, subprocess, sys, time
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def test_real_model_offline_fails_fast_and_clearly(model_id, tmp_path):
 
 
 def _has_parameters_cell(nb_path):
-    return any("parameters" in c.get("metadata", {}).get("tags", []) for c in json.loads(Path(nb_path).read_text())["cells"])
+    return any("parameters" in c.get("metadata", {}).get("tags", [])
+               for c in json.loads(Path(nb_path).read_text())["cells"])
 
 
 def test_parameters_tag_survives_nbdev_clean(tmp_path):
@@ -43,7 +45,8 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
     probe.cells[0].metadata.update({"tags": ["parameters"], "scrolled": True})   # nbdev_clean drops `scrolled`
     nbformat.write(probe, work/"nbs"/"99_probe.ipynb")
     tagged = [nb.name for nb in (work/"nbs").glob("*.ipynb") if _has_parameters_cell(nb)]
-    out = subprocess.run([str(Path(PYTHON).parent/"nbdev_clean")], cwd=work, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([str(Path(PYTHON).parent/"nbdev_clean")], cwd=work, capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     assert "scrolled" not in (work/"nbs"/"99_probe.ipynb").read_text()        # the clean really ran
     for name in tagged: assert _has_parameters_cell(work/"nbs"/name), name
@@ -67,7 +70,8 @@ print("PEAK_DBFS", 20 * np.log10(np.abs(audio).max()))
 @pytest.mark.slow          # a fresh interpreter saves, loads and generates
 def test_hub_layout_folder_loads_and_generates(tmp_path):
     "A folder in the hub's layout (GPT2Model) generates through the project's loader, at an ordinary level."
-    out = subprocess.run([PYTHON, "-c", HUB_FOLDER_CODE, str(tmp_path / "hub")], env=OFFLINE, capture_output=True, text=True,
+    out = subprocess.run([PYTHON, "-c", HUB_FOLDER_CODE, str(tmp_path / "hub")], env=OFFLINE, capture_output=True,
+                         text=True,
                          timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
@@ -78,12 +82,16 @@ def test_hub_layout_folder_loads_and_generates(tmp_path):
 
 
 def test_package_data_covers_configs():
-    "Every file under musicnet_ldm/configs and /checkpoints (the stand-in) matches setup.py's package_data, so an installed package finds it."
+    """Every file under musicnet_ldm/configs and /checkpoints (the stand-in) matches setup.py's package_data, so an
+    installed package finds it."""
     import fnmatch, re
-    patterns = eval(re.search(r"package_data=\{'musicnet_ldm': (\[.*?\])\}", (ROOT / "setup.py").read_text(), re.S).group(1))
+    patterns = eval(re.search(r"package_data=\{'musicnet_ldm': (\[.*?\])\}", (ROOT / "setup.py").read_text(),
+                              re.S).group(1))
     for folder in ("configs", "checkpoints"):
-        files = [p.relative_to(ROOT / "musicnet_ldm").as_posix() for p in (ROOT / "musicnet_ldm" / folder).rglob("*") if p.is_file()]
-        assert files and all(any(fnmatch.fnmatchcase(f, pat) and f.count("/") == pat.count("/") for pat in patterns) for f in files), files
+        files = [p.relative_to(ROOT / "musicnet_ldm").as_posix() for p in (ROOT / "musicnet_ldm" / folder).rglob("*")
+                 if p.is_file()]
+        assert files and all(any(fnmatch.fnmatchcase(f, pat) and f.count("/") == pat.count("/") for pat in patterns)
+                             for f in files), files
         assert f"recursive-include musicnet_ldm/{folder} *" in (ROOT / "MANIFEST.in").read_text()
 
 
@@ -102,16 +110,19 @@ def test_clip_prompts_fit_the_stand_in_tokenizers(tmp_path):
             assert tok.unk_token_id not in ids and tok.decode(ids, skip_special_tokens=True) == p
 
 
-HUB_AUDIOLDM2_VAE_SCALING_FACTOR = 0.4110932946205139   # hub file cvssp/audioldm2 vae/config.json (the original checkpoint's learnt scale_factor)
+# hub file cvssp/audioldm2 vae/config.json (the original checkpoint's learnt scale_factor)
+HUB_AUDIOLDM2_VAE_SCALING_FACTOR = 0.4110932946205139
 
 
 def test_architecture_vae_scaling_factor_is_the_hubs():
-    "The full-size architecture scales latents as the hub's VAE does, not by diffusers' Stable Diffusion default 0.18215."
+    """The full-size architecture scales latents as the hub's VAE does, not by diffusers' Stable Diffusion default
+    0.18215."""
     import torch
     from diffusers import AutoencoderKL
     from musicnet_ldm.core import ARCHITECTURES, architecture_folder
     for name in ARCHITECTURES:
-        with torch.device("meta"):          # the VAE exactly as core.audioldm2_architecture builds it, without its weights
+        # the VAE exactly as core.audioldm2_architecture builds it, without its weights
+        with torch.device("meta"):
             built = AutoencoderKL.from_config(AutoencoderKL.load_config(architecture_folder(name) / "vae"))
         assert built.config.scaling_factor == HUB_AUDIOLDM2_VAE_SCALING_FACTOR, name
         vae = json.loads((architecture_folder(name) / "vae" / "config.json").read_text())

@@ -15,7 +15,8 @@ def smoke_distill(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distill")
     run = tmp / "run"
     pm.execute_notebook(str(ROOT / "nbs/06c_distill_bench.ipynb"), str(tmp / "executed.ipynb"), cwd=str(ROOT),
-                        parameters={"preset": "smoke", "output_dir": str(run), "teacher": "pretrained", "steps": 2, "kd_max_steps": 3,
+                        parameters={"preset": "smoke", "output_dir": str(run), "teacher": "pretrained", "steps": 2,
+                                    "kd_max_steps": 3,
                                     "lcm_max_steps": 2}, kernel_name="python3", progress_bar=False)
     return run, json.loads((run / "distill.json").read_text())
 

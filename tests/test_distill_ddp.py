@@ -25,9 +25,11 @@ SCRIPT = textwrap.dedent("""
     identical = {}
     for phase in ("kd", "lcm"):
         s = train_distill(student, pipe.unet, items, out/phase, phase, scheduler=pipe.scheduler,
-                          uncond=encode_conditioning(pipe, ["Low quality."]), guidance_scale=1.0 if phase == "kd" else 3.5,
+                          uncond=encode_conditioning(pipe, ["Low quality."]),
+                          guidance_scale=1.0 if phase == "kd" else 3.5,
                           batch_size=2, lr=1e-3, max_steps=3, log_every=1, log=lambda *_: None)
-        identical[phase] = s["ranks_identical"]       # the engine's check: every trained parameter, projections included
+        # the engine's check: every trained parameter, projections included
+        identical[phase] = s["ranks_identical"]
     rank = PartialState().process_index
     checksum = sum(p.detach().double().sum().item() for p in student.parameters())
     (out/f"rank{rank}.json").write_text(json.dumps({"checksum": checksum, "steps": s["steps"], "identical": identical,
@@ -39,8 +41,10 @@ def test_two_process_distillation_keeps_ranks_identical(tmp_path):
     script = tmp_path / "distill_ddp.py"; script.write_text(SCRIPT)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": str(ROOT)}
-    # torchrun: `accelerate launch --cpu` starts one process unless MPI is set up; accelerate reads torchrun's env (gloo)
-    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2",   # --standalone: a free port (tests run in parallel)
+    # torchrun: `accelerate launch --cpu` starts one process unless MPI is
+    # set up; accelerate reads torchrun's env (gloo)
+    # --standalone: a free port (tests run in parallel)
+    cmd = [str(BIN / "torchrun"), "--standalone", "--nproc_per_node", "2",
            str(script), str(tmp_path / "run")]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]

@@ -129,3 +129,16 @@ def test_quickstart_runs(tmp_path):
     assert clips["pretrained"] == clips["finetuned"] > 4, clips
     table = (run/"table1.md").read_text()
     assert "Fine-tuned" in r.stdout and table.strip() in r.stdout and "FAD logmel" in table
+
+
+def test_readme_links_resolve_and_media_is_small():
+    "Every relative link and image of the README exists; the smoke run's media (tools/media.py) is small and named."
+    text = (ROOT/"README.md").read_text(encoding="utf-8")
+    targets = [t for t in re.findall(r"\]\(([^)#\s]+)\)", text) if not re.match(r"\w+://", t)]
+    assert "docs/media/fig4_5.jpg" in targets and "docs/media/finetuned.ogg" in targets
+    missing = [t for t in targets if not (ROOT/t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+    media = json.loads((ROOT/"docs"/"media"/"media.json").read_text())
+    for name in media["files"].values():
+        assert (ROOT/"docs"/"media"/name).stat().st_size < 200_000, name       # kept in git: small, low bitrate
+    assert {"run_id", "preset", "model", "prompt", "seed"} <= set(media)

@@ -1,5 +1,6 @@
-"""The full preset at the real geometry (random weights): one training step and one 2-step generation of the full-size model.
-The evaluate stage (full-size random-weight embedders, Table 1) runs in the CLI dry run only; CI covers its machinery in
+"""The full preset at the real geometry (random weights): one training step and one 2-step generation of the full-size
+model. The evaluate stage (full-size random-weight embedders,
+                           Table 1) runs in the CLI dry run only; CI covers its machinery in
 nbs/07_check.ipynb (tiny model and CLAP) and the full-size CLAP embedders' builds in nbs/05b_embeddings.ipynb."""
 import json, os, subprocess
 

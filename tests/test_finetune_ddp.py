@@ -1,4 +1,5 @@
-"""Two processes through `accelerate launch -m musicnet_ldm.finetune` on the CPU (DDP over gloo): the ranks end identical.
+"""Two processes through `accelerate launch -m musicnet_ldm.finetune` on the CPU (DDP over gloo): the ranks end
+identical.
 
 accelerate 1.15 runs `accelerate launch --cpu --num_processes 2` as ONE process (its simple launcher; several CPU
 processes need MPI), so the test uses the torchrun launcher (`--multi_gpu`) with CUDA hidden: two CPU ranks, gloo.
@@ -20,10 +21,13 @@ def test_two_process_cpu_run_keeps_ranks_identical(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
            "CUDA_VISIBLE_DEVICES": ""}
     cmd = [str(BIN / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--main_process_port", str(free_port()),                                                 # tests run in parallel
+           # tests run in parallel
+           "--main_process_port", str(free_port()),
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "musicnet_ldm.finetune",
-           "--preset", "smoke", "--output-dir", str(out), "--epochs", "1", "--batch-size", "2",    # options derived from
-           "--data", "toy", "--toy-items", "8", "--eval-batch-size", "2"]                            # config.TrainConfig
+           # options derived from
+           "--preset", "smoke", "--output-dir", str(out), "--epochs", "1", "--batch-size", "2",
+           # config.TrainConfig
+           "--data", "toy", "--toy-items", "8", "--eval-batch-size", "2"]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     summary = json.loads((out / "train_summary.json").read_text())

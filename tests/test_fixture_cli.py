@@ -1,4 +1,5 @@
-"""`python -m musicnet_ldm.fixture` (and the `musicnet-ldm-fixture` console script): layout, formats, round trip, errors."""
+"""`python -m musicnet_ldm.fixture` (and the `musicnet-ldm-fixture` console script): layout, formats, round trip,
+errors."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 
@@ -13,12 +14,14 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH"
 
 def cli(*args, env=None, exe=None):
     cmd = [exe] if exe else [sys.executable, "-m", "musicnet_ldm.fixture"]
-    return subprocess.run(cmd + [str(a) for a in args], cwd=ROOT, env=env or ENV, capture_output=True, text=True, timeout=120)
+    return subprocess.run(cmd + [str(a) for a in args], cwd=ROOT, env=env or ENV, capture_output=True, text=True,
+                          timeout=120)
 
 
 @pytest.mark.slow          # three CLI subprocesses, two FluidSynth renders
 def test_cli_writes_musicnet(tmp_path):
-    from musicnet_ldm.musicnet import LABEL_COLUMNS, METADATA_COLUMNS, build_clip_index, find_musicnet, read_labels, read_metadata
+    from musicnet_ldm.musicnet import (LABEL_COLUMNS, METADATA_COLUMNS, build_clip_index, find_musicnet, read_labels,
+                                       read_metadata)
     out = tmp_path / "fx"
     r = cli("--out", out, "--recordings", 3, "--seconds", 11, "--seed", 5, "--test-recordings", 1)
     assert r.returncode == 0, r.stderr
@@ -44,7 +47,8 @@ def test_cli_writes_musicnet(tmp_path):
     assert cli("--out", out, "--recordings", 3, "--seconds", 11, "--seed", 5, "--test-recordings", 1).returncode == 0
     assert (out / "fixture.json").stat().st_mtime_ns == stamp
     before = {p.name: p.read_text() for p in (out / "train_labels").glob("*.csv")}
-    assert cli("--out", out, "--recordings", 3, "--seconds", 11, "--seed", 5, "--test-recordings", 1, "--overwrite").returncode == 0
+    assert cli("--out", out, "--recordings", 3, "--seconds", 11, "--seed", 5, "--test-recordings", 1,
+               "--overwrite").returncode == 0
     assert {p.name: p.read_text() for p in (out / "train_labels").glob("*.csv")} == before
     assert json.loads((out / "fixture.json").read_text())["params"]["seed"] == 5
 
@@ -55,7 +59,8 @@ def test_cli_errors(tmp_path):
     assert r.returncode == 2 and "at least 1 recording" in r.stderr
     r = cli("--out", tmp_path / "b", "--recordings", 2, "--test-recordings", 3)
     assert r.returncode == 2 and "test_recordings=3" in r.stderr
-    r = cli("--out", tmp_path / "c", "--recordings", 1, "--seconds", 2, env={**ENV, "MUSICNET_LDM_SOUNDFONT": str(tmp_path / "none.sf2")})
+    r = cli("--out", tmp_path / "c", "--recordings", 1, "--seconds", 2,
+            env={**ENV, "MUSICNET_LDM_SOUNDFONT": str(tmp_path / "none.sf2")})
     assert r.returncode == 2 and "none.sf2 does not exist" in r.stderr
     (tmp_path / "d").mkdir(); (tmp_path / "d" / "keep.txt").write_text("mine")
     r = cli("--out", tmp_path / "d", "--recordings", 1, "--seconds", 2)

@@ -19,7 +19,8 @@ def test_generate_notebook_smoke(tmp_path):
     run = tmp_path / "run"
     tiny_audioldm2(seed=1).save_pretrained(run / "best")            # stands in for the fine-tuned checkpoint
     prompts = tmp_path / "prompts.txt"
-    prompts.write_text("\n".join(read_prompts(ROOT / "prompts/table1.txt")[:2]) + "\n")   # the ukulele prompt and one more
+    # the ukulele prompt and one more
+    prompts.write_text("\n".join(read_prompts(ROOT / "prompts/table1.txt")[:2]) + "\n")
     preset = "smoke"
     try: from musicnet_ldm.fixture import make_fixture
     except ImportError: make_fixture = None
@@ -30,11 +31,13 @@ def test_generate_notebook_smoke(tmp_path):
         preset = tmp_path / "smoke.yaml"
         preset.write_text(yaml.safe_dump(cfg))
     pm.execute_notebook(str(ROOT / "nbs/04_generate.ipynb"), str(tmp_path / "executed.ipynb"), cwd=str(ROOT),
-                        parameters={"preset": str(preset), "output_dir": str(run), "steps": 2, "prompts_file": str(prompts)},
+                        parameters={"preset": str(preset), "output_dir": str(run), "steps": 2,
+                                    "prompts_file": str(prompts)},
                         kernel_name="python3", progress_bar=False)
     for system in ("pretrained", "finetuned"):
         wavs = sorted((run / "samples" / system).glob("*.wav"))
-        assert [w.stem for w in wavs][:2] == ["000_a-cheerful-ukulele-strumming-in-a-beachs_s0", "001_a-solo-piano-piece-in-the-style-of-bach_s0"]
+        assert [w.stem for w in wavs][:2] == ["000_a-cheerful-ukulele-strumming-in-a-beachs_s0",
+                                              "001_a-solo-piano-piece-in-the-style-of-bach_s0"]
         metas = [json.loads(w.with_suffix(".json").read_text()) for w in wavs]
         assert all(m["steps"] == 2 and m["system"] == system for m in metas)
         assert [m["prompt_set"] for m in metas] == ["table1"] * 2 + ["musicnet_test"] * (make_fixture is not None)

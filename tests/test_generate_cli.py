@@ -27,7 +27,8 @@ def test_cli(tmp_path):
     tiny.save_pretrained(ckpt)
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# two prompts\nA solo cello suite.\n\nA harpsichord sonata.\n")
-    args = ["--model", ckpt, "--prompts", prompts, "--seeds", 0, 1, "--steps", 2, "--length", 2.56, "--out", tmp_path / "run",
+    args = ["--model", ckpt, "--prompts", prompts, "--seeds", 0, 1, "--steps", 2, "--length", 2.56, "--out",
+            tmp_path / "run",
             "--system", "finetuned", "--batch-size", 3, "--quiet"]
     r = cli(*args)
     assert r.returncode == 0, r.stderr[-3000:]

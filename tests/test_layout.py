@@ -10,7 +10,8 @@ NOTEBOOKS = sorted((ROOT/"nbs").glob("[0-9]*.ipynb"))
 
 
 def cells(nb: Path) -> list[str]:
-    return ["".join(c["source"]) for c in json.loads(nb.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    return ["".join(c["source"]) for c in json.loads(nb.read_text(encoding="utf-8"))["cells"]
+            if c["cell_type"] == "code"]
 
 
 def module_of(nb: Path) -> str | None:
@@ -26,7 +27,8 @@ def imported_modules(source: str) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module:
-            name = node.module.removeprefix("musicnet_ldm.").lstrip(".") if node.level or node.module.startswith("musicnet_ldm.") else ""
+            name = (node.module.removeprefix("musicnet_ldm.").lstrip(".") if node.level
+                    or node.module.startswith("musicnet_ldm.") else "")
             if name in MODULES: found.add(name)
     return found
 
@@ -56,3 +58,26 @@ def test_no_import_cycle_between_modules():
         for d in sorted(graph[m]): visit(d, path + [m])
         done.add(m)
     for m in sorted(graph): visit(m, [])
+
+
+LINE_LIMIT = 120          # characters, as the style guide says
+
+
+def nbdev_generated(i: int, line: str) -> bool:
+    "A module's lines that nbdev writes, not a notebook: the docstring from the notebook's summary, and `__all__`."
+    return (i == 1 and line.startswith('"""')) or line.startswith("__all__ = [")
+
+
+def over_limit(name: str, text: str) -> list[str]:
+    return [f"{name}:{i}: {len(line)} characters" for i, line in enumerate(text.split("\n"), 1)
+            if len(line) > LINE_LIMIT and not nbdev_generated(i, line)]
+
+
+def test_code_lines_fit_the_limit():
+    found = []
+    for nb in sorted((ROOT/"nbs").glob("*.ipynb")):
+        for k, source in enumerate(cells(nb)): found += over_limit(f"{nb.name} cell {k}", source)
+    for path in [*(ROOT/"musicnet_ldm").glob("*.py"), *(ROOT/"tests").glob("*.py"), *(ROOT/"tools").glob("*.py")]:
+        if path.name != "_modidx.py":            # nbdev's index of the package, not read by people
+            found += over_limit(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8"))
+    assert not found, f"{len(found)} lines over {LINE_LIMIT} characters, e.g. {found[:5]}"

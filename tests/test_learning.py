@@ -19,7 +19,8 @@ MODEL = "standin"             # the pre-trained v-prediction stand-in (nbs/06_st
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("learning")
-    r = subprocess.run([sys.executable, "-m", "musicnet_ldm.learning", "--out", str(out), "--seed", "0", "--model", MODEL],
+    r = subprocess.run([sys.executable, "-m", "musicnet_ldm.learning", "--out", str(out), "--seed", "0", "--model",
+                        MODEL],
                        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (out/"learning.png").stat().st_size > 10_000
@@ -37,8 +38,10 @@ def test_keys(result):
 
 # the one direction seed 0 misses (nbs/06b_learning.ipynb's table has all three seeds); strict: a pass fails too
 MISSED_AT_SEED_0 = {"student / teacher latent FD (CI high)": "seed 0: 1.44 [1.15, 1.52] (seeds 1 and 2 meet it); "
-                    "40 LCM steps gave 1.54 and 8 sampling steps 1.69; KD moves nothing (a teacher-width student starts at 0 loss)"}
-DIRECTION_PARAMS = [pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=MISSED_AT_SEED_0[d])) if d in MISSED_AT_SEED_0 else d
+                    "40 LCM steps gave 1.54 and 8 sampling steps 1.69; KD moves nothing (a teacher-width student "
+                    "starts at 0 loss)"}
+DIRECTION_PARAMS = [pytest.param(d, marks=pytest.mark.xfail(strict=True, reason=MISSED_AT_SEED_0[d]))
+                    if d in MISSED_AT_SEED_0 else d
                     for d in DIRECTIONS]
 
 

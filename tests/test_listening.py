@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from musicnet_ldm.listening import (add_anchors, analyse_listening, build_listening_test, listening_paired, read_ratings,
+from musicnet_ldm.listening import (add_anchors, analyse_listening, build_listening_test, listening_paired,
+                                    read_ratings,
                                     screen_raters)
 from musicnet_ldm.audio import write_wav
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 try: from playwright import sync_api
 except ImportError: sync_api = None
-MISSING = "no chromium on PATH (make sysdeps)" if CHROMIUM is None else "pip install playwright" if sync_api is None else None
+MISSING = ("no chromium on PATH (make sysdeps)" if CHROMIUM is None else "pip install playwright" if sync_api is None
+           else None)
 if MISSING and os.environ.get("CI"): raise RuntimeError(f"the browser test must run in CI: {MISSING}")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]   # a browser
 
@@ -30,7 +32,8 @@ def make_kit(tmp_path):
             t = np.arange(8000) / 16000
             path = tmp_path / f"{system}_{k}.wav"
             write_wav(path, (0.3 * np.sin(2 * np.pi * (200 + 100 * s_i + 30 * k) * t)).astype(np.float32))
-            clips.append({"system": system, "path": path, "prompt": f"prompt {k}"})       # every system on the same prompts
+            # every system on the same prompts
+            clips.append({"system": system, "path": path, "prompt": f"prompt {k}"})
     clips = add_anchors(clips, "reference", tmp_path / "anchors")
     return build_listening_test(clips, tmp_path / "kit", seed=1)
 
@@ -41,16 +44,19 @@ def score(system, rater):
 
 
 def rate_in_browser(html_path, key, rater, tmp_path, fmt, skip_rel_of=None, unplayed=None):
-    "Open the page, play and rate every clip (the key tells the test the system), reload, check nothing is lost, export."
+    """Open the page, play and rate every clip (the key tells the test the system), reload, check nothing is lost,
+    export."""
     items = key["items"]
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
         page = browser.new_page(accept_downloads=True)
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(html_path.as_uri())
         assert page.locator("audio").count() == len(items)
-        page.click("#json")                                                                   # no export without a rater id
+        # no export without a rater id
+        page.click("#json")
         assert "rater ID" in page.inner_text("#status")
         page.fill("#rater", rater)
         order = page.eval_on_selector_all(".item", "els => els.map(e => e.dataset.item)")
@@ -65,7 +71,8 @@ def rate_in_browser(html_path, key, rater, tmp_path, fmt, skip_rel_of=None, unpl
             block.locator('input[name="ovl"]').fill(str(ovl))
             if item != skip_rel_of: block.locator('input[name="rel"]').fill(str(rel))
             assert block.locator("output").first.inner_text() == str(ovl)
-        page.reload()                                                                         # nothing lost: order, id, ratings
+        # nothing lost: order, id, ratings
+        page.reload()
         assert page.eval_on_selector_all(".item", "els => els.map(e => e.dataset.item)") == order
         assert page.input_value("#rater") == rater
         for item in order:
@@ -95,12 +102,14 @@ def test_page_in_browser(tmp_path):
     assert exported["page_id"] == key["page_id"] and exported["rater"] == "alice"
     assert [r["item"] for r in exported["ratings"]] == order_a and all(r["played"] for r in exported["ratings"])
     ratings = read_ratings([a, b, c], key_path)
-    assert len(ratings) == 3 * len(key["items"]) and ratings["rel"].isna().sum() == 2 and ratings["ovl"].isna().sum() == 1
+    assert (len(ratings) == 3 * len(key["items"]) and ratings["rel"].isna().sum() == 2
+            and ratings["ovl"].isna().sum() == 1)
     screen = screen_raters(ratings).set_index("rater")
     assert screen["flagged"].to_dict() == {"alice": False, "bob": False, "careless": True}
     kept = ratings[ratings.rater.isin(screen.index[~screen.flagged])]
     res = analyse_listening(kept).set_index("system")
     for system, (ovl, rel) in TRUTH.items():
         assert res.loc[system, "ovl"] == ovl and res.loc[system, "n_raters"] == 2
-    diff = {(x["a"], x["b"], x["metric"]): x for x in listening_paired(kept, [("fine-tuned", "pre_trained")], n_boot=200)}
+    diff = {(x["a"], x["b"], x["metric"]): x
+            for x in listening_paired(kept, [("fine-tuned", "pre_trained")], n_boot=200)}
     assert diff[("fine-tuned", "pre_trained", "ovl")]["diff"] == 72 - 48

@@ -1,5 +1,6 @@
 """03_finetune as users run it: `papermill nbs/03_finetune.ipynb out.ipynb -p epochs 2 -p output_dir …` (smoke preset),
-and the two mistakes a new user makes: a misspelt parameter and a value out of range, each stopped in the first cells."""
+and the two mistakes a new user makes: a misspelt parameter and a value out of range,
+each stopped in the first cells."""
 import json, sys
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def test_finetune_notebook_papermill(tmp_path):
     assert (run / "best" / "adapter" / "config.json").is_file()          # the smoke preset trains the adapter
     assert any(p.name.startswith("step_") for p in (run / "checkpoints").iterdir())
     assert (run / "figures" / "loss_curve.png").is_file() and (run / "figures" / "loss_curve.pdf").is_file()
-    assert json.loads((run / "train_summary.json").read_text())["data"] == "cache"       # MusicNet's cache, not toy items
+    # MusicNet's cache, not toy items
+    assert json.loads((run / "train_summary.json").read_text())["data"] == "cache"
     # the best folder is a plain AudioLDM2 folder too (the adapter is ignored there)
     from diffusers import AudioLDM2Pipeline
     plain = AudioLDM2Pipeline.from_pretrained(str(run / "best"))

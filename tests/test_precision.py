@@ -51,7 +51,8 @@ def test_a_bf16_teacher_distils_into_an_fp32_student(bf16_gpu, tiny_folder, tmp_
     cfg = _cfg(tiny_folder, mixed_precision="no")
     cfg["distill"]["precision"] = "bf16"
     teacher, _ = load_teacher(cfg, tmp_path, device="cpu")
-    assert _dtypes(teacher) == {"unet": torch.bfloat16, "text_encoder": torch.bfloat16, "text_encoder_2": torch.bfloat16,
+    assert _dtypes(teacher) == {"unet": torch.bfloat16, "text_encoder": torch.bfloat16,
+                                "text_encoder_2": torch.bfloat16,
                                 "projection_model": torch.bfloat16, "language_model": torch.bfloat16,
                                 "vae": torch.float32, "vocoder": torch.float32}
     summary = _kd_steps(teacher, tmp_path / "kd", mixed_precision="no")
@@ -62,7 +63,8 @@ def _kd_steps(teacher, out_dir, mixed_precision: str) -> dict:
     "Two KD steps of a narrow fp32 student against `teacher`, on its own conditioning of four prompts."
     prompts = ["a solo piano piece", "a string quartet", "a flute solo", "a cello suite"]
     conds = {k: v.float() if v.is_floating_point() else v for k, v in encode_conditioning(teacher, prompts).items()}
-    latents = torch.randn(len(prompts), teacher.unet.config.in_channels, 16, 16, generator=torch.Generator().manual_seed(0))
+    latents = torch.randn(len(prompts), teacher.unet.config.in_channels, 16, 16,
+                          generator=torch.Generator().manual_seed(0))
     items = [{"latents": latents[i], **{k: v[i] for k, v in conds.items()}, "prompt": p} for i, p in enumerate(prompts)]
     student = make_student(teacher.unet, channel_mult=0.5)
     summary = train_distill(student, teacher.unet, items, out_dir, "kd", scheduler=teacher.scheduler, batch_size=2,

@@ -45,7 +45,8 @@ def test_training_target_is_the_schedulers(kind):
 def test_best_and_student_load_and_sample_with_their_own_scheduler(kind, tmp_path):
     torch.set_num_threads(1)
     pipe = tiny(kind)
-    train, held_out = toy_conditioned_latents(pipe, n=8, frames=16), toy_conditioned_latents(pipe, n=4, seed=1, frames=16)
+    train, held_out = toy_conditioned_latents(pipe, n=8,
+                                              frames=16), toy_conditioned_latents(pipe, n=4, seed=1, frames=16)
     fit(pipe, train, held_out, tmp_path/"run", empty=empty_conditioning(pipe), collate=collate, mixed_precision="no",
         max_steps=2, batch_size=4, eval_batch_size=4, log=lambda *_: None)
     # best/: the hub's pipeline class reads it, with the scheduler it was trained under
@@ -53,7 +54,8 @@ def test_best_and_student_load_and_sample_with_their_own_scheduler(kind, tmp_pat
     assert type(hub.scheduler).__name__ == "DDIMScheduler" and keys(hub.scheduler) == KINDS[kind]
     best = load_pipeline(str(tmp_path/"run"/"best"), device="cpu", dtype=torch.float32)
     assert np.isfinite(sample(best, 3, 2.0)).all()
-    # student/: KD then LCM steps against the fine-tuned teacher, saved with an LCM scheduler of the same parameterisation
+    # student/: KD then LCM steps against the fine-tuned teacher, saved with
+    # an LCM scheduler of the same parameterisation
     student = make_student(best.unet, channel_mult=0.5)
     for phase in ("kd", "lcm"):
         train_distill(student, best.unet, train, tmp_path/phase, phase, scheduler=best.scheduler, adapter=best.adapter,

@@ -131,7 +131,8 @@ def case_missing_weights_offline(d, tmp_path):
     code = ("from musicnet_ldm import core\n"
             "try: core.load_pretrained('cvssp/audioldm2-music', device='cpu')\n"
             "except core.ModelNotAvailableError as e: print('MNA:', e); raise SystemExit(3)\n")
-    r = subprocess.run([PY, "-c", code], env=_env(HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub")),
+    r = subprocess.run([PY, "-c", code],
+                       env=_env(HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub")),
                        capture_output=True, text=True, timeout=90, cwd=tmp_path)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "MNA:" in r.stdout and "cvssp/audioldm2-music" in r.stdout and "huggingface-cli download" in r.stdout
@@ -159,7 +160,8 @@ def case_unwritable_output_dir(d, tmp_path):
     real, generate.load_model = generate.load_model, lambda *a, **k: loaded.append(a) or real(*a, **k)
     try:
         with pytest.raises(PermissionError, match=rf"output directory {blocker}/sub.* is not writable"):
-            generate.generate("tiny", ["a solo piano piece"], seeds=(0,), steps=2, out_dir=blocker / "sub", progress=False)
+            generate.generate("tiny", ["a solo piano piece"], seeds=(0,), steps=2, out_dir=blocker / "sub",
+                              progress=False)
     finally: generate.load_model = real
     assert not loaded                                               # refused before loading a model or any compute
 

@@ -15,7 +15,8 @@ MAX_OUTPUT_BYTES = 250_000     # an embedded 10 s clip (~430 kB of base64) is dr
 # a machine's paths, longest first: the repository (→ relative), the temporary folder (→ <tmp>), an installed package
 MACHINE_PATHS = ((re.escape(str(ROOT)) + "/?", ""), (re.escape(tempfile.gettempdir()) + r"/tmp\w+", "<tmp>"),
                  (re.escape(tempfile.gettempdir()) + "/", "<tmp>/"), (r"/\S*/site-packages/", "<site-packages>/"),
-                 (r"(?<![\w.:/])/(?:work|home|root|Users|mnt|srv)/\S*?/(?=outputs/)", ""),   # another checkout's outputs/
+                 # another checkout's outputs/
+                 (r"(?<![\w.:/])/(?:work|home|root|Users|mnt|srv)/\S*?/(?=outputs/)", ""),
                  (r"(?<![\w.:/])/(?:work|home|root|Users|mnt|srv|tmp)/[^\s'\"`]*", "<path>"))
 
 

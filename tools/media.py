@@ -1,0 +1,48 @@
+"""A run's media for readers: Figures 4 and 5 side by side (JPEG) and the two clips they draw (Ogg Vorbis), written to
+docs/media/ with media.json saying which run, preset, prompt and seed they come from. README.md and
+nbs/04_generate.ipynb show them. After `make smoke`: `python tools/media.py outputs/<run_id>`."""
+import json, sys, tempfile
+from pathlib import Path
+
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIA = ROOT/"docs"/"media"
+FIGURE_PROMPT = "A cheerful ukulele"        # the prompt of Figures 4 and 5 (04_generate's pipeline step)
+SYSTEMS = ("pretrained", "finetuned")
+
+
+def figure_clip(run: Path, system: str) -> tuple[Path, dict]:
+    "The WAV and sidecar of `system`'s clip that Figures 4 and 5 draw: the figure prompt at its lowest seed."
+    found = []
+    for sidecar in sorted((run/"samples"/system).glob("*.json")):
+        meta = json.loads(sidecar.read_text())
+        if meta["prompt"].startswith(FIGURE_PROMPT): found.append((meta["seed"], sidecar.with_suffix(".wav"), meta))
+    if not found: raise FileNotFoundError(f"{run}/samples/{system}/ has no clip of the prompt {FIGURE_PROMPT!r}")
+    seed, wav, meta = min(found, key=lambda f: f[0])
+    return wav, meta
+
+
+def write_media(run: Path, out: Path = MEDIA) -> dict:
+    "Write fig4_5.jpg, pretrained.ogg and finetuned.ogg for `run` into `out`, with media.json; return the record."
+    from musicnet_ldm.audio import figure_jpeg, ogg_bytes
+    from musicnet_ldm.generate import save_figures_4_5
+    clips = {s: figure_clip(run, s) for s in SYSTEMS}
+    wavs = {s: sf.read(wav, dtype="float32")[0] for s, (wav, _) in clips.items()}
+    meta = clips["finetuned"][1]
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d:
+        figs = save_figures_4_5(wavs["pretrained"], wavs["finetuned"], d, prompt=meta["prompt"], seed=meta["seed"])
+    (out/"fig4_5.jpg").write_bytes(figure_jpeg(figs["fig4_5_side_by_side"]).data)
+    for s in SYSTEMS: (out/f"{s}.ogg").write_bytes(ogg_bytes(wavs[s]))
+    config = json.loads((run/"config.json").read_text())["config"]
+    record = {"run_id": run.name, "preset": config["preset"], "model": config["model"], "prompt": meta["prompt"],
+              "seed": meta["seed"], "steps": meta.get("steps"), "guidance_scale": meta.get("guidance_scale"),
+              "files": {"figure": "fig4_5.jpg", **{s: f"{s}.ogg" for s in SYSTEMS}}}
+    (out/"media.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2: sys.exit(__doc__)
+    print(json.dumps(write_media(Path(sys.argv[1])), indent=1))
