@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text,
-                               audioldm2_architecture,
-                               outputs_dir, package_versions, pick_device, repo_root)
+from .core import (DEFAULT_MODEL, LATENT_CHANNELS, MEL_FRAMES, N_MELS, atomic_write_text, outputs_dir,
+                               package_versions, pick_device, repo_root)
+from .hub import audioldm2_architecture
 from .finetune import enable_gradient_checkpointing, peak_memory
 
 # %% auto #0

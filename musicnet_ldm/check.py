@@ -47,7 +47,7 @@ class _offline:
 
 def _hub_model(model_id: str) -> str:
     "The local folder of a hub id or path, offline; raises when it is not on this machine."
-    from musicnet_ldm.core import resolve_model_path
+    from musicnet_ldm.hub import resolve_model_path
     with _offline(): return resolve_model_path(model_id)
 
 def _importable(module: str, python: str | None = None, timeout: int = 300) -> str:
@@ -84,7 +84,7 @@ KEPT_CONFIGS = ("vae/config.json", "unet/config.json", "vocoder/config.json", "s
 def config_drift(folder, name: str) -> str:
     """Raise naming every value of `folder`'s model configs that differs from the architecture kept for `name` (the dry
     run's)."""
-    from musicnet_ldm.core import architecture_folder
+    from musicnet_ldm.hub import architecture_folder
     kept, diffs = architecture_folder(name), []
     for f in KEPT_CONFIGS:
         if not (Path(folder)/f).is_file(): continue
@@ -98,7 +98,7 @@ def config_drift(folder, name: str) -> str:
 def check_weights(model_id: str) -> list[Check]:
     """The model's weights on this machine, their layout, and (for a kept architecture) its configs against the dry
     run's."""
-    from musicnet_ldm.core import ARCHITECTURES
+    from musicnet_ldm.hub import ARCHITECTURES
     fix = f"huggingface-cli download {model_id}"
     c = _check(f"weights {model_id}", lambda: _hub_model(model_id), fix)
     if not c.ok: return [c]
@@ -327,9 +327,8 @@ def format_check(report: dict) -> str:
 # %% ../nbs/07_check.ipynb #c7d00002
 import numpy as np
 import torch
-from .core import (_set_vocoder_level, audioldm2_architecture, component_dtypes, pick_device,
-                               pick_mixed_precision,
-                               resolve_precision)
+from .core import component_dtypes, pick_device, pick_mixed_precision, resolve_precision
+from .hub import _set_vocoder_level, audioldm2_architecture
 
 DRY_RUN_STAGES = ("data", "audio", "cache", "finetune", "distill", "generate", "evaluate")
 
@@ -429,7 +428,7 @@ def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
 
 def _dry_embedders(cfg: dict, embedder, log=print) -> tuple[dict, dict]:
     "The preset's evaluation embedders built by `embedder(name)`; those that cannot be built here: {name: why}."
-    from musicnet_ldm.core import ModelNotAvailableError
+    from musicnet_ldm.hub import ModelNotAvailableError
     e = cfg["evaluate"]
     names = dict.fromkeys(n for n in [*e["fad_embedders"], e["clap_backend"], e["clap_agreement"]] if n)
     built, skipped = {}, {}
@@ -664,7 +663,8 @@ def clip_levels(paths) -> list[dict]:
 # %% ../nbs/07_check.ipynb #acc00028
 def acceptance_clap(paths, prompts, cfg: dict, log=print) -> dict:
     "The CLAP score of the clips with `evaluate.clap_backend` at Table 1's loudness, or why it was skipped."
-    from musicnet_ldm.core import SAMPLE_RATE, ModelNotAvailableError
+    from musicnet_ldm.core import SAMPLE_RATE
+    from musicnet_ldm.hub import ModelNotAvailableError
     from musicnet_ldm.embeddings import ClapScore, get_embedder, load_wav, loudness_normalize
     e, name = cfg["evaluate"], cfg["evaluate"]["clap_backend"]
     def skipped(why):
@@ -687,10 +687,10 @@ def acceptance_clap(paths, prompts, cfg: dict, log=print) -> dict:
 def projection_rows(cfg: dict, device) -> list[dict] | str:
     "`bench.measure_train_memory` rows of fresh UNets of the model's geometry on this GPU, or why there is none."
     from musicnet_ldm import bench
-    from musicnet_ldm.core import ARCHITECTURES
+    from musicnet_ldm.hub import ARCHITECTURES
     device = torch.device(device)
     if device.type != "cuda": return f"{device.type} run: the projection is for the real geometry on a GPU"
-    if cfg["model"] not in ARCHITECTURES: return f"{cfg['model']}: its geometry is not in core.ARCHITECTURES"
+    if cfg["model"] not in ARCHITECTURES: return f"{cfg['model']}: its geometry is not in hub.ARCHITECTURES"
     return bench.measure_train_memory(audioldm2_architecture(cfg["model"], device="meta").unet, (1, 2), device)
 
 # %% ../nbs/07_check.ipynb #acc00034

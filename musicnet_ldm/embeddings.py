@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from .audio import log_mel, resample
-from .core import (SAMPLE_RATE, ModelNotAvailableError, _package_file, check_tokenizer, pick_device,
-                               resolve_model_path,
-                               roberta_tokenizer, tiny_audioldm2)
+from .core import SAMPLE_RATE, pick_device
+from .hub import (ModelNotAvailableError, _package_file, check_tokenizer, resolve_model_path,
+                              roberta_tokenizer, tiny_audioldm2)
 from .metrics import EmbeddingStats, FrechetAudioDistance, cluster_bootstrap_ci
 
 # %% auto #0
@@ -114,7 +114,7 @@ class ClapEmbedder(Embedder):
         return np.concatenate(out)
 
 def tiny_clap_embedder(seed: int = 0) -> ClapEmbedder:
-    "The tiny random CLAP of `core.tiny_audioldm2` (16-d, offline): for tests and the smoke preset."
+    "The tiny random CLAP of `hub.tiny_audioldm2` (16-d, offline): for tests and the smoke preset."
     pipe = tiny_audioldm2(seed=seed)
     return ClapEmbedder(pipe.text_encoder, pipe.feature_extractor, pipe.tokenizer, name=f"clap-tiny-{seed}",
                         device="cpu")

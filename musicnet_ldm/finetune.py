@@ -17,9 +17,9 @@ from diffusers import AudioLDM2Pipeline
 from .cache import collate as cache_collate, training_data
 from .config import (
     ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
-from musicnet_ldm.core import (
-    HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision, resolve_model_path,
-    seed_everything)
+from .core import (HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision,
+                               seed_everything)
+from .hub import resolve_model_path
 from .engine import Job, TrainProgress, checkpoints, epoch_batches, save_checkpoint, train as run_engine
 from .fixture import prepare_data
 from .model import ConditioningAdapter, MusicNetLDMPipeline, load_pipeline

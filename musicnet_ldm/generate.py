@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_FFT, N_MELS, SAMPLE_RATE,
-                               WIN_LENGTH,
-                               atomic_write_text, git_sha, package_versions, pick_device,
-                               pick_mixed_precision, resolve_model_path, resolve_precision)
+                               WIN_LENGTH, atomic_write_text, git_sha, package_versions, pick_device,
+                               pick_mixed_precision, resolve_precision)
+from .hub import resolve_model_path
 from .audio import write_wav
 from .config import DataConfig, GenerateConfig, from_dict, notebook_config, outputs_dir, parameters_start
 
@@ -504,7 +504,7 @@ def main(argv=None) -> int:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
-    from musicnet_ldm.core import ModelNotAvailableError
+    from musicnet_ldm.hub import ModelNotAvailableError
     try:
         paths = generate(a.model, read_prompt_records(a.prompts), a.seeds, steps=a.steps, guidance_scale=a.guidance,
                          audio_length_s=a.length, negative_prompt=a.negative_prompt or None, candidates=a.candidates,

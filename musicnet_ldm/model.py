@@ -11,7 +11,8 @@ from torch import nn
 from diffusers import AudioLDM2Pipeline, ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
-from .core import DEFAULT_MODEL, component_dtypes, load_pretrained, pick_device
+from .core import DEFAULT_MODEL, component_dtypes, pick_device
+from .hub import load_pretrained
 
 # %% auto #0
 __all__ = ['residual_mlp', 'ConditioningAdapter', 'generate_language_of_audio', 'cast_inputs', 'MusicNetLDMPipeline',

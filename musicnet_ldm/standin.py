@@ -15,9 +15,9 @@ from diffusers import AudioLDM2Pipeline, DDIMScheduler
 from .audio import log_mel
 from .cache import ClipMels, collate, encode_mels, encode_text, posterior_sample
 from .config import LoopConfig
-from .core import (HUB_TOKENIZER_CLASSES, N_MELS, _tiny_components, atomic_write_text,
-                               load_audioldm2_folder,
-                   package_versions, seed_everything, standin_folder, tiny_audioldm2)
+from .core import N_MELS, atomic_write_text, package_versions, seed_everything
+from .hub import (HUB_TOKENIZER_CLASSES, _tiny_components, load_audioldm2_folder, standin_folder,
+                              tiny_audioldm2)
 from .engine import Job, load_trainable, save_trainable, train as run_engine
 from .metrics import mean_ci, proportion_ci
 from .finetune import ConditionedUNet, diffusion_loss, x0_and_eps

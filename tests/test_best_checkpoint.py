@@ -11,7 +11,7 @@ import torch
 from diffusers import AudioLDM2Pipeline
 
 from musicnet_ldm.cache import collate
-from musicnet_ldm.core import save_tiny_audioldm2, standin_folder
+from musicnet_ldm.hub import save_tiny_audioldm2, standin_folder
 from musicnet_ldm.finetune import (FROZEN_COMPONENTS, ConditionedUNet, fit, pipeline_saver, save_pipeline_folder,
                                    toy_conditioned_latents)
 from musicnet_ldm.model import load_pipeline

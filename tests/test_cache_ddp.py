@@ -19,7 +19,8 @@ RANK_SCRIPT = r'''
 import hashlib, json, os, sys
 from pathlib import Path
 from musicnet_ldm import cache
-from musicnet_ldm.core import load_config, tiny_audioldm2
+from musicnet_ldm.core import load_config
+from musicnet_ldm.hub import tiny_audioldm2
 root, cache_root, out = sys.argv[1:4]
 cfg = load_config("smoke", {"data": {"root": root, "cache_dir": cache_root, "eval_fraction": 0.5, "workers": 1}})
 cfg["data"]["synthetic"] = None

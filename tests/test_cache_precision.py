@@ -8,7 +8,7 @@ from diffusers import AudioLDM2Pipeline
 
 from musicnet_ldm import cache
 from musicnet_ldm.config import resolve
-from musicnet_ldm.core import tiny_audioldm2
+from musicnet_ldm.hub import tiny_audioldm2
 from musicnet_ldm.fixture import make_fixture
 from musicnet_ldm.musicnet import build_clip_index, build_prompt
 

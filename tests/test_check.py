@@ -48,7 +48,8 @@ def test_full_check_names_every_missing_piece(tmp_path):
 def test_check_projects_disk_and_gpu_from_the_weights(tmp_path, monkeypatch):
     import shutil, torch
     from musicnet_ldm import check
-    from musicnet_ldm.core import load_config, tiny_audioldm2
+    from musicnet_ldm.core import load_config
+    from musicnet_ldm.hub import tiny_audioldm2
     tiny_audioldm2().save_pretrained(tmp_path / "model")          # the hub's layout, tiny weights
     cfg = load_config("full",
                       {"model": str(tmp_path / "model"), "evaluate.fad_embedders": ["tiny"],

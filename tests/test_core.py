@@ -11,7 +11,7 @@ OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 @pytest.mark.slow          # a fresh interpreter generates a full clip
 def test_tiny_one_liner_generates_a_full_clip():
-    code = ("from musicnet_ldm.core import tiny_audioldm2; "
+    code = ("from musicnet_ldm.hub import tiny_audioldm2; "
             "a = tiny_audioldm2()('a violin solo', num_inference_steps=2).audios; print(a.shape)")
     out = subprocess.run([PYTHON, "-c", code], env=OFFLINE, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -21,7 +21,7 @@ def test_tiny_one_liner_generates_a_full_clip():
 @pytest.mark.parametrize("model_id", ["cvssp/audioldm2-music", "cvssp/audioldm2"])
 def test_real_model_offline_fails_fast_and_clearly(model_id, tmp_path):
     env = {**OFFLINE, "HF_HOME": str(tmp_path)}       # an empty cache: the weights are certainly absent
-    code = f"from musicnet_ldm.core import load_pretrained; load_pretrained({model_id!r}, device='cpu')"
+    code = f"from musicnet_ldm.hub import load_pretrained; load_pretrained({model_id!r}, device='cpu')"
     t0 = time.time()
     out = subprocess.run([PYTHON, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert time.time() - t0 < 60
@@ -55,7 +55,7 @@ def test_parameters_tag_survives_nbdev_clean(tmp_path):
 HUB_FOLDER_CODE = """
 import sys, numpy as np, torch
 from diffusers import AudioLDM2Pipeline
-from musicnet_ldm.core import save_tiny_audioldm2
+from musicnet_ldm.hub import save_tiny_audioldm2
 from musicnet_ldm.model import load_pipeline
 folder = save_tiny_audioldm2(sys.argv[1])
 plain = AudioLDM2Pipeline.from_pretrained(folder)            # diffusers alone: loads, then fails at the first prompt
@@ -97,7 +97,7 @@ def test_package_data_covers_configs():
 
 def test_clip_prompts_fit_the_stand_in_tokenizers(tmp_path):
     "Every clip prompt of a fixture (01a_musicnet.build_prompt) fits in CLAP's 77 and T5's 128 tokens, nothing unknown."
-    from musicnet_ldm.core import roberta_tokenizer, t5_tokenizer
+    from musicnet_ldm.hub import roberta_tokenizer, t5_tokenizer
     from musicnet_ldm.fixture import make_fixture
     from musicnet_ldm.musicnet import build_clip_index, build_prompt
     clips = build_clip_index(make_fixture(tmp_path / "musicnet", recordings=4, seconds=24, test_recordings=2)).clips
@@ -119,9 +119,9 @@ def test_architecture_vae_scaling_factor_is_the_hubs():
     0.18215."""
     import torch
     from diffusers import AutoencoderKL
-    from musicnet_ldm.core import ARCHITECTURES, architecture_folder
+    from musicnet_ldm.hub import ARCHITECTURES, architecture_folder
     for name in ARCHITECTURES:
-        # the VAE exactly as core.audioldm2_architecture builds it, without its weights
+        # the VAE exactly as hub.audioldm2_architecture builds it, without its weights
         with torch.device("meta"):
             built = AutoencoderKL.from_config(AutoencoderKL.load_config(architecture_folder(name) / "vae"))
         assert built.config.scaling_factor == HUB_AUDIOLDM2_VAE_SCALING_FACTOR, name
@@ -132,7 +132,7 @@ def test_architecture_vae_scaling_factor_is_the_hubs():
 
 def test_architecture_clap_tokenizer_pads_to_512():
     "The dry run and the FLOP count see the hub's CLAP text length: diffusers pads RoBERTa to model_max_length, 512."
-    from musicnet_ldm.core import audioldm2_architecture
+    from musicnet_ldm.hub import audioldm2_architecture
     pipe = audioldm2_architecture("cvssp/audioldm2-music", device="meta")
     ids = pipe.tokenizer(["a string quartet"], padding="max_length", max_length=pipe.tokenizer.model_max_length,
                          truncation=True).input_ids

@@ -13,7 +13,8 @@ SCRIPT = textwrap.dedent("""
     import json, sys, torch
     from pathlib import Path
     from accelerate import PartialState
-    from musicnet_ldm.core import tiny_audioldm2, LATENT_CHANNELS, seed_everything
+    from musicnet_ldm.core import LATENT_CHANNELS, seed_everything
+    from musicnet_ldm.hub import tiny_audioldm2
     from musicnet_ldm.distill import encode_conditioning, make_student, train_distill
     out = Path(sys.argv[1]); seed_everything(0)
     pipe = tiny_audioldm2()

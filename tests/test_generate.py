@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 def test_generate_notebook_smoke(tmp_path):
     pm = pytest.importorskip("papermill")
-    from musicnet_ldm.core import tiny_audioldm2
+    from musicnet_ldm.hub import tiny_audioldm2
     from musicnet_ldm.generate import read_prompts
     run = tmp_path / "run"
     tiny_audioldm2(seed=1).save_pretrained(run / "best")            # stands in for the fine-tuned checkpoint

@@ -20,7 +20,7 @@ def cli(*args):
 def test_cli(tmp_path):
     import torch
     torch.set_num_threads(1)
-    from musicnet_ldm.core import tiny_audioldm2
+    from musicnet_ldm.hub import tiny_audioldm2
     from musicnet_ldm.generate import SIDECAR_KEYS, weights_sha256
     ckpt = tmp_path / "ckpt"
     tiny = tiny_audioldm2(seed=3)

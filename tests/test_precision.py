@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import musicnet_ldm.core as core
+import musicnet_ldm.hub as hub
 from musicnet_ldm.config import load_config
 from musicnet_ldm.distill import encode_conditioning, load_teacher, make_student, train_distill
 from musicnet_ldm.generate import generate
@@ -24,7 +25,7 @@ def bf16_gpu(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    return str(core.save_tiny_audioldm2(tmp_path_factory.mktemp("tiny") / "teacher"))
+    return str(hub.save_tiny_audioldm2(tmp_path_factory.mktemp("tiny") / "teacher"))
 
 
 def _dtypes(pipe) -> dict:

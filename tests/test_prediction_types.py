@@ -1,13 +1,13 @@
 """Every code path honours the scheduler's `prediction_type` and spacing: on the tiny model at ε (the hub's AudioLDM2)
 and at v with zero terminal SNR and trailing spacing (the stand-in's), fine-tuning writes a `best/` and distillation a
-`student/` that load through `AudioLDM2Pipeline.from_pretrained` (core.load_audioldm2_folder) with their own scheduler,
+`student/` that load through `AudioLDM2Pipeline.from_pretrained` (hub.load_audioldm2_folder) with their own scheduler,
 and sample finite audio with it."""
 import numpy as np
 import pytest
 import torch
 
 from musicnet_ldm.cache import collate
-from musicnet_ldm.core import load_audioldm2_folder
+from musicnet_ldm.hub import load_audioldm2_folder
 from musicnet_ldm.distill import load_student, make_student, save_student, student_pipeline, train_distill
 from musicnet_ldm.finetune import empty_conditioning, fit, prediction_target, toy_conditioned_latents
 from musicnet_ldm.generate import synthesize

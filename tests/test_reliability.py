@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from musicnet_ldm import audio, cache, core, finetune, generate, musicnet
+from musicnet_ldm import audio, cache, config, core, finetune, generate, musicnet
 from musicnet_ldm.fixture import make_fixture
 
 torch.set_num_threads(1)
@@ -128,9 +128,9 @@ def case_missing_metadata(d, tmp_path):
 
 
 def case_missing_weights_offline(d, tmp_path):
-    code = ("from musicnet_ldm import core\n"
-            "try: core.load_pretrained('cvssp/audioldm2-music', device='cpu')\n"
-            "except core.ModelNotAvailableError as e: print('MNA:', e); raise SystemExit(3)\n")
+    code = ("from musicnet_ldm import hub\n"
+            "try: hub.load_pretrained('cvssp/audioldm2-music', device='cpu')\n"
+            "except hub.ModelNotAvailableError as e: print('MNA:', e); raise SystemExit(3)\n")
     r = subprocess.run([PY, "-c", code],
                        env=_env(HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub")),
                        capture_output=True, text=True, timeout=90, cwd=tmp_path)
@@ -175,7 +175,7 @@ def case_stale_cache(d, tmp_path, pipe):
     with pytest.raises(RuntimeError, match="other settings"):
         cache.build_cache(pipe, clips, folder, {"top_db": 30}, log=None)
     cfg = core.load_config("smoke")
-    cfg2 = core.merge_config(cfg, {"data": {"top_db": 30}})
+    cfg2 = config.merge_config(cfg, {"data": {"top_db": 30}})
     assert cache.cache_dir_for(cfg) != cache.cache_dir_for(cfg2)
 
 
