@@ -265,6 +265,9 @@ class DistillConfig:
     log_every: int = setting(10, "optimizer steps per train_log.jsonl line (both phases)", low=1)
     checkpoint_every: int | None = setting(1000, "also checkpoint every this many steps (None: at epoch ends)", low=1)
     steps: int = setting(4, "the student's sampling steps", low=1, high=8)
+    scheduler: str = setting("tcd", "the student's sampler: tcd (TCDScheduler at eta 0, deterministic) or lcm "
+                                    "(LCMScheduler: fresh noise every step); 06a_distill says why tcd",
+                             choices=("tcd", "lcm"))
     teacher_steps: int = setting(200, "the teacher's steps in the speed/quality table", low=1)
     eval_prompts: int = setting(10, "MusicNet test-split prompts in the speed/quality table", low=1)
     fad_embedding: str = setting("vggish", "the speed/quality table's FAD embedding")

@@ -19,13 +19,13 @@ from .engine import Engine, Job
 from .finetune import _bcast, prediction_target, x0_and_eps
 
 # %% auto #0
-__all__ = ['DEFAULT_WEIGHTS', 'DISTILL_LOOP', 'MAX_STUDENT_STEPS', 'DISTILL_META', 'student_config', 'kept_layers',
-           'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size', 'make_student',
-           'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections', 'kd_loss',
-           'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss', 'train_distill', 'student_pipeline',
-           'generate_few_step', 'save_student', 'student_settings', 'load_student', 'evaluation_prompts',
-           'training_indices', 'sample_teacher_latents', 'build_teacher_targets', 'DistillDataset', 'load_teacher',
-           'adapted']
+__all__ = ['DEFAULT_WEIGHTS', 'DISTILL_LOOP', 'MAX_STUDENT_STEPS', 'STUDENT_SCHEDULERS', 'DISTILL_META', 'student_config',
+           'kept_layers', 'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size',
+           'make_student', 'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections',
+           'kd_loss', 'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss', 'train_distill',
+           'student_scheduler', 'student_pipeline', 'generate_few_step', 'save_student', 'student_settings',
+           'load_student', 'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
+           'DistillDataset', 'load_teacher', 'adapted']
 
 # %% ../nbs/06a_distill.ipynb #a575c306
 def _per_block(value, n: int, name: str) -> list:
@@ -382,15 +382,25 @@ def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, sche
 
 # %% ../nbs/06a_distill.ipynb #d8dab8cf
 MAX_STUDENT_STEPS = 8
+STUDENT_SCHEDULERS = ("tcd", "lcm", "ddim")
 
-def student_pipeline(teacher_pipe, student_unet, scheduler: str = "lcm", num_ddim_timesteps: int = 50):
-    """An `AudioLDM2Pipeline` sharing `teacher_pipe`'s components, with `student_unet` and an LCM (or DDIM) scheduler.
-    `num_ddim_timesteps`: the consistency phase's grid, which LCMScheduler samples from (`original_inference_steps`)."""
-    from diffusers import AudioLDM2Pipeline, DDIMScheduler, LCMScheduler
-    if scheduler == "lcm":
-        sched = LCMScheduler.from_config(teacher_pipe.scheduler.config, original_inference_steps=num_ddim_timesteps)
-    elif scheduler == "ddim": sched = DDIMScheduler.from_config(teacher_pipe.scheduler.config)
-    else: raise ValueError(f"scheduler must be 'lcm' or 'ddim', got {scheduler!r}")
+def student_scheduler(teacher_scheduler, kind: str = "tcd", num_ddim_timesteps: int = 50):
+    """The student's sampler, configured from the teacher's scheduler (same noise schedule and parameterisation):
+    `tcd` (diffusers' `TCDScheduler` at the pipeline's `eta` = 0: deterministic multistep consistency sampling),
+    `lcm` (`LCMScheduler`: fresh noise at every step) or `ddim`. The consistency samplers step on the grid of the
+    consistency phase, `num_ddim_timesteps` (`original_inference_steps`)."""
+    from diffusers import DDIMScheduler, LCMScheduler, TCDScheduler
+    config = teacher_scheduler.config
+    if kind == "tcd": return TCDScheduler.from_config(config, original_inference_steps=num_ddim_timesteps)
+    if kind == "lcm": return LCMScheduler.from_config(config, original_inference_steps=num_ddim_timesteps)
+    if kind == "ddim": return DDIMScheduler.from_config(config)
+    raise ValueError(f"scheduler must be one of {STUDENT_SCHEDULERS}, got {kind!r}")
+
+def student_pipeline(teacher_pipe, student_unet, scheduler: str = "tcd", num_ddim_timesteps: int = 50):
+    """An `AudioLDM2Pipeline` sharing `teacher_pipe`'s components, with `student_unet` and the sampler `scheduler`
+    (`student_scheduler`)."""
+    from diffusers import AudioLDM2Pipeline
+    sched = student_scheduler(teacher_pipe.scheduler, scheduler, num_ddim_timesteps)
     comps = {**teacher_pipe.components, "unet": student_unet, "scheduler": sched}
     pipe = type(teacher_pipe)(**comps) if isinstance(teacher_pipe, AudioLDM2Pipeline) else AudioLDM2Pipeline(**comps)
     # the fine-tuned teacher's conditioning adapter (model.MusicNetLDMPipeline) is not a diffusers component: carry it

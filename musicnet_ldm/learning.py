@@ -6,9 +6,9 @@
 __all__ = ['DIRECTIONS', 'LearningConfig', 'data_config', 'LearningItems', 'learning_data', 'finetune_copy', 'clip_losses',
            'cross_ensemble_permutation', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
            'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'ensemble_classifier', 'accuracy',
-           'prompt_swap', 'adapter_norm', 'distill_student', 'sample_systems', 'fd_measures', 'accuracy_measures',
-           'swap_measures', 'adapter_and_student', 'plot_learning', 'relative_paths', 'run_learning',
-           'check_directions', 'headline', 'learning_parser', 'main']
+           'prompt_swap', 'adapter_norm', 'distill_student', 'other_scheduler', 'sample_systems', 'fd_measures',
+           'accuracy_measures', 'swap_measures', 'adapter_and_student', 'plot_learning', 'relative_paths',
+           'run_learning', 'check_directions', 'headline', 'learning_parser', 'main']
 
 # %% ../nbs/06b_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
@@ -67,7 +67,10 @@ class LearningConfig:
     negative_prompt: str = setting("Low quality.", "the negative prompt of guided sampling")
     kd_steps: int = setting(40, "distillation's first phase (feature and output KD) steps", low=1)
     lcm_steps: int = setting(20, "distillation's second phase (latent consistency) steps", low=1)
-    student_steps: int = setting(4, "the student's sampling steps (LCM)", low=1, high=8)
+    student_steps: int = setting(4, "the student's sampling steps", low=1, high=8)
+    student_scheduler: str = setting("tcd",
+                                     "the student's sampler (distill.student_scheduler); the other one is measured "
+                                            "too", choices=("tcd", "lcm"))
     channel_mult: float = setting(1.0, "the student's width relative to the teacher's (1: the teacher's architecture; "
                                        "a one-layer-per-block UNet has no layer to drop)", low=0.1, high=1.0)
     n_boot: int = setting(1000, "bootstrap resamples of the losses' and accuracies' intervals", low=100)
@@ -270,8 +273,8 @@ def adapter_norm(adapter) -> float:
 
 # %% ../nbs/06b_learning.ipynb #b4c2d62e
 def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print):
-    """A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; student UNet, LCM
-    scheduler)."""
+    """A student pipeline distilled from the fine-tuned `teacher` pipeline (the same components; the student UNet and
+    `student_scheduler`)."""
     student = make_student(teacher.unet, channel_mult=s.channel_mult, seed=s.seed)
     neg = encode_text(teacher, [s.negative_prompt])[0]
     uncond = adapted(teacher, {k: v[None] for k, v in neg.items()})
@@ -282,9 +285,13 @@ def distill_student(teacher, data: dict, s: LearningConfig, out: Path, log=print
     train_distill(student, teacher.unet, data["train"], out/"lcm", "lcm", lr=1e-4, max_steps=s.lcm_steps,
                   uncond=uncond, guidance_scale=s.guidance_scale, **common)
     teacher.unet.requires_grad_(False)
-    return student_pipeline(teacher, student.eval().requires_grad_(False), "lcm")
+    return student_pipeline(teacher, student.eval().requires_grad_(False), s.student_scheduler)
 
 # %% ../nbs/06b_learning.ipynb #e02cd687
+def other_scheduler(s: LearningConfig) -> str:
+    "The student sampler the experiment compares against `student_scheduler`."
+    return "lcm" if s.student_scheduler == "tcd" else "tcd"
+
 def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     "{system: latents} for every system on the rows of `plan`."
     run = lambda p, steps, g: sample_latents(p, plan, steps, g, s)
@@ -293,6 +300,10 @@ def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
     bare = copy.copy(pipes["finetuned"]); bare.adapter = None            # the same components, the adapter left out
     out["finetuned_no_adapter"] = run(bare, s.sample_steps, s.guidance_scale)
     out["student"] = run(pipes["student"], s.student_steps, 1.0)
+    teacher = pipes["finetuned"]
+    out["teacher_few_step"] = run(student_pipeline(teacher, teacher.unet, s.student_scheduler), s.student_steps, 1.0)
+    other = student_pipeline(teacher, pipes["student"].unet, other_scheduler(s))
+    out["student_other_scheduler"] = run(other, s.student_steps, 1.0)
     return out
 
 # %% ../nbs/06b_learning.ipynb #5be64388
@@ -344,8 +355,12 @@ def adapter_and_student(fd: dict, lat: dict, plan: dict, norms: dict, s: Learnin
                "latent_fd_without": without,
                "fd_without_minus_with": diff,
                "rms_latent_difference": cluster_bootstrap_ci(rms, cl, n_boot=s.n_boot, seed=s.seed), "n": len(cl)}
+    over_teacher = lambda k: frechet_ratio(gen[k], gen["finetuned"], ref, cl, s.fd_boot, s.seed)
     student = {"latent_fd": frechet(gen["student"], ref, cl, s.fd_boot, s.seed), "teacher_latent_fd": with_,
-               "student_over_teacher": frechet_ratio(gen["student"], gen["finetuned"], ref, cl, s.fd_boot, s.seed),
+               "student_over_teacher": over_teacher("student"), "scheduler": s.student_scheduler,
+               "before_distillation_over_teacher": over_teacher("teacher_few_step"),
+               "other_scheduler": other_scheduler(s),
+               "other_scheduler_over_teacher": over_teacher("student_other_scheduler"),
                "steps": s.student_steps, "teacher_steps": s.sample_steps, "n": len(cl)}
     return adapter, student
 

@@ -55,12 +55,12 @@ def test_best_and_student_load_and_sample_with_their_own_scheduler(kind, tmp_pat
     best = load_pipeline(str(tmp_path/"run"/"best"), device="cpu", dtype=torch.float32)
     assert np.isfinite(sample(best, 3, 2.0)).all()
     # student/: KD then LCM steps against the fine-tuned teacher, saved with
-    # an LCM scheduler of the same parameterisation
+    # its consistency sampler (TCD, the default) of the same parameterisation
     student = make_student(best.unet, channel_mult=0.5)
     for phase in ("kd", "lcm"):
         train_distill(student, best.unet, train, tmp_path/phase, phase, scheduler=best.scheduler, adapter=best.adapter,
                       batch_size=4, max_steps=2, mixed_precision="no", log=lambda *_: None)
     save_student(student_pipeline(best, student.eval()), tmp_path/"student", steps=2)
     hub_student = load_audioldm2_folder(tmp_path/"student")
-    assert type(hub_student.scheduler).__name__ == "LCMScheduler" and keys(hub_student.scheduler) == KINDS[kind]
+    assert type(hub_student.scheduler).__name__ == "TCDScheduler" and keys(hub_student.scheduler) == KINDS[kind]
     assert np.isfinite(sample(load_student(tmp_path/"student", device="cpu"), 2, 1.0)).all()

@@ -94,7 +94,26 @@ def headline_table(runs: dict) -> str:
 LEARNING_SETTINGS = ("model", "ensembles", "recordings_per_ensemble", "recording_seconds", "clip_seconds",
                      "hop_seconds", "max_steps", "batch_size", "lr", "cond_dropout", "loss_draws",
                      "prompts_per_ensemble", "sample_steps", "guidance_scale", "kd_steps", "lcm_steps", "student_steps",
-                     "channel_mult")
+                     "student_scheduler", "channel_mult")
+
+
+def ratio(d: dict) -> str:
+    "`ratio [low, high]` of a Fréchet-distance ratio record."
+    return f"{g(d['ratio'])} [{g(d['ci'][0])}, {g(d['ci'][1])}]"
+
+
+def student_table(runs: dict) -> str:
+    "Per seed: the student's latent FD over its teacher's, and the same ratio for its two baselines."
+    rows = ["| latent FD ÷ the teacher's (20 DDIM steps) | " + " | ".join(f"seed {k}" for k in runs) + " |",
+            "|---|" + "---|" * len(runs)]
+    first = next(iter(runs.values()))["student"]
+    lines = {f"the student, {first['scheduler']} sampler (distilled)": "student_over_teacher",
+             f"the teacher's UNet, {first['scheduler']} sampler (before distillation)":
+             "before_distillation_over_teacher",
+             f"the student, {first['other_scheduler']} sampler": "other_scheduler_over_teacher"}
+    for label, key in lines.items():
+        rows.append(f"| {label} | " + " | ".join(ratio(r["student"][key]) for r in runs.values()) + " |")
+    return "\n".join(rows)
 
 
 def learning_values(runs: dict, runs_dir: Path) -> dict:
@@ -111,7 +130,7 @@ def learning_values(runs: dict, runs_dir: Path) -> dict:
     return {**values,
             "learning_seeds": seed_list(runs), "learning_minutes": f"{min(minutes):.0f}–{max(minutes):.0f}",
             "learning_status": learning_status(runs), "learning_table": learning_table(runs),
-            "headline_table": headline_table(runs),
+            "headline_table": headline_table(runs), "student_table": student_table(runs),
             "learning_figure": f"../nbs/results/learning/{figures[0]}"}
 
 
