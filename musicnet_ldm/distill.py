@@ -23,8 +23,8 @@ __all__ = ['DEFAULT_WEIGHTS', 'DISTILL_LOOP', 'MAX_STUDENT_STEPS', 'STUDENT_SCHE
            'kept_layers', 'attentions_per_layer', 'teacher_key', 'copy_teacher_weights', 'model_size', 'pipeline_size',
            'make_student', 'unet_inputs', 'encode_conditioning', 'block_names', 'block_outputs', 'FeatureProjections',
            'kd_loss', 'lcm_loss', 'ema_update', 'teacher_gap', 'Student', 'PhaseLoss', 'train_distill',
-           'student_scheduler', 'student_pipeline', 'generate_few_step', 'save_student', 'student_settings',
-           'load_student', 'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
+           'student_scheduler', 'student_pipeline', 'save_student', 'student_settings', 'load_student',
+           'evaluation_prompts', 'training_indices', 'sample_teacher_latents', 'build_teacher_targets',
            'DistillDataset', 'load_teacher', 'adapted']
 
 # %% ../nbs/06a_distill.ipynb #a575c306
@@ -381,7 +381,7 @@ def train_distill(student, teacher, dataset, out_dir, phase: str = "kd", *, sche
     return {**summary, "losses": [r["loss"] for r in logged if r["event"] == "train"]}
 
 # %% ../nbs/06a_distill.ipynb #d8dab8cf
-MAX_STUDENT_STEPS = 8
+MAX_STUDENT_STEPS = 8           # the consistency samplers are for 1-8 steps (config: distill.steps)
 STUDENT_SCHEDULERS = ("tcd", "lcm", "ddim")
 
 def student_scheduler(teacher_scheduler, kind: str = "tcd", num_ddim_timesteps: int = 50):
@@ -408,15 +408,6 @@ def student_pipeline(teacher_pipe, student_unet, scheduler: str = "tcd", num_ddi
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
-def generate_few_step(pipe, prompts, steps: int = 4, seed: int = 0, guidance_scale: float = 1.0,
-                      audio_length_in_s: float = CLIP_SECONDS) -> np.ndarray:
-    "Generate one clip per prompt with a distilled student pipeline in `steps` ≤ 8 steps; [n, samples] at 16 kHz."
-    if not 1 <= steps <= MAX_STUDENT_STEPS:
-        raise ValueError(f"a distilled student samples in 1–{MAX_STUDENT_STEPS} steps, got {steps}")
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    return pipe(list(prompts), num_inference_steps=steps, guidance_scale=guidance_scale,
-                audio_length_in_s=audio_length_in_s,
-                generator=g).audios
 
 # %% ../nbs/06a_distill.ipynb #31639c99
 DISTILL_META = "distill.json"
