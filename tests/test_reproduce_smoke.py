@@ -65,6 +65,9 @@ def test_table1_has_every_system_with_finite_numbers(smoke_run):
     # paired differences on shared (prompt, seed): fine-tuned vs pretrained, adapter ablation, student vs its teacher
     pairs = {(p["a"], p["b"]) for p in table["paired"] if p["diff"] is not None and p["ci"] is not None}
     assert {("finetuned", "pretrained"), ("finetuned", "finetuned_no_adapter"), ("student", "finetuned")} <= pairs
+    # the protocol names the run's own folders relative to it: no machine's path in the record
+    assert str(run) not in json.dumps(table["protocol"]), table["protocol"]
+    assert table["protocol"]["sampling"]["finetuned"]["model"] == "best"
 
 
 def test_metrics_json_follows_its_schema(smoke_run):
