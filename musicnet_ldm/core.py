@@ -15,8 +15,8 @@ import torch
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'CLIP_SECONDS', 'CLIP_SAMPLES', 'N_FFT', 'HOP_LENGTH', 'WIN_LENGTH', 'N_MELS', 'MEL_FMIN', 'MEL_FMAX',
            'MEL_FRAMES', 'LATENT_CHANNELS', 'DEFAULT_MODEL', 'STANDIN_MODEL', 'HALF_DTYPES', 'TEXT_COMPONENTS',
-           'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text', 'seed_everything', 'pick_device',
-           'pick_mixed_precision', 'pick_dtype', 'resolve_precision', 'component_dtypes']
+           'git_sha', 'package_versions', 'make_run_dir', 'atomic_write_text', 'relative_paths', 'seed_everything',
+           'pick_device', 'pick_mixed_precision', 'pick_dtype', 'resolve_precision', 'component_dtypes']
 
 # %% ../nbs/00b_core.ipynb #7af9f806
 SAMPLE_RATE = 16_000      # AudioLDM2's sampling rate
@@ -71,6 +71,15 @@ def atomic_write_text(path: Path, text: str):
     "Write `text` to `path` via a temporary file and `os.replace`, so readers never see half a file."
     path = Path(path); tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(text); os.replace(tmp, path)
+
+# %% ../nbs/00b_core.ipynb #cbe4e08f
+def relative_paths(record, root: Path):
+    "`record` with every string path under `root` written relative to it: a record carries no machine's path."
+    if isinstance(record, dict): return {k: relative_paths(v, root) for k, v in record.items()}
+    if isinstance(record, list): return [relative_paths(v, root) for v in record]
+    if isinstance(record, str) and Path(record).is_absolute() and Path(record).is_relative_to(root):
+        return str(Path(record).relative_to(root))
+    return record
 
 # %% ../nbs/00b_core.ipynb #5a830337
 def seed_everything(seed: int = 0):

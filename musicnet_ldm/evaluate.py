@@ -12,7 +12,7 @@ import pandas as pd
 
 from .audio import write_wav
 from .config import notebook_config, parameters_start
-from .core import SAMPLE_RATE, atomic_write_text, repo_root
+from .core import SAMPLE_RATE, atomic_write_text, relative_paths, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import (LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize,
                                      reference_stats)
@@ -373,19 +373,13 @@ def _relative(path, run_dir) -> str:
     path, run_dir = Path(path), Path(run_dir)
     return str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path)
 
-def _relative_models(sampling: dict, run_dir) -> dict:
-    "Each system's sampling settings with its model folder relative to the run folder, where it lies inside it."
-    rel = lambda m: _relative(m, run_dir) if isinstance(m, str) and Path(m).is_absolute() else m
-    return {k: {**v, "model": [rel(m) for m in v["model"]] if isinstance(v["model"], list) else rel(v["model"])}
-            for k, v in sampling.items()}
-
 def _protocol(s: dict, listened: dict | None) -> dict:
     "How Table 1 was measured, for its JSON record: `s` holds table1's settings, `listened` the listening summary."
     ratings = None if listened is None else listened["summary"]
     return {
         "systems": s["systems"], "reference_set": _relative(s["ref_dir"], s["run_dir"]),
         "n_reference": s["n_reference"],
-        "sampling": _relative_models(s["sampling"], s["run_dir"]),
+        "sampling": relative_paths(s["sampling"], s["run_dir"]),
         "loudness": f"every clip normalised to {s['loudness_lufs']:g} LUFS integrated (ITU-R BS.1770-4, pyloudnorm) "
                     f"before FAD, CLAP and transcription",
         "fad": {"embeddings": list(s["fad_embedders"]),

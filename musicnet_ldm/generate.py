@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'SETTINGS_KEYS', 'SIDECAR_KEYS', 'read_prompt_records', 'read_prompts', 'prompts_dir', 'write_test_prompts',
            'evaluation_prompt_records', 'load_model', 'check_model', 'check_writable', 'encode_pair', 'pair_inputs',
            'clap_rank', 'synthesize', 'slugify', 'clip_name', 'weights_sha256', 'precision_of', 'checkpoint_sha256',
-           'ClipJob', 'generate', 'log_mel', 'plot_waveform_and_mel', 'save_figures_4_5', 'bench_generation', 'main']
+           'ClipJob', 'generate', 'log_mel', 'plot_waveform_and_mel', 'figures_4_5', 'save_figures_4_5',
+           'bench_generation', 'main']
 
 # %% ../nbs/04_generate.ipynb #56281ffa
 def read_prompt_records(path) -> list[dict]:
@@ -440,10 +441,8 @@ def plot_waveform_and_mel(wavs: dict, sr: int = SAMPLE_RATE, ylim=None, vlim=Non
     fig.tight_layout()
     return fig
 
-def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int | None = None,
-                     sr: int = SAMPLE_RATE) -> dict:
-    "Figures 4 (pretrained), 5 (fine-tuned) and both side by side, on shared scales, as PNG and PDF in `out_dir`."
-    import matplotlib.pyplot as plt
+def figures_4_5(pretrained, finetuned, prompt: str = "", seed: int | None = None, sr: int = SAMPLE_RATE) -> dict:
+    "Figures 4 (pretrained), 5 (fine-tuned) and both side by side, on shared scales: {name: figure}."
     wavs = {"Pretrained AudioLDM2": np.asarray(pretrained, np.float32),
             "Fine-tuned on MusicNet": np.asarray(finetuned, np.float32)}
     a = max(np.abs(w).max() for w in wavs.values()) * 1.05 or 1.0
@@ -451,13 +450,19 @@ def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int
     ylim, vlim = (-a, a), (min(m.min() for m in mels), max(m.max() for m in mels))
     caption = f"“{prompt}”" + (f", seed {seed}" if seed is not None else "")
     labels = list(wavs)
-    figs = {"fig4_pretrained": plot_waveform_and_mel({labels[0]: wavs[labels[0]]}, sr, ylim, vlim, caption),
+    return {"fig4_pretrained": plot_waveform_and_mel({labels[0]: wavs[labels[0]]}, sr, ylim, vlim, caption),
             "fig5_finetuned": plot_waveform_and_mel({labels[1]: wavs[labels[1]]}, sr, ylim, vlim, caption),
             "fig4_5_side_by_side": plot_waveform_and_mel(wavs, sr, ylim, vlim, caption)}
+
+def save_figures_4_5(pretrained, finetuned, out_dir, prompt: str = "", seed: int | None = None,
+                     sr: int = SAMPLE_RATE) -> dict:
+    "`figures_4_5`, each saved as PNG and PDF in `out_dir`."
+    figs = figures_4_5(pretrained, finetuned, prompt, seed, sr)
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     for name, fig in figs.items():
         for ext in ("png", "pdf"): fig.savefig(out_dir/f"{name}.{ext}", dpi=150, bbox_inches="tight")
     return figs
+
 
 # %% ../nbs/04_generate.ipynb #89b3a324
 def bench_generation(pipe, steps_list=(2, 4, 8), prompt: str = "A cheerful ukulele strumming in a beachside jam.",

@@ -7,8 +7,8 @@ __all__ = ['DIRECTIONS', 'LearningConfig', 'data_config', 'LearningItems', 'lear
            'cross_ensemble_permutation', 'loss_measures', 'sampling_plan', 'sample_latents', 'latent_frames',
            'decoded_mels', 'frechet', 'frechet_ratio', 'train_latents', 'ensemble_classifier', 'accuracy',
            'prompt_swap', 'adapter_norm', 'distill_student', 'other_scheduler', 'sample_systems', 'fd_measures',
-           'accuracy_measures', 'swap_measures', 'adapter_and_student', 'plot_learning', 'relative_paths',
-           'run_learning', 'check_directions', 'headline', 'learning_parser', 'main']
+           'accuracy_measures', 'swap_measures', 'adapter_and_student', 'plot_learning', 'run_learning',
+           'check_directions', 'headline', 'learning_parser', 'main']
 
 # %% ../nbs/06b_learning.ipynb #728c3e4b
 import argparse, copy, json, sys, time
@@ -21,7 +21,7 @@ import torch
 from .cache import (COND_KEYS, CachedClipDataset, cache_dir_for, clip_latent_frames, collate, encode_text,
                                 training_data)
 from .config import as_dict, check_value, from_dict, resolve, setting
-from .core import atomic_write_text, seed_everything
+from .core import atomic_write_text, relative_paths, seed_everything
 from .distill import adapted, make_student, student_pipeline, train_distill
 from .finetune import ConditionedUNet, diffusion_loss, fit, read_train_log
 from .fixture import make_fixture
@@ -400,15 +400,6 @@ def plot_learning(result: dict, out: Path):
         ax[3].axhline(0, color="k", ls=":", label="chance"); ax[3].set_ylim(-1, 1); ax[3].legend()
     fig.tight_layout(); fig.savefig(out/"learning.png", dpi=120)
     return fig
-
-# %% ../nbs/06b_learning.ipynb #24601525
-def relative_paths(record, root: Path):
-    "`record` with every string path under `root` written relative to it: a record carries no machine's path."
-    if isinstance(record, dict): return {k: relative_paths(v, root) for k, v in record.items()}
-    if isinstance(record, list): return [relative_paths(v, root) for v in record]
-    if isinstance(record, str) and Path(record).is_absolute() and Path(record).is_relative_to(root):
-        return str(Path(record).relative_to(root))
-    return record
 
 # %% ../nbs/06b_learning.ipynb #6c70bc25
 def run_learning(s: LearningConfig, out, log=print) -> dict:

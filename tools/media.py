@@ -1,7 +1,7 @@
 """A run's media for readers: Figures 4 and 5 side by side (JPEG) and the two clips they draw (Ogg Vorbis), written to
 docs/media/ with media.json saying which run, preset, prompt and seed they come from. README.md and
 nbs/04_generate.ipynb show them. After `make smoke`: `python tools/media.py outputs/<run_id>`."""
-import json, sys, tempfile
+import json, sys
 from pathlib import Path
 
 import soundfile as sf
@@ -26,14 +26,13 @@ def figure_clip(run: Path, system: str) -> tuple[Path, dict]:
 def write_media(run: Path, out: Path = MEDIA) -> dict:
     "Write fig4_5.jpg, pretrained.ogg and finetuned.ogg for `run` into `out`, with media.json; return the record."
     from musicnet_ldm.audio import figure_jpeg, ogg_bytes
-    from musicnet_ldm.generate import save_figures_4_5
+    from musicnet_ldm.generate import figures_4_5
     clips = {s: figure_clip(run, s) for s in SYSTEMS}
     wavs = {s: sf.read(wav, dtype="float32")[0] for s, (wav, _) in clips.items()}
     meta = clips["finetuned"][1]
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as d:
-        figs = save_figures_4_5(wavs["pretrained"], wavs["finetuned"], d, prompt=meta["prompt"], seed=meta["seed"])
-    (out/"fig4_5.jpg").write_bytes(figure_jpeg(figs["fig4_5_side_by_side"]).data)
+    figure = figures_4_5(wavs["pretrained"], wavs["finetuned"], prompt=meta["prompt"], seed=meta["seed"])
+    (out/"fig4_5.jpg").write_bytes(figure_jpeg(figure["fig4_5_side_by_side"]).data)
     for s in SYSTEMS: (out/f"{s}.ogg").write_bytes(ogg_bytes(wavs[s]))
     config = json.loads((run/"config.json").read_text())["config"]
     record = {"run_id": run.name, "preset": config["preset"], "model": config["model"], "prompt": meta["prompt"],
