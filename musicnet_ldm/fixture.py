@@ -171,6 +171,36 @@ def _known_ensembles(names) -> list:
     if bad or not names: raise ValueError(f"unknown ensemble(s) {bad or names}; known: {list(known)}")
     return names
 
+def _render_recordings(tmp: Path, ids: list, test_ids: set, ensembles: list | None, seconds: float, seed: int,
+                       sf2: Path, rng: np.random.Generator):
+    """Compose, render and label each recording of `ids` into `tmp`'s split folders (`ensembles` dealt in turn; None:
+    every MusicNet ensemble, then at random), and write the metadata CSV."""
+    for d in ("train_data", "train_labels", "test_data", "test_labels"): (tmp/d).mkdir()
+    meta = []
+    for k, rid in enumerate(ids):
+        if ensembles is not None: ensemble = ensembles[k % len(ensembles)]
+        else:
+            ensemble = (list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES)
+                        else str(rng.choice(list(ENSEMBLES))))
+        bpm = float(rng.choice([60, 72, 84, 96, 108, 120, 132, 144]))
+        tonic, mode = int(rng.integers(0, 12)), str(rng.choice(list(SCALES)))
+        labels = compose(rng, ensemble, seconds, bpm, tonic, mode)
+        split = "test" if rid in test_ids else "train"
+        write_labels(tmp/f"{split}_labels"/f"{rid}.csv", labels)
+        write_wav(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid),
+                  LABEL_SAMPLE_RATE, "PCM_16")
+        meta.append(_piece_metadata(rng, rid, ensemble, bpm, seconds, seed, tonic, mode))
+    pd.DataFrame(meta, columns=METADATA_COLUMNS).to_csv(tmp/METADATA_FILE, index=False)
+
+def _replace_folder(tmp: Path, out: Path):
+    "Move the finished fixture `tmp` into place at `out`, replacing an older fixture there (never another folder)."
+    if out.exists():
+        if not (out/"fixture.json").is_file() and any(out.iterdir()):
+            raise FileExistsError(f"{out} exists and is not a fixture: refusing to replace it")
+        old = out.with_name(f".{out.name}.old{os.getpid()}")
+        os.replace(out, old); shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, out)
+
 def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0, test_recordings: int | None = None,
                  sf2_path=None, overwrite: bool = False, ensembles: list | None = None,
                  balanced_test: bool = False) -> Path:
@@ -199,32 +229,12 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        for d in ("train_data", "train_labels", "test_data", "test_labels"): (tmp/d).mkdir()
-        meta = []
-        for k, rid in enumerate(ids):
-            if ensembles is not None: ensemble = params["ensembles"][k % len(params["ensembles"])]
-            else:
-                ensemble = (list(ENSEMBLES)[k % len(ENSEMBLES)] if k < len(ENSEMBLES)
-                            else str(rng.choice(list(ENSEMBLES))))
-            bpm = float(rng.choice([60, 72, 84, 96, 108, 120, 132, 144]))
-            tonic, mode = int(rng.integers(0, 12)), str(rng.choice(list(SCALES)))
-            labels = compose(rng, ensemble, seconds, bpm, tonic, mode)
-            split = "test" if rid in test_ids else "train"
-            write_labels(tmp/f"{split}_labels"/f"{rid}.csv", labels)
-            write_wav(tmp/f"{split}_data"/f"{rid}.wav", render(labels, seconds, sf2, velocity_seed=rid),
-                      LABEL_SAMPLE_RATE, "PCM_16")
-            meta.append(_piece_metadata(rng, rid, ensemble, bpm, seconds, seed, tonic, mode))
-        pd.DataFrame(meta, columns=METADATA_COLUMNS).to_csv(tmp/METADATA_FILE, index=False)
+        _render_recordings(tmp, ids, test_ids, params.get("ensembles"), seconds, seed, sf2, rng)
         (tmp/"fixture.json").write_text(json.dumps({"params": params, "soundfont": sf2.name, "ids": ids,
                                                     "test_ids": sorted(test_ids)}, indent=1))
         if not overwrite and stamp.is_file() and json.loads(stamp.read_text()).get("params") == params:
             return out                   # another process finished the same fixture meanwhile: keep it
-        if out.exists():
-            if not (out/"fixture.json").is_file() and any(out.iterdir()):
-                raise FileExistsError(f"{out} exists and is not a fixture: refusing to replace it")
-            old = out.with_name(f".{out.name}.old{os.getpid()}")
-            os.replace(out, old); shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, out)
+        _replace_folder(tmp, out)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -376,6 +376,30 @@ def _recording_id(path: Path) -> int | None:
     try: return int(path.stem)
     except ValueError: return None
 
+class _Unusable(Exception):
+    "Why a recording cannot be used: a skip reason (`ClipIndex.skipped`) and a message."
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+def _load_recording(paths, meta: pd.DataFrame, source: str, wav: Path, rid: int,
+                    silence_dbfs: float) -> tuple[pd.DataFrame, dict]:
+    "A recording's labels and audio probe, after its checks; `_Unusable` when it cannot be used."
+    if rid not in meta.index: raise _Unusable("no_metadata", f"{wav}: recording {rid} has no row in {paths.metadata}")
+    csv = paths.labels_dir(source)/f"{rid}.csv"
+    if not csv.is_file(): raise _Unusable("no_labels", f"{wav}: no label file {csv}")
+    try: labels = read_labels(csv)
+    except LabelError as e: raise _Unusable("bad_labels", str(e)) from e
+    try: probe = probe_recording(wav)
+    except ValueError as e: raise _Unusable("truncated_wav" if "truncated" in str(e) else "corrupt_wav", str(e)) from e
+    if probe["level_dbfs"] < silence_dbfs:
+        raise _Unusable("silent_recording",
+                        f"{wav}: silent (loudest window {probe['level_dbfs']:.0f} dBFS < {silence_dbfs} dBFS)")
+    if len(labels) and labels.end_s.max() > probe["duration_s"] + 1.0:
+        raise _Unusable("truncated_wav", f"{wav}: labels run to {labels.end_s.max():.1f} s but the audio ends at "
+                                         f"{probe['duration_s']:.1f} s (truncated audio or mismatched labels)")
+    return labels, probe
+
 def build_clip_index(root, clip_seconds: float = CLIP_SECONDS, hop_seconds: float | None = None,
                      eval_fraction: float = 0.1, seed: int = 0, min_note_coverage: float = 0.5,
                      silence_dbfs: float = -60.0, strict: bool = False, splits=("train", "test")) -> ClipIndex:
@@ -402,23 +426,8 @@ def build_clip_index(root, clip_seconds: float = CLIP_SECONDS, hop_seconds: floa
             if rid is None:
                 skip(None, source, wav, "bad_name", f"{wav}: file name is not a MusicNet recording id"); continue
             split = "eval" if source == "train" and rid in eval_ids else source
-            if rid not in meta.index:
-                skip(rid, split, wav, "no_metadata", f"{wav}: recording {rid} has no row in {paths.metadata}"); continue
-            csv = paths.labels_dir(source)/f"{rid}.csv"
-            if not csv.is_file(): skip(rid, split, wav, "no_labels", f"{wav}: no label file {csv}"); continue
-            try: labels = read_labels(csv)
-            except LabelError as e: skip(rid, split, wav, "bad_labels", str(e)); continue
-            try: probe = probe_recording(wav)
-            except ValueError as e:
-                skip(rid, split, wav, "truncated_wav" if "truncated" in str(e) else "corrupt_wav", str(e)); continue
-            if probe["level_dbfs"] < silence_dbfs:
-                skip(rid, split, wav, "silent_recording",
-                     f"{wav}: silent (loudest window {probe['level_dbfs']:.0f} dBFS < {silence_dbfs} dBFS)")
-                continue
-            if len(labels) and labels.end_s.max() > probe["duration_s"] + 1.0:
-                skip(rid, split, wav, "truncated_wav",
-                     f"{wav}: labels run to {labels.end_s.max():.1f} s but the audio ends at "
-                     f"{probe['duration_s']:.1f} s (truncated audio or mismatched labels)"); continue
+            try: labels, probe = _load_recording(paths, meta, source, wav, rid, silence_dbfs)
+            except _Unusable as e: skip(rid, split, wav, e.reason, e.message); continue
             if probe["channels"] != 1: index.counts["stereo_or_multichannel"] += 1
             if probe["samplerate"] != LABEL_SAMPLE_RATE: index.counts[f"rate_{probe['samplerate']}"] += 1
             index.counts[f"recordings_{split}"] += 1
