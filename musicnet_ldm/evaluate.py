@@ -10,7 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import write_wav
+import torch
+from tqdm.auto import tqdm
+
+from .audio import fix_length, log_mel, write_wav
 from .config import notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, relative_paths, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
@@ -25,12 +28,15 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', 'PAIRS', 'SAMPLING_KEYS', 'ADHERENCE_TITLES',
            'read_samples', 'discover_systems', 'read_clip_16k', 'write_reference_clips', 'verify_reference',
-           'protocol_subsets', 'backend_agreement', 'evaluate_system', 'system_pairs', 'paired_comparisons',
-           'build_listening_kit', 'listening_summary', 'sampling_settings', 'table1', 'plot_table1']
+           'reconstruct_clips', 'reconstruct_reference', 'protocol_subsets', 'backend_agreement', 'evaluate_system',
+           'system_pairs', 'paired_comparisons', 'build_listening_kit', 'listening_summary', 'sampling_settings',
+           'table1', 'plot_table1']
 
 # %% ../nbs/05e_evaluate.ipynb #1636ca8c
-SYSTEM_ORDER = ("reference", "pretrained", "finetuned", "finetuned_no_adapter", "student")
-SYSTEM_LABELS = {"reference": "MusicNet reference clips (real)", "pretrained": "AudioLDM2-music, pretrained",
+SYSTEM_ORDER = ("reference", "reconstructed", "pretrained", "finetuned", "finetuned_no_adapter", "student")
+SYSTEM_LABELS = {"reference": "MusicNet reference clips (real)",
+                 "reconstructed": "Reference through the VAE and vocoder (the decoder's own cost)",
+                 "pretrained": "AudioLDM2-music, pretrained",
                  "finetuned": "Fine-tuned (with adapter)", "finetuned_no_adapter": "Fine-tuned, no adapter (ablation)",
                  "student": "Distilled student"}
 PAPER_ROW = {"system": "seed_paper", "label": "Seed paper, fine-tuned (quoted from its Table 1; not comparable)",
@@ -130,6 +136,41 @@ def verify_reference(ref_dir, run_dir=None, split: str = "test") -> list:
         raise ValueError(f"{ref_dir}: its clips differ from prompts/{split}.jsonl ({differ} differ): "
                          "stale reference folder — delete it to rewrite it")
     return sorted(listed.values())
+
+# %% ../nbs/05e_evaluate.ipynb #e7c0a002
+@torch.no_grad()
+def reconstruct_clips(pipe, wavs) -> list[np.ndarray]:
+    "Each 16 kHz clip through `pipe`'s VAE (posterior mean) and vocoder, at the clip's own length."
+    vae, out = pipe.vae, []
+    for wav in wavs:
+        mel = log_mel(wav, frames=None)[None, None]                         # [1, 1, frames, 64]
+        # the VAE needs a multiple of its downsampling in frames: repeat the last frame (the audio is trimmed after)
+        mel = torch.nn.functional.pad(mel, (0, 0, 0, -mel.shape[2] % pipe.vae_scale_factor), mode="replicate")
+        latent = vae.encode(mel.to(vae.device, vae.dtype)).latent_dist.mean
+        audio = pipe.mel_spectrogram_to_waveform(vae.decode(latent).sample)[0]
+        out.append(fix_length(audio.float().cpu().numpy(), len(wav)))
+    return out
+
+def reconstruct_reference(model, run_dir, ref_dir=None, device="auto", system: str = "reconstructed") -> Path:
+    """Write `run_dir/samples/<system>/` (atomically): every clip of `ref_dir` (None: `samples/reference`) through
+    `model`'s VAE and vocoder (a pipeline, or a folder or hub id for `generate.load_model`), with its sidecar."""
+    from musicnet_ldm.generate import load_model
+    run_dir = Path(run_dir)
+    refs = read_samples(ref_dir or run_dir/"samples"/"reference")
+    pipe = model if hasattr(model, "vae") else load_model(model, device=device)
+    label = str(getattr(pipe, "name_or_path", None) or type(pipe).__name__) if hasattr(model, "vae") else str(model)
+    out = run_dir/"samples"/system
+    tmp = out.with_name(f".{system}.tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    sampling = {"steps": None, "scheduler": "none: the VAE's posterior mean, decoded and vocoded",
+                "guidance_scale": None, "negative_prompt": None, "candidates": None, "precision": "no", "model": label}
+    for s in tqdm(refs, desc=f"{system} clips", unit="clip"):
+        wav = load_wav(s["path"])
+        write_wav(tmp/f"{s['name']}.wav", reconstruct_clips(pipe, [wav])[0])
+        side = {k: v for k, v in s.items() if k not in ("system", "name", "path")}
+        atomic_write_text(tmp/f"{s['name']}.json", json.dumps({**side, **sampling, "system": system}, indent=1))
+    if out.exists(): shutil.rmtree(out)
+    tmp.rename(out)
+    return out
 
 # %% ../nbs/05e_evaluate.ipynb #aa4d7672
 class _Models:
@@ -306,6 +347,7 @@ def sampling_settings(samples: list[dict]) -> dict:
 
 def _sampling_words(v: dict) -> str:
     "A system's sampling settings in a few words, for the table's protocol line."
+    if v["steps"] is None: return f"no sampler ({v['scheduler']}), precision {v['precision']}"
     return (f"{v['steps']} {v['scheduler']} steps, guidance {v['guidance_scale']}, {v['candidates']} candidate(s), "
             f"precision {v['precision']}")
 
@@ -408,20 +450,34 @@ def _protocol(s: dict, listened: dict | None) -> dict:
         "sample_rate": SAMPLE_RATE, "seed": s["seed"],
     }
 
+def _paired_and_listened(run_dir: Path, systems: list, results: dict, fad_refs: dict, pairs: tuple,
+                         listening: dict | None, n_boot: int, seed: int) -> tuple[list, dict | None]:
+    """The paired differences of `pairs` (with the listening ratings' as `listening_*` metrics) and the listening
+    summary; builds the listening kit first when `listening` asks for it."""
+    paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed, pairs=pairs)
+    if listening and listening["build"]:
+        build_listening_kit(run_dir, systems, listening["clips_per_system"], seed=seed)
+    listened = listening_summary(run_dir, n_boot=n_boot, seed=seed, pairs=pairs)
+    if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
+    return paired, listened
+
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None,
            max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
            loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None,
-           embedders: dict | None = None) -> dict:
+           embedders: dict | None = None, decoder_model=None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
     Every sample must carry its `prompt_set` (an unlabelled one is an error). `listening`: `evaluate.listening`
     ({build, clips_per_system}; None: no kit is built). `embedders`: already built embedders by registry name
-    (the dry run's random-weight ones), used instead of loading those names."""
+    (the dry run's random-weight ones), used instead of loading those names. `decoder_model`: the model whose VAE and
+    vocoder reconstruct the reference clips as the system `reconstructed` (`reconstruct_reference`; None: no
+    such row)."""
     # 1. the reference clips, the systems, the models and FAD's reference statistics (cached)
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
+    if decoder_model is not None: reconstruct_reference(decoder_model, run_dir, ref_dir)
     systems = discover_systems(run_dir, systems)
     if ref_dir == run_dir/"samples"/"reference" and "reference" not in systems: systems = ["reference", *systems]
     models = _Models(transcriber, embedders)
@@ -443,12 +499,8 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
         log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
     # 3. paired differences, the listening kit and whatever ratings came back
     pairs = system_pairs(run_dir)
-    paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed, pairs=pairs)
-    if listening and listening["build"]:
-        build_listening_kit(run_dir, systems, listening["clips_per_system"], seed=seed)
-    listened = listening_summary(run_dir, n_boot=n_boot, seed=seed, pairs=pairs)
+    paired, listened = _paired_and_listened(run_dir, systems, results, fad_refs, pairs, listening, n_boot, seed)
     ratings = None if listened is None else listened["summary"]
-    if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     # 4. the rows, the protocol, and the files
     rows = [_system_row(system, r, ratings) for system, r in results.items()]
     settings = dict(systems=systems, run_dir=run_dir, sampling=sampling, ref_dir=ref_dir, n_reference=len(ref_samples),

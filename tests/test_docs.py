@@ -73,9 +73,11 @@ def perturbed_sources(tmp: Path) -> record.Sources:
         out = tmp/"learning"/p.name.replace(f"seed{seed}", f"seed{seed + 10}")
         if p.suffix == ".json": out.write_text(json.dumps(perturbed(json.loads(p.read_text()))))
         else: shutil.copy(p, out)
-    for name, p in (("standin.json", src.standin), ("projection.json", ROOT/"docs"/"results"/"projection.json")):
+    for name, p in (("standin.json", src.standin), ("projection.json", ROOT/"docs"/"results"/"projection.json"),
+                    ("media.json", src.media)):
         (tmp/name).write_text(json.dumps(perturbed(json.loads(p.read_text()))))
-    return record.Sources(learning_dir=tmp/"learning", standin=tmp/"standin.json", projection=tmp/"projection.json")
+    return record.Sources(learning_dir=tmp/"learning", standin=tmp/"standin.json", projection=tmp/"projection.json",
+                          media=tmp/"media.json")
 
 
 def test_every_number_is_rendered(tmp_path):

@@ -49,7 +49,9 @@ def test_evaluate_notebook_smoke(tmp_path):
                         progress_bar=False)
     record = json.loads((run / "table1.json").read_text())
     rows = {r["system"]: r for r in record["rows"]}
-    assert list(rows) == ["reference", "pretrained", "finetuned"]
+    # the reference through the preset model's VAE and vocoder (`evaluate.reconstruct`, on by default)
+    assert list(rows) == ["reference", "reconstructed", "pretrained", "finetuned"]
+    assert rows["reconstructed"]["fad_logmel_n"] == 3 and np.isfinite(rows["reconstructed"]["fad_logmel"])
     assert record["protocol"]["fad"]["embeddings"] == ["logmel", "tiny"] and record["protocol"]["n_reference"] == 3
     # log-mel frames tell the transposed clips from the reference (the
     # fine-tuned clips are the reference's own, FAD ≈ 0)

@@ -81,19 +81,30 @@ def test_metrics_json_follows_its_schema(smoke_run):
     assert all(f"figures/{name}.png" in report for name in FIGURES)
 
 
-# what the smoke run must show, not only produce: fine-tuning moves the samples towards the test clips. Not yet: with
-# the v-prediction stand-in the learning experiment meets its directions, but the smoke preset's audio-level FAD still
-# moves away (measured at seed 0; kept strict, never loosened)
+# what the smoke run must show, not only produce: fine-tuning moves the samples towards the test clips. Not yet: the
+# learning experiment meets its directions in the latents and decoded mels, but through the stand-in's decoder the
+# audio-level FAD does not move (docs/research.md, "The smoke run's FAD": the `reconstructed` row, the test clips
+# through the VAE and vocoder alone, is most of the pretrained model's distance). Kept strict, never loosened.
 @pytest.mark.xfail(strict=True,
-                   reason="v-prediction stand-in, seed 0, guidance 3.5, 10 DDIM steps: logmel FAD fine-tuned − "
-                          "pretrained +3.0 [−8.1, +17.4] (N = 23; at 20 steps +8.6 [−4.9, +27.9]; unguided: +25 "
-                          "[+13, +35]); the fine-tuned audio is quieter than the pretrained model's (docs/media)")
+                   reason="through the stand-in's VAE and vocoder the smoke run's logmel FAD does not move with "
+                          "fine-tuning: paired CI spans 0 (docs/research.md, \"The smoke run's FAD\")")
 def test_finetuning_moves_table1_towards_the_reference(smoke_run):
     run = smoke_run[0]
     table = json.loads((run/"table1.json").read_text())
     pair = next(p for p in table["paired"]
                 if (p["a"], p["b"], p["metric"]) == ("finetuned", "pretrained", "fad_logmel"))
     assert pair["n"] >= 20 and pair["ci"][1] < 0, pair
+
+
+def test_table1_shows_what_the_decoder_costs(smoke_run):
+    "The `reconstructed` row: every reference clip through the VAE and vocoder, nearer the reference than any sampler."
+    run = smoke_run[0]
+    table = json.loads((run/"table1.json").read_text())
+    rows = {r["system"]: r for r in table["rows"]}
+    recon = rows["reconstructed"]
+    assert recon["fad_logmel_n"] == rows["pretrained"]["fad_logmel_n"] >= 20
+    assert table["protocol"]["sampling"]["reconstructed"]["steps"] is None
+    assert recon["fad_logmel_ci"][1] < min(rows[s]["fad_logmel"] for s in ("pretrained", "finetuned", "student"))
 
 
 def test_figures_4_and_5_differ(smoke_run):

@@ -1,6 +1,7 @@
 """A run's media for readers: Figures 4 and 5 side by side (JPEG) and the two clips they draw (Ogg Vorbis), written to
-docs/media/ with media.json saying which run, preset, prompt and seed they come from. README.md and
-nbs/04_generate.ipynb show them. After `make smoke`: `python tools/media.py outputs/<run_id>`."""
+docs/media/ with media.json saying which run, preset, prompt and seed they come from, and the run's Table 1 FAD rows
+(docs/research.md renders them). README.md and nbs/04_generate.ipynb show the media. After `make smoke`:
+`python tools/media.py outputs/<run_id>`."""
 import json, sys
 from pathlib import Path
 
@@ -38,8 +39,19 @@ def write_media(run: Path, out: Path = MEDIA) -> dict:
     record = {"run_id": run.name, "preset": config["preset"], "model": config["model"], "prompt": meta["prompt"],
               "seed": meta["seed"], "steps": meta.get("steps"), "guidance_scale": meta.get("guidance_scale"),
               "files": {"figure": "fig4_5.jpg", **{s: f"{s}.ogg" for s in SYSTEMS}}}
+    record["table1"] = table1_fad(run)
     (out/"media.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
+
+
+def table1_fad(run: Path, metric: str = "fad_logmel") -> dict:
+    "The run's Table 1 `metric` per system (estimate, 95 % CI, N) and its paired differences, for the research record."
+    table = json.loads((run/"table1.json").read_text())
+    rows = {r["system"]: {"fad": r[metric], "ci": r[f"{metric}_ci"], "n": r[f"{metric}_n"]}
+            for r in table["rows"] if r.get(metric) is not None}
+    paired = {f"{p['a']}-{p['b']}": {"difference": p["diff"], "ci": p["ci"], "n": p["n"]}
+              for p in table["paired"] if p["metric"] == metric}
+    return {"metric": metric, "rows": rows, "paired": paired}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The research record, docs/research.md, rendered from docs/research.template.md: each `{{name}}` there is filled from
 committed JSON — the learning runs (nbs/results/learning/standin_seed*.json), the stand-in's record
-(musicnet_ldm/checkpoints/audioldm2-standin/standin.json) and the projection (docs/results/projection.json) — or from
-the code that owns a rule (`core.component_dtypes`), so that no measured number is copied by hand.
+(musicnet_ldm/checkpoints/audioldm2-standin/standin.json), the projection (docs/results/projection.json) and the smoke
+run's Table 1 FAD (docs/media/media.json) — or from the code that owns a rule (`core.component_dtypes`), so that no
+measured number is copied by hand.
 `tools/readme.py` writes it beside README.md; `record_text(sources)` renders it from other files (the tests perturb
 them)."""
 import json, re, sys
@@ -20,6 +21,7 @@ class Sources:
     learning_dir: Path = ROOT/"nbs"/"results"/"learning"
     standin: Path = ROOT/"musicnet_ldm"/"checkpoints"/"audioldm2-standin"/"standin.json"
     projection: Path | None = None            # None: `bench.PROJECTION_RECORD`, where `bench --projection` writes it
+    media: Path = ROOT/"docs"/"media"/"media.json"   # the smoke run behind the README's media, with its Table 1 FAD
 
 
 def _package():
@@ -169,6 +171,20 @@ def standin_values(path: Path) -> dict:
             "standin_minutes": f"{sum(rec['seconds'].values()) / 60:.0f}"}
 
 
+def smoke_values(path: Path) -> dict:
+    "The smoke run's Table 1 FAD placeholders, from docs/media/media.json (`tools/media.py`)."
+    rec = json.loads(Path(path).read_text(encoding="utf-8"))
+    rows, paired = rec["table1"]["rows"], rec["table1"]["paired"]["finetuned-pretrained"]
+    fad = lambda r: f"{g(r['fad'])} [{g(r['ci'][0])}, {g(r['ci'][1])}]"
+    lo, hi = paired["ci"]
+    direction = "towards the test clips" if hi < 0 else "away from them" if lo > 0 else "neither way"
+    return {"smoke_run_id": rec["run_id"], "smoke_steps": str(rec["steps"]), "smoke_guidance": g(rec["guidance_scale"]),
+            "smoke_n": str(rows["pretrained"]["n"]), "smoke_fad_metric": rec["table1"]["metric"].removeprefix("fad_"),
+            **{f"smoke_fad_{k}": fad(rows[k]) for k in ("reconstructed", "pretrained", "finetuned", "student")},
+            "smoke_fad_paired": f"{g(paired['difference'])} [{g(lo)}, {g(hi)}]", "smoke_direction": direction,
+            "smoke_fad_pretrained_point": g(rows["pretrained"]["fad"])}
+
+
 def projection_values(path: Path | None) -> dict:
     "The projection's placeholders: `bench.projection_table` of the committed record and where its memory was measured."
     _package()
@@ -201,7 +217,8 @@ def record_values(sources: Sources = Sources()) -> dict:
     "Every placeholder's value, from `sources`."
     runs = learning_runs(sources.learning_dir)
     return {**learning_values(runs, sources.learning_dir), **standin_values(sources.standin),
-            **projection_values(sources.projection), "precision_table": precision_table()}
+            **projection_values(sources.projection), **smoke_values(sources.media),
+            "precision_table": precision_table()}
 
 
 def record_text(sources: Sources = Sources(), template: Path = TEMPLATE) -> str:
