@@ -17,7 +17,7 @@ from .distill import (_per_block, load_student, make_student, model_size, pipeli
 from .embeddings import LOUDNESS_LUFS, loudness_normalize
 
 # %% auto #0
-__all__ = ['GOAL', 'GOAL_PROMPTS', 'unet_evaluations', 'timed_generate', 'generate_alone', 'with_scheduler', 'bench_distill',
+__all__ = ['GOAL', 'GOAL_PROMPTS', 'unet_evaluations', 'timed_synthesis', 'with_scheduler', 'bench_distill',
            'speed_quality_systems', 'speed_quality_table', 'distill_goal', 'goal_line', 'table_markdown',
            'write_distill_results', 'bench_distill_goal', 'write_student_samples', 'teacher_system_name']
 
@@ -26,11 +26,17 @@ def unet_evaluations(steps: int, guidance_scale: float) -> int:
     "UNet evaluations per clip: two per step with classifier-free guidance, one without."
     return steps * (2 if guidance_scale > 1 else 1)
 
-def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int = 0, negative_prompt: str | None = None,
-                   warmup: bool = True, seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float]:
-    """Generate one `seconds`-long clip per prompt (seed `seed + i`) through `generate.synthesize`, each prompt and its
-    negative encoded as Table 1 encodes them (`generate.encode_pair`); return (audio [n, samples], seconds per clip)."""
+def timed_synthesis(pipe, prompts, steps: int, guidance_scale: float, seed: int = 0,
+                    negative_prompt: str | None = None, seconds: float = CLIP_SECONDS, device=None,
+                    warmup: bool = True) -> tuple[np.ndarray, float, float | None]:
+    """One `seconds`-long clip per prompt (seed `seed + i`) through `generate.synthesize`, each prompt and its negative
+    encoded as Table 1 encodes them, after a warm-up call; return (audio [n, samples], seconds per clip, peak GPU MiB).
+    With a CUDA `device`, `pipe` runs there alone (moved there, then back to the CPU) and its peak memory is measured;
+    otherwise it stays where it is and the peak is None."""
     from musicnet_ldm.generate import synthesize
+    on_gpu = device is not None and torch.device(device).type == "cuda"
+    if on_gpu:
+        pipe.to(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
     kw = dict(steps=steps, guidance_scale=guidance_scale, audio_length_s=seconds, negative_prompt=negative_prompt)
     if warmup: synthesize(pipe, prompts[:1], [0], **{**kw, "steps": 1})
     sync = torch.cuda.synchronize if pipe.device.type == "cuda" else (lambda: None)
@@ -38,21 +44,11 @@ def timed_generate(pipe, prompts, steps: int, guidance_scale: float, seed: int =
     for i, p in enumerate(prompts):
         out.append(synthesize(pipe, [p], [seed + i], **kw)[0][0])
     sync()
-    return np.stack(out), (time.perf_counter() - t0) / len(prompts)
-
-def generate_alone(pipe, device, prompts, steps: int, guidance_scale: float, seed: int = 0,
-                   negative_prompt: str | None = None,
-                   seconds: float = CLIP_SECONDS) -> tuple[np.ndarray, float, float | None]:
-    """`timed_generate` with `pipe` the only pipeline on `device` (a GPU: moved there, then back to the CPU); + its peak
-    GPU MiB."""
-    on_gpu = torch.device(device).type == "cuda"
-    if on_gpu:
-        pipe.to(device); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)
-    audio, sec = timed_generate(pipe, prompts, steps, guidance_scale, seed, negative_prompt, seconds=seconds)
+    sec = (time.perf_counter() - t0) / len(prompts)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
     if on_gpu:
         pipe.to("cpu"); torch.cuda.empty_cache()
-    return audio, sec, peak
+    return np.stack(out), sec, peak
 
 def with_scheduler(pipe, scheduler):
     "The same pipeline (components shared, adapter carried) with another scheduler."
@@ -82,8 +78,8 @@ def bench_distill(teacher="tiny", student=None, prompts=("a solo piano piece", "
     """Student/teacher wall time per clip, measured side by side (`teacher`/`student`: pipelines or folders/ids; a fresh
     student by default)."""
     t_pipe, s_pipe = _bench_pipes(teacher, student, device)
-    _, t_s = timed_generate(t_pipe, list(prompts), teacher_steps, guidance_scale, seed)
-    _, s_s = timed_generate(s_pipe, list(prompts), student_steps, 1.0, seed)
+    _, t_s, _ = timed_synthesis(t_pipe, list(prompts), teacher_steps, guidance_scale, seed)
+    _, s_s, _ = timed_synthesis(s_pipe, list(prompts), student_steps, 1.0, seed)
     log(f"teacher {teacher_steps} steps × CFG: {t_s:.3f} s/clip; student {student_steps} steps: {s_s:.3f} s/clip; "
         f"ratio {s_s / t_s:.3f} ({t_s / s_s:.1f}× faster)")
     return s_s / t_s
@@ -128,11 +124,11 @@ def speed_quality_table(teacher_pipe, student_pipe, prompts, teacher_steps: int,
     for name, pipe, unet, steps, g in speed_quality_systems(teacher_pipe, student_pipe, teacher_steps, student_steps,
                                                             guidance_scale):
         runs[name] = (pipe, unet, steps, g,
-                      *generate_alone(pipe, device, prompts, steps, g, seed, negative_prompt, seconds))
+                      *timed_synthesis(pipe, prompts, steps, g, seed, negative_prompt, seconds, device))
     if reference_wavs is None:   # the teacher's distribution: other seeds
-        reference_wavs, ref_name = generate_alone(teacher_pipe, device, prompts, teacher_steps, guidance_scale,
-                                                  seed + 10_000,
-                                                  negative_prompt, seconds)[0], "teacher (other seeds)"
+        reference_wavs = timed_synthesis(teacher_pipe, prompts, teacher_steps, guidance_scale, seed + 10_000,
+                                         negative_prompt, seconds, device)[0]
+        ref_name = "teacher (other seeds)"
     else: ref_name = "reference clips"
     norm = lambda wavs: [loudness_normalize(w, SAMPLE_RATE, loudness_lufs) for w in wavs]    # Table 1's loudness
     t_sec = runs["teacher"][5]
