@@ -24,10 +24,10 @@ from .musicnet import build_prompt
 
 # %% auto #0
 __all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'ENCODE_DTYPES', 'encode_text', 'encode_mels', 'encode_audio',
-           'posterior_sample', 'collate', 'cache_settings', 'cache_dir_for', 'latents_mode', 'data_workers',
-           'encode_dtype', 'encode_device', 'encoders_on', 'folder_lock', 'count_long_prompts', 'check_finite',
-           'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset', 'clip_latent_frames', 'training_data',
-           'bench_cache']
+           'posterior_sample', 'pad_tokens', 'collate', 'cache_settings', 'cache_dir_for', 'latents_mode',
+           'data_workers', 'encode_dtype', 'encode_device', 'encoders_on', 'folder_lock', 'count_long_prompts',
+           'check_finite', 'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset', 'clip_latent_frames',
+           'training_data', 'bench_cache']
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
@@ -79,10 +79,15 @@ def posterior_sample(mean: torch.Tensor, std: torch.Tensor, seed: int, epoch: in
     g = torch.Generator().manual_seed(int(state >> np.uint64(1)))
     return mean + std * torch.randn(mean.shape, generator=g, dtype=mean.dtype)
 
+def pad_tokens(x: torch.Tensor, length: int, dim: int = 0) -> torch.Tensor:
+    """A T5 sequence (or its attention mask) right-padded with zeros to `length` tokens along `dim`: the padding is
+    masked out where the UNet attends."""
+    return F.pad(x, (0, 0) * (x.ndim - 1 - dim) + (0, length - x.shape[dim]))
+
 def collate(items: list[dict]) -> dict:
     "Stack items; T5 sequences and masks are right-padded to the longest in the batch."
     L = max(it["attention_mask"].shape[0] for it in items)
-    pad = lambda x: F.pad(x, (0, 0) * (x.ndim - 1) + (0, L - x.shape[0]))
+    pad = lambda x: pad_tokens(x, L)
     out = {"latents": torch.stack([it["latents"] for it in items]),
            "prompt_embeds": torch.stack([pad(it["prompt_embeds"]) for it in items]),
            "attention_mask": torch.stack([pad(it["attention_mask"]) for it in items]),

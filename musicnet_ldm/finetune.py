@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from diffusers import AudioLDM2Pipeline
 
-from .cache import collate as cache_collate, training_data
+from .cache import collate as cache_collate, pad_tokens, training_data
 from .config import (
     ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
 from .core import (HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision,
@@ -46,10 +46,6 @@ class ConditionedUNet(nn.Module):
                          encoder_hidden_states_1=prompt_embeds, encoder_attention_mask_1=attention_mask).sample
 
 # %% ../nbs/03_finetune.ipynb #ade842f8
-def _pad_sequence(x: torch.Tensor, length: int, dim: int) -> torch.Tensor:
-    "`x` right-padded with zeros to `length` along `dim`."
-    return F.pad(x, (0, 0) * (x.ndim - 1 - dim) + (0, length - x.shape[dim]))
-
 def drop_conditioning(batch: dict, null: dict, p: float, generator: torch.Generator) -> dict:
     "Replace each item's conditioning by the `null` one with probability `p` (classifier-free guidance)."
     n = batch["latents"].shape[0]
@@ -57,12 +53,12 @@ def drop_conditioning(batch: dict, null: dict, p: float, generator: torch.Genera
     if p <= 0 or not drop.any(): return batch
     out = dict(batch)
     L = max(batch["prompt_embeds"].shape[1], null["prompt_embeds"].shape[0])
-    null_pe = _pad_sequence(null["prompt_embeds"], L, 0)
-    null_am = _pad_sequence(null["attention_mask"], L, 0)        # masked padding: the UNet sees the null's tokens only
+    null_pe = pad_tokens(null["prompt_embeds"], L, 0)
+    null_am = pad_tokens(null["attention_mask"], L, 0)        # masked padding: the UNet sees the null's tokens only
     drop = drop.to(batch["latents"].device)
     sel = lambda x, e: torch.where(drop.view(-1, *[1] * (x.ndim - 1)), e.to(x).expand_as(x), x)
-    out["prompt_embeds"] = sel(_pad_sequence(batch["prompt_embeds"], L, 1), null_pe)
-    out["attention_mask"] = sel(_pad_sequence(batch["attention_mask"], L, 1), null_am)
+    out["prompt_embeds"] = sel(pad_tokens(batch["prompt_embeds"], L, 1), null_pe)
+    out["attention_mask"] = sel(pad_tokens(batch["attention_mask"], L, 1), null_am)
     out["generated_prompt_embeds"] = sel(batch["generated_prompt_embeds"], null["generated_prompt_embeds"])
     return out
 

@@ -17,6 +17,7 @@ from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_
                                pick_mixed_precision, resolve_precision)
 from .hub import resolve_model_path
 from .audio import write_wav
+from .cache import pad_tokens
 from .config import DataConfig, GenerateConfig, from_dict, notebook_config, outputs_dir, parameters_start
 
 log = logging.getLogger(__name__)
@@ -160,16 +161,12 @@ def encode_pair(pipe, prompt: str, negative_prompt: str | None, cache: dict | No
         if text not in cache: cache[text] = encode_text(pipe, [text])[0]
     return cache[prompt], cache[negative_prompt or ""]
 
-def _pad_tokens(x: torch.Tensor, n: int) -> torch.Tensor:
-    "A T5 sequence [L, …] (or its mask [L]) zero-padded to `n` tokens: masked out where the UNet attends."
-    return torch.nn.functional.pad(x, (0, 0) * (x.ndim - 1) + (0, n - x.shape[0]))
-
 def pair_inputs(positives: list[dict], negative: dict | None) -> dict:
     "The pipeline's embedding arguments for raw conditionings `positives` and one `negative` (None: no guidance)."
     n_tok = max(c["attention_mask"].shape[0] for c in positives + ([negative] if negative is not None else []))
     def stacked(conds, prefix=""):
-        return {f"{prefix}prompt_embeds": torch.stack([_pad_tokens(c["prompt_embeds"], n_tok) for c in conds]),
-                f"{prefix}attention_mask": torch.stack([_pad_tokens(c["attention_mask"], n_tok) for c in conds]),
+        return {f"{prefix}prompt_embeds": torch.stack([pad_tokens(c["prompt_embeds"], n_tok) for c in conds]),
+                f"{prefix}attention_mask": torch.stack([pad_tokens(c["attention_mask"], n_tok) for c in conds]),
                 f"{prefix}generated_prompt_embeds": torch.stack([c["generated_prompt_embeds"] for c in conds])}
     return {**stacked(positives), **(stacked([negative] * len(positives), "negative_") if negative is not None else {})}
 
