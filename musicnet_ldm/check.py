@@ -439,9 +439,18 @@ def _dry_embedders(cfg: dict, embedder, log=print) -> tuple[dict, dict]:
             log(f"dry run: evaluate: embedder {name!r} SKIPPED (cannot be built on this machine): {err}")
     return built, skipped
 
-def _dry_evaluate(cfg: dict, run_dir: Path, embedder, pipe=None, log=print) -> dict:
-    """`evaluate.table1` with the preset's evaluation settings and random-weight embedders (`pipe`'s decoder for the
-    reconstructed row); the finetuned row's figures."""
+def _dry_reconstruct(pipe, cfg: dict, run_dir: Path) -> dict:
+    "Table 1's `reconstructed` row (`evaluate.reconstruct_reference`): the dry run's pipeline on its reference clips."
+    from musicnet_ldm.evaluate import read_samples, reconstruct_reference, write_reference_clips
+    e = cfg["evaluate"]
+    ref_dir = (Path(e["reference"]) if e["reference"] != "auto"
+               else write_reference_clips(cfg, run_dir, max_clips=e["max_reference_clips"]))
+    out = reconstruct_reference(pipe, run_dir, ref_dir, normalize_peak=cfg["data"]["normalize_peak"])
+    return {"clips": len(read_samples(out))}
+
+def _dry_evaluate(cfg: dict, run_dir: Path, embedder, log=print) -> dict:
+    """`evaluate.table1` with the preset's evaluation settings and random-weight embedders (the `reconstructed` row
+    comes from `_dry_reconstruct`); the finetuned row's figures."""
     from musicnet_ldm.evaluate import table1
     e = cfg["evaluate"]
     built, skipped = _dry_embedders(cfg, embedder, log)
@@ -450,8 +459,7 @@ def _dry_evaluate(cfg: dict, run_dir: Path, embedder, pipe=None, log=print) -> d
                     clap_backend=keep(e["clap_backend"]), transcriber=e["transcriber"], reference=e["reference"],
                     cfg=cfg, max_reference_clips=e["max_reference_clips"], n_boot=e["n_boot"], fad_inf=e["fad_inf"],
                     seed=cfg["seed"], listening=e["listening"], loudness_lufs=e["loudness_lufs"],
-                    clap_agreement=keep(e["clap_agreement"]), embedders=built,
-                    decoder_model=pipe if e["reconstruct"] else None)
+                    clap_agreement=keep(e["clap_agreement"]), embedders=built)
     row = next(r for r in record["rows"] if r["system"] == "finetuned")
     figures = {k: v for k, v in row.items() if isinstance(v, (int, float))
                and (k.startswith(("fad_", "clap")) or k.endswith("_n"))}
@@ -516,10 +524,11 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
         if "generate" in stages:
             pipe.set_precision(_generate_precision(cfg, device), cfg["generate"]["upcast_decode"])
             timed("generate", lambda: _dry_generate(pipe, cfg, run, steps, n_clips, prompt_sets))
+        evaluate = "evaluate" in stages and "generate" in stages
+        if evaluate and cfg["evaluate"]["reconstruct"]: timed("reconstruct", lambda: _dry_reconstruct(pipe, cfg, run))
         # the evaluation loads its own models, as the evaluate stage does
         pipe = items = None; gc.collect()
-        if "evaluate" in stages and "generate" in stages:
-            report["skipped"] = timed("evaluate", lambda: _dry_evaluate(cfg, run, embedder, pipe, log))["_skipped"]
+        if evaluate: report["skipped"] = timed("evaluate", lambda: _dry_evaluate(cfg, run, embedder, log))["_skipped"]
     report["total_seconds"] = round(sum(s["seconds"] for s in report["stages"].values()), 1)
     return report
 

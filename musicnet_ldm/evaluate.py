@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .audio import fix_length, log_mel, write_wav
+from .audio import fix_length, log_mel, normalize, write_wav
 from .config import notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, relative_paths, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
@@ -139,10 +139,12 @@ def verify_reference(ref_dir, run_dir=None, split: str = "test") -> list:
 
 # %% ../nbs/05e_evaluate.ipynb #e7c0a002
 @torch.no_grad()
-def reconstruct_clips(pipe, wavs) -> list[np.ndarray]:
-    "Each 16 kHz clip through `pipe`'s VAE (posterior mean) and vocoder, at the clip's own length."
+def reconstruct_clips(pipe, wavs, normalize_peak: float | None = 0.5) -> list[np.ndarray]:
+    """Each 16 kHz clip, peak-normalised as training does (None: as given), through `pipe`'s VAE (posterior mean) and
+    vocoder, at the clip's own length."""
     vae, out = pipe.vae, []
     for wav in wavs:
+        if normalize_peak: wav = normalize(wav, normalize_peak)
         mel = log_mel(wav, frames=None)[None, None]                         # [1, 1, frames, 64]
         # the VAE needs a multiple of its downsampling in frames: repeat the last frame (the audio is trimmed after)
         mel = torch.nn.functional.pad(mel, (0, 0, 0, -mel.shape[2] % pipe.vae_scale_factor), mode="replicate")
@@ -151,21 +153,22 @@ def reconstruct_clips(pipe, wavs) -> list[np.ndarray]:
         out.append(fix_length(audio.float().cpu().numpy(), len(wav)))
     return out
 
-def reconstruct_reference(model, run_dir, ref_dir=None, device="auto", system: str = "reconstructed") -> Path:
+def reconstruct_reference(model, run_dir, ref_dir=None, device="auto", normalize_peak: float | None = 0.5,
+                          system: str = "reconstructed") -> Path:
     """Write `run_dir/samples/<system>/` (atomically): every clip of `ref_dir` (None: `samples/reference`) through
     `model`'s VAE and vocoder (a pipeline, or a folder or hub id for `generate.load_model`), with its sidecar."""
-    from musicnet_ldm.generate import load_model
+    from musicnet_ldm.generate import load_model, precision_of
     run_dir = Path(run_dir)
     refs = read_samples(ref_dir or run_dir/"samples"/"reference")
     pipe = model if hasattr(model, "vae") else load_model(model, device=device)
     label = str(getattr(pipe, "name_or_path", None) or type(pipe).__name__) if hasattr(model, "vae") else str(model)
     out = run_dir/"samples"/system
     tmp = out.with_name(f".{system}.tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    sampling = {"steps": None, "scheduler": "none: the VAE's posterior mean, decoded and vocoded",
-                "guidance_scale": None, "negative_prompt": None, "candidates": None, "precision": "no", "model": label}
+    sampling = {"steps": None, "scheduler": "the VAE's posterior mean, decoded and vocoded", "guidance_scale": None,
+                "negative_prompt": None, "candidates": None, "precision": precision_of(pipe), "model": label}
     for s in tqdm(refs, desc=f"{system} clips", unit="clip"):
         wav = load_wav(s["path"])
-        write_wav(tmp/f"{s['name']}.wav", reconstruct_clips(pipe, [wav])[0])
+        write_wav(tmp/f"{s['name']}.wav", reconstruct_clips(pipe, [wav], normalize_peak)[0])
         side = {k: v for k, v in s.items() if k not in ("system", "name", "path")}
         atomic_write_text(tmp/f"{s['name']}.json", json.dumps({**side, **sampling, "system": system}, indent=1))
     if out.exists(): shutil.rmtree(out)
@@ -347,7 +350,7 @@ def sampling_settings(samples: list[dict]) -> dict:
 
 def _sampling_words(v: dict) -> str:
     "A system's sampling settings in a few words, for the table's protocol line."
-    if v["steps"] is None: return f"no sampler ({v['scheduler']}), precision {v['precision']}"
+    if v["steps"] is None: return f"no sampler: {v['scheduler']}, precision {v['precision']}"
     return (f"{v['steps']} {v['scheduler']} steps, guidance {v['guidance_scale']}, {v['candidates']} candidate(s), "
             f"precision {v['precision']}")
 
@@ -461,6 +464,14 @@ def _paired_and_listened(run_dir: Path, systems: list, results: dict, fad_refs: 
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     return paired, listened
 
+def _systems_to_score(run_dir: Path, systems, ref_dir: Path, decoder_model, normalize_peak) -> list:
+    "The systems Table 1 scores, after writing `reconstructed` when `decoder_model` is given and the row is wanted."
+    if decoder_model is not None and (systems is None or "reconstructed" in systems):
+        reconstruct_reference(decoder_model, run_dir, ref_dir, normalize_peak=normalize_peak)
+    systems = discover_systems(run_dir, systems)
+    if ref_dir == run_dir/"samples"/"reference" and "reference" not in systems: systems = ["reference", *systems]
+    return systems
+
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
            transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None,
            max_reference_clips: int | None = None,
@@ -477,9 +488,8 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
-    if decoder_model is not None: reconstruct_reference(decoder_model, run_dir, ref_dir)
-    systems = discover_systems(run_dir, systems)
-    if ref_dir == run_dir/"samples"/"reference" and "reference" not in systems: systems = ["reference", *systems]
+    peak = ((cfg or {}).get("data") or {}).get("normalize_peak", 0.5)      # training's, for the reconstruction
+    systems = _systems_to_score(run_dir, systems, ref_dir, decoder_model, peak)
     models = _Models(transcriber, embedders)
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")
     fad_refs = {name: reference_stats(models.embedder(name), [s["path"] for s in protocol_subsets(ref_samples)["fad"]],

@@ -47,11 +47,12 @@ def write_media(run: Path, out: Path = MEDIA) -> dict:
 def table1_fad(run: Path, metric: str = "fad_logmel") -> dict:
     "The run's Table 1 `metric` per system (estimate, 95 % CI, N) and its paired differences, for the research record."
     table = json.loads((run/"table1.json").read_text())
-    rows = {r["system"]: {"fad": r[metric], "ci": r[f"{metric}_ci"], "n": r[f"{metric}_n"]}
+    rows = {r["system"]: {"fad": r[metric], "ci": r[f"{metric}_ci"], "n": r[f"{metric}_n"],
+                          "n_prompts": r[f"{metric}_n_prompts"]}
             for r in table["rows"] if r.get(metric) is not None}
     paired = {f"{p['a']}-{p['b']}": {"difference": p["diff"], "ci": p["ci"], "n": p["n"]}
-              for p in table["paired"] if p["metric"] == metric}
-    return {"metric": metric, "rows": rows, "paired": paired}
+              for p in table["paired"] if p["metric"] == metric and p["ci"] is not None}
+    return {"metric": metric, "rows": rows, "paired": paired, "sampling": table["protocol"]["sampling"]}
 
 
 if __name__ == "__main__":

@@ -174,12 +174,22 @@ def standin_values(path: Path) -> dict:
 def smoke_values(path: Path) -> dict:
     "The smoke run's Table 1 FAD placeholders, from docs/media/media.json (`tools/media.py`)."
     rec = json.loads(Path(path).read_text(encoding="utf-8"))
-    rows, paired = rec["table1"]["rows"], rec["table1"]["paired"]["finetuned-pretrained"]
+    t = rec["table1"]
+    missing = sorted({"reconstructed", "pretrained", "finetuned", "student"} - set(t["rows"]))
+    if missing or "finetuned-pretrained" not in t["paired"]:
+        raise SystemExit(f"{path}: the smoke run's Table 1 lacks {missing or 'the fine-tuned − pretrained pair'}: "
+                         "re-run `make smoke` (evaluate.reconstruct on) and tools/media.py")
+    rows, paired, sampling = t["rows"], t["paired"]["finetuned-pretrained"], t["sampling"]
     fad = lambda r: f"{g(r['fad'])} [{g(r['ci'][0])}, {g(r['ci'][1])}]"
     lo, hi = paired["ci"]
-    direction = "towards the test clips" if hi < 0 else "away from them" if lo > 0 else "neither way"
-    return {"smoke_run_id": rec["run_id"], "smoke_steps": str(rec["steps"]), "smoke_guidance": g(rec["guidance_scale"]),
-            "smoke_n": str(rows["pretrained"]["n"]), "smoke_fad_metric": rec["table1"]["metric"].removeprefix("fad_"),
+    direction = ("towards the test clips" if hi < 0 else "away from them" if lo > 0
+                 else "neither way (its interval spans 0)")
+    return {"smoke_run_id": rec["run_id"], "smoke_n": str(rows["pretrained"]["n"]),
+            "smoke_prompts": str(rows["pretrained"]["n_prompts"]), "smoke_fad_metric": t["metric"].removeprefix("fad_"),
+            "smoke_steps": str(sampling["finetuned"]["steps"]), "smoke_scheduler": sampling["finetuned"]["scheduler"],
+            "smoke_guidance": g(sampling["finetuned"]["guidance_scale"]),
+            "smoke_student_steps": str(sampling["student"]["steps"]),
+            "smoke_student_scheduler": sampling["student"]["scheduler"],
             **{f"smoke_fad_{k}": fad(rows[k]) for k in ("reconstructed", "pretrained", "finetuned", "student")},
             "smoke_fad_paired": f"{g(paired['difference'])} [{g(lo)}, {g(hi)}]", "smoke_direction": direction,
             "smoke_fad_pretrained_point": g(rows["pretrained"]["fad"])}
