@@ -65,3 +65,22 @@ def test_table1_formatting():
     clips = [{"steps": 20, "guidance_scale": 3.5, "seed": 0}, {"steps": 20, "guidance_scale": 3.5, "seed": 1}]
     settings = sampling_settings(clips)
     assert settings["steps"] == 20 and settings["guidance_scale"] == 3.5
+
+
+# issue 28's lead: with the smoke preset's 2.56 s clips the VAE encodes 10.24 s mels that are three-quarters padding,
+# and the stand-in's VAE (GroupNorm over the whole mel) encodes the clip differently for it — flatter latents that
+# decode to smoother mels. The stand-in was pre-trained on clips encoded alone and generation decodes latents of the
+# clip's own length, so fine-tuning on the padded encoding teaches a distribution nothing else uses (the measurements
+# are in the issue's notes). Kept strict: it passes once the cache encodes each clip at its own length.
+@pytest.mark.xfail(strict=True, reason="the cache zero-pads every clip to 10.24 s before the VAE (audio.load_clip_audio "
+                                       "→ cache.ClipMels): a 2.56 s clip becomes 1,024 mel frames, 768 of them padding")
+def test_the_cache_encodes_a_clip_at_its_own_length(tmp_path):
+    "What the VAE sees of a 2.56 s clip is the clip: 256 mel frames."
+    from musicnet_ldm.audio import write_wav
+    from musicnet_ldm.cache import ClipMels
+    from musicnet_ldm.musicnet import Clip
+    sr = 44_100
+    t = np.arange(3 * sr) / sr
+    path = write_wav(tmp_path/"1.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
+    clip = Clip(1, "train", 0.0, 2.56, path, pd.DataFrame(), {})
+    assert tuple(ClipMels([clip])[0].shape) == (256, 64)
