@@ -72,8 +72,9 @@ def test_table1_formatting():
 # decode to smoother mels. The stand-in was pre-trained on clips encoded alone and generation decodes latents of the
 # clip's own length, so fine-tuning on the padded encoding teaches a distribution nothing else uses (the measurements
 # are in the notes). Kept strict: it passes once the cache encodes each clip at its own length.
-@pytest.mark.xfail(strict=True, reason="the cache zero-pads every clip to 10.24 s before the VAE (audio.load_clip_audio "
-                                       "→ cache.ClipMels): a 2.56 s clip becomes 1,024 mel frames, 768 of them padding")
+@pytest.mark.xfail(strict=True, reason="the cache zero-pads every clip to 10.24 s before the VAE "
+                                       "(audio.load_clip_audio → cache.ClipMels): a 2.56 s clip becomes 1,024 mel "
+                                       "frames, 768 of them padding")
 def test_the_cache_encodes_a_clip_at_its_own_length(tmp_path):
     "What the VAE sees of a 2.56 s clip is the clip: 256 mel frames."
     from musicnet_ldm.audio import write_wav
