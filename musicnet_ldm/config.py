@@ -194,7 +194,7 @@ class EvaluateConfig:
     max_reference_clips: int | None = setting(None, "at most this many reference clips (None: every test clip)", low=1)
     systems: list[str] | None = setting(None, "the systems evaluated (None: every folder of samples/)")
     reconstruct: bool = setting(True, "the reference clips through the model's VAE and vocoder as the system "
-                                      "`reconstructed`: the decoder's own cost beside the generated rows")
+                                      "`reconstructed`: the decoder's floor beside the generated rows")
     n_boot: int = setting(1000, "bootstrap resamples per interval", low=1)
     fad_inf: bool = setting(True, "also FAD∞ (the 1/N extrapolation)")
     listening: ListeningConfig = subsection(ListeningConfig, "the listening-test kit")

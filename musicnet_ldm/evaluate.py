@@ -35,7 +35,7 @@ __all__ = ['log', 'SYSTEM_ORDER', 'SYSTEM_LABELS', 'PAPER_ROW', 'PROMPT_SETS', '
 # %% ../nbs/05e_evaluate.ipynb #1636ca8c
 SYSTEM_ORDER = ("reference", "reconstructed", "pretrained", "finetuned", "finetuned_no_adapter", "student")
 SYSTEM_LABELS = {"reference": "MusicNet reference clips (real)",
-                 "reconstructed": "Reference through the VAE and vocoder (the decoder's own cost)",
+                 "reconstructed": "Reference through the VAE and vocoder (the decoder's floor)",
                  "pretrained": "AudioLDM2-music, pretrained",
                  "finetuned": "Fine-tuned (with adapter)", "finetuned_no_adapter": "Fine-tuned, no adapter (ablation)",
                  "student": "Distilled student"}
@@ -157,11 +157,11 @@ def reconstruct_reference(model, run_dir, ref_dir=None, device="auto", normalize
                           system: str = "reconstructed") -> Path:
     """Write `run_dir/samples/<system>/` (atomically): every clip of `ref_dir` (None: `samples/reference`) through
     `model`'s VAE and vocoder (a pipeline, or a folder or hub id for `generate.load_model`), with its sidecar."""
-    from musicnet_ldm.generate import load_model, precision_of
+    from musicnet_ldm.generate import _model_label, load_model, precision_of
     run_dir = Path(run_dir)
     refs = read_samples(ref_dir or run_dir/"samples"/"reference")
     pipe = model if hasattr(model, "vae") else load_model(model, device=device)
-    label = str(getattr(pipe, "name_or_path", None) or type(pipe).__name__) if hasattr(model, "vae") else str(model)
+    label = _model_label(model, pipe)[0]
     out = run_dir/"samples"/system
     tmp = out.with_name(f".{system}.tmp"); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     sampling = {"steps": None, "scheduler": "the VAE's posterior mean, decoded and vocoded", "guidance_scale": None,
@@ -464,6 +464,14 @@ def _paired_and_listened(run_dir: Path, systems: list, results: dict, fad_refs: 
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     return paired, listened
 
+def _fad_references(models, fad_embedders, ref_samples: list, ref_dir: Path, cache_dir: Path,
+                    loudness_lufs) -> dict:
+    "FAD's reference statistics per embedding, of the reference clips' FAD subset (cached in `cache_dir`)."
+    paths = [s["path"] for s in protocol_subsets(ref_samples)["fad"]]
+    return {name: reference_stats(models.embedder(name), paths, f"{ref_dir.parent.parent.name}-{ref_dir.name}",
+                                  cache_dir, loudness_lufs=loudness_lufs)
+            for name in fad_embedders}
+
 def _systems_to_score(run_dir: Path, systems, ref_dir: Path, decoder_model, normalize_peak) -> list:
     "The systems Table 1 scores, after writing `reconstructed` when `decoder_model` is given and the row is wanted."
     if decoder_model is not None and (systems is None or "reconstructed" in systems):
@@ -492,10 +500,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     systems = _systems_to_score(run_dir, systems, ref_dir, decoder_model, peak)
     models = _Models(transcriber, embedders)
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")
-    fad_refs = {name: reference_stats(models.embedder(name), [s["path"] for s in protocol_subsets(ref_samples)["fad"]],
-                                      f"{ref_dir.parent.parent.name}-{ref_dir.name}", cache_dir,
-                                      loudness_lufs=loudness_lufs)
-                for name in fad_embedders}
+    fad_refs = _fad_references(models, fad_embedders, ref_samples, ref_dir, cache_dir, loudness_lufs)
     # 2. every system's metrics
     results, sampling = {}, {}
     for system in systems:

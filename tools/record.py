@@ -180,7 +180,6 @@ def smoke_values(path: Path) -> dict:
         raise SystemExit(f"{path}: the smoke run's Table 1 lacks {missing or 'the fine-tuned − pretrained pair'}: "
                          "re-run `make smoke` (evaluate.reconstruct on) and tools/media.py")
     rows, paired, sampling = t["rows"], t["paired"]["finetuned-pretrained"], t["sampling"]
-    fad = lambda r: f"{g(r['fad'])} [{g(r['ci'][0])}, {g(r['ci'][1])}]"
     lo, hi = paired["ci"]
     direction = ("towards the test clips" if hi < 0 else "away from them" if lo > 0
                  else "neither way (its interval spans 0)")
@@ -190,8 +189,8 @@ def smoke_values(path: Path) -> dict:
             "smoke_guidance": g(sampling["finetuned"]["guidance_scale"]),
             "smoke_student_steps": str(sampling["student"]["steps"]),
             "smoke_student_scheduler": sampling["student"]["scheduler"],
-            **{f"smoke_fad_{k}": fad(rows[k]) for k in ("reconstructed", "pretrained", "finetuned", "student")},
-            "smoke_fad_paired": f"{g(paired['difference'])} [{g(lo)}, {g(hi)}]", "smoke_direction": direction,
+            **{f"smoke_fad_{k}": ci(rows[k], "fad") for k in ("reconstructed", "pretrained", "finetuned", "student")},
+            "smoke_fad_paired": ci(paired, "difference"), "smoke_direction": direction,
             "smoke_fad_pretrained_point": g(rows["pretrained"]["fad"])}
 
 
