@@ -23,11 +23,24 @@ from .config import DataConfig
 from .musicnet import build_prompt
 
 # %% auto #0
-__all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'ENCODE_DTYPES', 'encode_text', 'encode_mels', 'encode_audio',
-           'posterior_sample', 'pad_tokens', 'collate', 'cache_settings', 'cache_dir_for', 'latents_mode',
-           'data_workers', 'encode_dtype', 'encode_device', 'encoders_on', 'folder_lock', 'count_long_prompts',
-           'check_finite', 'ClipMels', 'build_cache', 'CachedClipDataset', 'OnTheFlyClipDataset', 'clip_latent_frames',
-           'training_data', 'bench_cache']
+__all__ = ['COND_KEYS', 'ENCODERS', 'CACHE_FORMAT', 'ENCODE_DTYPES', 'clip_latent_frames', 'clip_mel_frames', 'encode_text',
+           'encode_mels', 'encode_audio', 'posterior_sample', 'pad_tokens', 'collate', 'cache_settings',
+           'cache_dir_for', 'latents_mode', 'data_workers', 'encode_dtype', 'encode_device', 'encoders_on',
+           'folder_lock', 'count_long_prompts', 'check_finite', 'ClipMels', 'build_cache', 'CachedClipDataset',
+           'OnTheFlyClipDataset', 'training_data', 'bench_cache']
+
+# %% ../nbs/01d_cache.ipynb #23663f83
+def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
+    """Latent frames of a `clip_seconds` clip (10.24 s at most) as `AudioLDM2Pipeline` generates them for
+    `audio_length_in_s`."""
+    # the pipeline's int(seconds / vocoder_upsample_factor)
+    mel = int(min(clip_seconds, CLIP_SECONDS) / (HOP_LENGTH / SAMPLE_RATE))
+    # its mel height rounded up to the VAE's factor
+    return -(-mel // vae_scale_factor)
+
+def clip_mel_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
+    "Log-mel frames the VAE encodes for a `clip_seconds` clip: its latent frames × the VAE's factor."
+    return clip_latent_frames(clip_seconds, vae_scale_factor) * vae_scale_factor
 
 # %% ../nbs/01d_cache.ipynb #a43458c4
 COND_KEYS = ("prompt_embeds", "attention_mask", "generated_prompt_embeds")
@@ -68,9 +81,11 @@ def encode_mels(pipe, mels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     s = vae.config.scaling_factor
     return (post.mean * s).float().cpu(), (post.std * s).float().cpu()
 
-def encode_audio(pipe, wavs) -> tuple[torch.Tensor, torch.Tensor]:
-    "`encode_mels` of 16 kHz clips: the scaled posterior (mean, std), each [n, 8, 256, 16]."
-    return encode_mels(pipe, torch.stack([log_mel(w) for w in wavs]))
+def encode_audio(pipe, wavs, clip_seconds: float = CLIP_SECONDS) -> tuple[torch.Tensor, torch.Tensor]:
+    """`encode_mels` of 16 kHz clips of `clip_seconds` each, at their own length: the scaled posterior (mean, std),
+    each [n, 8, clip_latent_frames(clip_seconds), 16]."""
+    frames = clip_mel_frames(clip_seconds, pipe.vae_scale_factor)
+    return encode_mels(pipe, torch.stack([log_mel(w, frames=frames) for w in wavs]))
 
 def posterior_sample(mean: torch.Tensor, std: torch.Tensor, seed: int, epoch: int, idx: int) -> torch.Tensor:
     """`mean + std · ε`, ε ~ N(0, 1) seeded by (seed, epoch, idx): a fresh posterior sample per item and epoch,
@@ -96,7 +111,7 @@ def collate(items: list[dict]) -> dict:
     return out
 
 # %% ../nbs/01d_cache.ipynb #1f472301
-CACHE_FORMAT = 2            # 2: the posterior's mean and std (1: its mean only)
+CACHE_FORMAT = 3            # 3: clips encoded at their own length (2: padded to 10.24 s; 1: the mean only)
 _NOT_CONTENT = ("cache_dir", "augment", "latents", "workers", "encode_precision")   # the last: keyed by its dtype
 
 def cache_settings(cfg: dict) -> dict:
@@ -222,12 +237,16 @@ def check_finite(tensors: dict, labels: list[str], what: str) -> None:
 
 # %% ../nbs/01d_cache.ipynb #f50b96dc
 class ClipMels(torch.utils.data.Dataset):
-    "Log-mels [1024, 64] of preprocessed clips, what the VAE encodes; for DataLoader workers."
-    def __init__(self, clips, top_db: float | None = 60.0, normalize_peak: float | None = 0.5):
+    "Log-mels [frames, 64] of preprocessed clips at their own length, what the VAE encodes; for DataLoader workers."
+    def __init__(self, clips, top_db: float | None = 60.0, normalize_peak: float | None = 0.5,
+                 vae_scale_factor: int = 4):
         self.clips, self.top_db, self.normalize_peak = list(clips), top_db, normalize_peak
+        self.vae_scale_factor = vae_scale_factor
     def __len__(self): return len(self.clips)
     def __getitem__(self, i):
-        return log_mel(load_clip_audio(self.clips[i], top_db=self.top_db, normalize_peak=self.normalize_peak))
+        clip = self.clips[i]
+        wav = load_clip_audio(clip, top_db=self.top_db, normalize_peak=self.normalize_peak)
+        return log_mel(wav, frames=clip_mel_frames(clip.duration_s, self.vae_scale_factor))
 
 def _clip_record(clip, prompt: str) -> dict:
     return {"recording_id": int(clip.recording_id), "split": clip.split, "start_s": float(clip.start_s),
@@ -291,7 +310,7 @@ def build_cache(pipe, clips, cache_dir, settings: dict, prompt_style: str = "cli
         t0 = time.time()
         with encoders_on(pipe, device, dtype):
             n = _encode_shards(pipe, clips, prompts, records, cache_dir, shard_size,
-                               ClipMels(clips, top_db, normalize_peak), workers, log)
+                               ClipMels(clips, top_db, normalize_peak, pipe.vae_scale_factor), workers, log)
             empty = encode_text(pipe, [""])[0]
             check_finite({f"{k}.0": v for k, v in empty.items()}, ["the empty prompt"], "empty.safetensors")
             save_file({k: v.contiguous() for k, v in empty.items()}, str(cache_dir/f".empty.{os.getpid()}.tmp"))
@@ -319,9 +338,9 @@ class CachedClipDataset(torch.utils.data.Dataset):
         if not manifest.get("complete"):
             raise FileNotFoundError(f"{self.dir} is not a complete cache (no complete manifest.json): run build_cache")
         if manifest.get("format", 1) != CACHE_FORMAT:
-            raise ValueError(f"{self.dir} is a cache of format {manifest.get('format', 1)} (posterior means only); "
-                             f"this version "
-                             f"reads format {CACHE_FORMAT} (mean and std): delete the folder to rebuild it")
+            raise ValueError(f"{self.dir} is a cache of format {manifest.get('format', 1)}; this version reads format "
+                             f"{CACHE_FORMAT} (each clip encoded at its own length, posterior mean and std): "
+                             "delete the folder to rebuild it")
         self.items = [(path.with_suffix(".safetensors"), i, rec) for path in sorted(self.dir.glob("shard_*.json"))
                       for i, rec in enumerate(json.loads(path.read_text())) if split is None or rec["split"] == split]
         self.latents, self.seed, self.epoch, self._open = latents_mode({"latents": latents}), int(seed), 0, {}
@@ -373,22 +392,13 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
                                          augmentation=self.aug,
                                          rng=rng, return_semitones=True)
         prompt = build_prompt(clip.transposed(semitones) if semitones else clip, style=self.style)
-        mean, std = (x[0] for x in encode_audio(self.pipe, [wav]))
+        mean, std = (x[0] for x in encode_audio(self.pipe, [wav], clip.duration_s))
         cond = encode_text(self.pipe, [prompt])[0]
         tensors = {"latents_mean.0": mean, "latents_std.0": std, **{f"{k}.0": v for k, v in cond.items()}}
         label = f"{_clip_label(clip, idx)}, epoch {self.epoch}, {semitones:+d} semitones"
         check_finite(tensors, [label], "on-the-fly item")
         lat = mean if self.latents == "mean" else posterior_sample(mean, std, self.seed, self.epoch, idx)
         return {"latents": lat[:, :self.frames], **cond, "prompt": prompt}
-
-# %% ../nbs/01d_cache.ipynb #23663f83
-def clip_latent_frames(clip_seconds: float, vae_scale_factor: int = 4) -> int:
-    """Latent frames of a `clip_seconds` clip (10.24 s at most) as `AudioLDM2Pipeline` generates them for
-    `audio_length_in_s`."""
-    # the pipeline's int(seconds / vocoder_upsample_factor)
-    mel = int(min(clip_seconds, CLIP_SECONDS) / (HOP_LENGTH / SAMPLE_RATE))
-    # its mel height rounded up to the VAE's factor
-    return -(-mel // vae_scale_factor)
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
 def training_data(cfg: dict, pipe, log=print, device=None):

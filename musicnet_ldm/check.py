@@ -353,7 +353,8 @@ def _dry_data(cfg: dict, n_clips: int) -> dict:
     clips = build_clip_index(make_fixture(d["root"], recordings=2, test_recordings=1, seconds=21, seed=cfg["seed"]),
                              clip_seconds=d["clip_seconds"], min_note_coverage=0.0).clips[:n_clips]
     wavs = [load_clip_audio(c, top_db=d["top_db"], normalize_peak=d["normalize_peak"]) for c in clips]
-    return {"wavs": wavs, "prompts": [build_prompt(c, style=d["prompt_style"]) for c in clips]}
+    return {"wavs": wavs, "prompts": [build_prompt(c, style=d["prompt_style"]) for c in clips],
+            "clip_seconds": d["clip_seconds"]}
 
 def _dry_audio(data: dict, run_dir: Path) -> dict:
     "Figure 2 of the clips, as the `audio` stage draws it."
@@ -365,7 +366,7 @@ def _dry_audio(data: dict, run_dir: Path) -> dict:
 
 def _dry_cache(pipe, data: dict) -> list[dict]:
     from musicnet_ldm.cache import encode_audio, encode_text, posterior_sample
-    mean, std = encode_audio(pipe, data["wavs"])                 # the VAE posterior, as the cache stores it
+    mean, std = encode_audio(pipe, data["wavs"], data["clip_seconds"])   # the posterior the cache stores
     # a training draw
     latents = [posterior_sample(m, s, seed=0, epoch=0, idx=i) for i, (m, s) in enumerate(zip(mean, std))]
     return [{"latents": z, **cond, "prompt": p}

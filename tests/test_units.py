@@ -67,14 +67,9 @@ def test_table1_formatting():
     assert settings["steps"] == 20 and settings["guidance_scale"] == 3.5
 
 
-# issue 28's lead: with the smoke preset's 2.56 s clips the VAE encodes 10.24 s mels that are three-quarters padding,
-# and the stand-in's VAE (GroupNorm over the whole mel) encodes the clip differently for it — flatter latents that
-# decode to smoother mels. The stand-in was pre-trained on clips encoded alone and generation decodes latents of the
-# clip's own length, so fine-tuning on the padded encoding teaches a distribution nothing else uses (the measurements
-# are in the issue's notes). Kept strict: it passes once the cache encodes each clip at its own length.
-@pytest.mark.xfail(strict=True, reason="the cache zero-pads every clip to 10.24 s before the VAE "
-                                       "(audio.load_clip_audio → cache.ClipMels): a 2.56 s clip becomes 1,024 mel "
-                                       "frames, 768 of them padding")
+# A 2.56 s clip (the smoke preset's) goes through the VAE at its own 256 mel frames, not padded to 10.24 s: a VAE
+# normalises over the whole mel, so padding changes the latents of the music itself, while generation decodes
+# latents of the clip's own length (docs/research.md, "Why the cache encodes clips at their own length").
 def test_the_cache_encodes_a_clip_at_its_own_length(tmp_path):
     "What the VAE sees of a 2.56 s clip is the clip: 256 mel frames."
     from musicnet_ldm.audio import write_wav
@@ -85,3 +80,4 @@ def test_the_cache_encodes_a_clip_at_its_own_length(tmp_path):
     path = write_wav(tmp_path/"1.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
     clip = Clip(1, "train", 0.0, 2.56, path, pd.DataFrame(), {})
     assert tuple(ClipMels([clip])[0].shape) == (256, 64)
+    assert tuple(ClipMels([clip], vae_scale_factor=8)[0].shape) == (256, 64)     # 256 frames: already a multiple of 8
