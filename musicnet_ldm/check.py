@@ -218,7 +218,10 @@ def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dic
     t5_len = int(_cfg_value(weights/"tokenizer_2", "tokenizer_config.json", "model_max_length", 128))
     t5_dim = int(_cfg_value(weights/"text_encoder_2", "config.json", "d_model", 1024))
     gpt_dim = int(_cfg_value(weights/"language_model", "config.json", "n_embd", 768))
-    per_clip = 2 * 8 * 256 * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
+    from musicnet_ldm.cache import clip_latent_frames
+    vae_levels = len(_cfg_value(weights/"vae", "config.json", "block_out_channels", [0, 0, 0]))
+    frames = clip_latent_frames(cfg["data"]["clip_seconds"], 2 ** (vae_levels - 1))   # at the clip's own length
+    per_clip = 2 * 8 * frames * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
     pipeline = _folder_bytes(weights) - _folder_bytes(weights/"unet") + unet * 4
     ckpt = unet * (12 + (4 if t["ema"] else 0))
     n_wavs = 5 * n_prompts * len(g["seeds"]) * int(g["candidates"])   # 5 systems

@@ -308,9 +308,10 @@ def sample_systems(pipes: dict, plan: dict, s: LearningConfig) -> dict:
 
 # %% ../nbs/06b_learning.ipynb #5be64388
 def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> dict:
-    """`latent_fd` and `mel_fd`: each system's FD to the held-out clips, and pretrained / fine-tuned on the same
-    resamples."""
+    """`latent_fd` and `mel_fd`: each system's FD to the held-out clips, pretrained / fine-tuned on the same
+    resamples, and the training clips' own FD (`train_data`: where a model that reproduces them would land)."""
     test = np.stack([data["test"][i]["latents"].numpy() for i in range(len(data["test"]))])
+    train, train_recordings = train_latents(data), [rec["recording_id"] for _, _, rec in data["train"].items]
     feats = {"latent_fd": latent_frames, "mel_fd": lambda x: decoded_mels(pipe, x)}
     out = {}
     for key, f in feats.items():
@@ -319,6 +320,7 @@ def fd_measures(lat: dict, data: dict, plan: dict, pipe, s: LearningConfig) -> d
         out[key] = {k: fd(k) for k in ("pretrained", "finetuned", "finetuned_shuffled")}
         out[key]["pretrained_over_finetuned"] = frechet_ratio(gen["pretrained"], gen["finetuned"], ref,
                                                               plan["clusters"], s.fd_boot, s.seed)
+        out[key]["train_data"] = frechet(f(train), ref, train_recordings, s.fd_boot, s.seed)    # clustered by recording
         out[key]["n"], out[key]["n_ref"] = len(plan["clusters"]), len(test)
         if key == "latent_fd": out["_gen"], out["_ref"] = gen, ref
     return out
@@ -385,8 +387,9 @@ def plot_learning(result: dict, out: Path):
     fd = result["latent_fd"]
     bars(ax[1],
          {k: fd[k]
-          for k in ("pretrained", "finetuned", "finetuned_shuffled")} | {"student": result["student"]["latent_fd"],
-         "no adapter": result["adapter"]["latent_fd_without"]}, "fd", "latent FD to held-out clips", "Fréchet distance")
+          for k in ("pretrained", "finetuned", "finetuned_shuffled", "train_data") if k in fd}
+         | {"student": result["student"]["latent_fd"], "no adapter": result["adapter"]["latent_fd_without"]},
+         "fd", "latent FD to held-out clips", "Fréchet distance")
     ax[1].set_yscale("log")
     acc = result["ensemble_accuracy"]
     bars(ax[2], {k: acc[k] for k in ("pretrained", "finetuned", "finetuned_shuffled", "student", "data_heldout")},
@@ -484,7 +487,10 @@ def headline(result: dict) -> dict:
            "shuffled − correct loss (fine-tuned)": fmt(e["shuffled_minus_correct"]["finetuned"]["mean"],
                                                        *e["shuffled_minus_correct"]["finetuned"]["ci"])}
     for key in ("latent_fd", "mel_fd"):
-        r = result[key]["pretrained_over_finetuned"]
+        fd = result[key]
+        for k, name in (("pretrained", "pretrained"), ("finetuned", "fine-tuned"), ("train_data", "training clips")):
+            row[f"{key} {name}"] = fmt(fd[k]["fd"], *fd[k]["ci"]) if k in fd else "—"   # train_data: since the fix
+        r = fd["pretrained_over_finetuned"]
         row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
     for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
         row[f"accuracy {k}"] = fmt(acc[k]["mean"], *acc[k]["ci"])

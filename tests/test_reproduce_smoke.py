@@ -81,14 +81,8 @@ def test_metrics_json_follows_its_schema(smoke_run):
     assert all(f"figures/{name}.png" in report for name in FIGURES)
 
 
-# what the smoke run must show, not only produce: fine-tuning moves the samples towards the test clips. Not yet: the
-# learning experiment meets its directions in the latents and decoded mels, but through the stand-in's decoder the
-# audio-level FAD does not move (docs/research.md, "The smoke run's FAD", beside the `reconstructed` row: the test clips
-# through the VAE and vocoder alone). The lead: the cache encodes clips zero-padded to 10.24 s
-# (tests/test_units.py::test_the_cache_encodes_a_clip_at_its_own_length). Kept strict, never loosened.
-@pytest.mark.xfail(strict=True,
-                   reason="through the stand-in's VAE and vocoder the smoke run's logmel FAD does not move with "
-                          "fine-tuning: paired CI spans 0 (docs/research.md, \"The smoke run's FAD\")")
+# what the smoke run must show, not only produce: fine-tuning moves the samples towards the test clips, paired by
+# prompt and seed, the whole interval below 0 (a strict xfail while the cache zero-padded short clips before the VAE).
 def test_finetuning_moves_table1_towards_the_reference(smoke_run):
     run = smoke_run[0]
     table = json.loads((run/"table1.json").read_text())

@@ -69,7 +69,7 @@ def test_table1_formatting():
 
 # A 2.56 s clip (the smoke preset's) goes through the VAE at its own 256 mel frames, not padded to 10.24 s: a VAE
 # normalises over the whole mel, so padding changes the latents of the music itself, while generation decodes
-# latents of the clip's own length (docs/research.md, "Why the cache encodes clips at their own length").
+# latents of the clip's own length (nbs/01d_cache.ipynb, "Clip length", measures it on the stand-in).
 def test_the_cache_encodes_a_clip_at_its_own_length(tmp_path):
     "What the VAE sees of a 2.56 s clip is the clip: 256 mel frames."
     from musicnet_ldm.audio import write_wav

@@ -23,7 +23,7 @@ def readme_text(index: Path = INDEX, sources: record.Sources = record.Sources())
     parts = ["".join(c["source"]).strip("\n") for c in cells if c["cell_type"] == "markdown"]
     text = "\n\n".join(parts) + "\n"
     if LEARNING_STATUS not in text: return text
-    return text.replace(LEARNING_STATUS, record.learning_status(record.learning_runs(sources.learning_dir)))
+    return text.replace(LEARNING_STATUS, record.learning_summary(record.learning_runs(sources.learning_dir)))
 
 
 def rendered(sources: record.Sources = record.Sources()) -> dict:

@@ -82,6 +82,21 @@ def learning_status(runs: dict) -> str:
     return head + (f"; missed: {'; '.join(missed)}" if missed else "")
 
 
+def learning_summary(runs: dict) -> str:
+    "`learning_status` in short, for the README: the count, then each missed direction once with its seeds."
+    checks = learning_checks(runs)
+    met = sum(d["met"] for c in checks.values() for d in c.values())
+    total = sum(len(c) for c in checks.values())
+    missed = {}
+    for seed, c in checks.items():
+        for name, d in c.items():
+            if not d["met"]: missed.setdefault(name, []).append(seed)
+    head = f"{met} of {total} direction checks met at seeds {seed_list(checks)}"
+    if not missed: return head
+    return head + "; missed: " + "; ".join(f"{name} (seed{'s' * (len(k) > 1)} {seed_list(k)})"
+                                           for name, k in missed.items())
+
+
 def headline_table(runs: dict) -> str:
     "`learning.headline` of every seed: one row per measure, one column per seed."
     _package()
@@ -91,6 +106,18 @@ def headline_table(runs: dict) -> str:
     out = [f"| measure | {' | '.join(f'seed {k}' for k in rows)} |", "|---|" + "---|" * len(rows)]
     out += [f"| {name} | {' | '.join(str(r[name]) for r in rows.values())} |" for name in first]
     return "\n".join(out)
+
+
+def learning_headroom(runs: dict, key: str = "latent_fd") -> str:
+    """Per seed: the training clips' own FD (`key`) to the held-out clips, the pretrained model's, and their ratio:
+    what a model that reproduced its training clips would reach (a reference, not a bound)."""
+    parts = []
+    for seed, r in runs.items():
+        fd = r[key]
+        if "train_data" not in fd: raise SystemExit(f"learning run of seed {seed} has no training clips' FD: re-run it")
+        train, pre = fd["train_data"]["fd"], fd["pretrained"]["fd"]
+        parts.append(f"seed {seed}: training clips {g(train)}, pretrained {g(pre)}, ratio {g(pre / train)}")
+    return "; ".join(parts)
 
 
 LEARNING_SETTINGS = ("model", "ensembles", "recordings_per_ensemble", "recording_seconds", "clip_seconds",
@@ -132,6 +159,7 @@ def learning_values(runs: dict, runs_dir: Path) -> dict:
     return {**values,
             "learning_seeds": seed_list(runs), "learning_minutes": f"{min(minutes):.0f}–{max(minutes):.0f}",
             "learning_status": learning_status(runs), "learning_table": learning_table(runs),
+            "learning_headroom": learning_headroom(runs), "learning_headroom_mel": learning_headroom(runs, "mel_fd"),
             "headline_table": headline_table(runs), "student_table": student_table(runs),
             "learning_figure": f"../nbs/results/learning/{figures[0]}"}
 
