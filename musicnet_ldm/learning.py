@@ -40,8 +40,9 @@ class LearningConfig:
                          "folder")
     seed: int = setting(0, "the fixture's music, training noise and order, the control's shuffle, sampling seeds",
                         low=0)
-    ensembles: str = setting("Solo Piano,String Quartet,Wind Quintet",
-                             "the fixture's ensembles, comma-separated (fixture.ENSEMBLES)")
+    ensembles: str = setting("Solo Piano,Solo Violin,Solo Flute",
+                             "the fixture's ensembles, comma-separated (fixture.ENSEMBLES): three the pretrained "
+                             "stand-in is far from, measured before fine-tuning (06b, 'The measured runs')")
     recordings_per_ensemble: int = setting(4, "rendered recordings per ensemble: one held out (test), the rest train",
                                            low=3)
     recording_seconds: float = setting(12.0, "length of each rendered recording", low=3.0)
