@@ -57,7 +57,8 @@ def test_adapter_leaves_zero_and_is_reported_with_its_interval(result):
     a = result["adapter"]
     assert a["norm_start"] == 0.0 and a["norm_end"] > 0            # the zero-initialised layer leaves zero
     lo, hi = a["fd_without_minus_with"]["ci"]
-    assert lo <= a["fd_without_minus_with"]["diff"] <= hi and a["n"] >= 24
+    # one row per sampled prompt: at least six per ensemble (8 when an ensemble has that many held-out clips)
+    assert lo <= a["fd_without_minus_with"]["diff"] <= hi and a["n"] == result["latent_fd"]["n"] >= 18
 
 
 def test_student_is_reported_against_its_baselines(result):
