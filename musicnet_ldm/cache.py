@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .audio import load_clip_audio, log_mel, warm_up
 from .core import (CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device,
                                repo_root)
-from .config import DataConfig
+from .config import Config, DataConfig, as_dict
 from .musicnet import build_prompt
 
 # %% auto #0
@@ -114,45 +114,45 @@ def collate(items: list[dict]) -> dict:
 CACHE_FORMAT = 3            # 3: clips encoded at their own length (2: padded to 10.24 s; 1: the mean only)
 _NOT_CONTENT = ("cache_dir", "augment", "latents", "workers", "encode_precision")   # the last: keyed by its dtype
 
-def cache_settings(cfg: dict) -> dict:
-    "What a cache's content depends on: the model, the data settings (preprocessing, prompts, clips), the encode dtype."
-    if not cfg.get("model"):
+def cache_settings(cfg: Config) -> dict:
+    """What a cache's content depends on: the model, the data settings (preprocessing, prompts, clips), the encode
+    dtype; plain values, hashed into the cache's folder name."""
+    if not cfg.model:
         raise KeyError("the config has no `model`: name the weights (a hub id, a folder, or 'tiny')")
-    return {"model": str(cfg["model"]),
-            "data": {k: v for k, v in cfg["data"].items() if k not in _NOT_CONTENT},
-            "encode_dtype": str(encode_dtype(cfg["data"])).removeprefix("torch."), "format": CACHE_FORMAT}
+    return {"model": str(cfg.model),
+            "data": {k: v for k, v in as_dict(cfg.data).items() if k not in _NOT_CONTENT},
+            "encode_dtype": str(encode_dtype(cfg.data)).removeprefix("torch."), "format": CACHE_FORMAT}
 
-def cache_dir_for(cfg: dict) -> Path:
+def cache_dir_for(cfg: Config) -> Path:
     "`<data.cache_dir>/<hash of cache_settings>` (data.cache_dir defaults to outputs/cache)."
-    root = Path(cfg["data"].get("cache_dir") or "outputs/cache")
+    root = Path(cfg.data.cache_dir or "outputs/cache")
     if not root.is_absolute(): root = repo_root()/root
     return root/config_hash(cache_settings(cfg))
 
-def latents_mode(data: dict) -> str:
-    "`data.latents`: 'sample' (default, AudioLDM2's training: a fresh posterior sample per epoch) or 'mean'."
-    mode = data.get("latents") or "sample"
-    if mode not in ("sample", "mean"): raise ValueError(f"data.latents must be 'sample' or 'mean', got {mode!r}")
-    return mode
+def latents_mode(latents: str) -> str:
+    "`data.latents`: 'sample' (AudioLDM2's training: a fresh posterior sample per epoch) or 'mean'."
+    if latents not in ("sample", "mean"): raise ValueError(f"data.latents must be 'sample' or 'mean', got {latents!r}")
+    return latents
 
-def data_workers(data: dict) -> int:
+def data_workers(data: DataConfig) -> int:
     "`data.workers` audio-preprocessing processes for the build: an int, or 'auto' (CPUs − 1, at most 8)."
-    w = data.get("workers", 0)
+    w = data.workers
     return min(8, max(0, (os.cpu_count() or 1) - 1)) if w == "auto" else int(w or 0)
 
 # %% ../nbs/01d_cache.ipynb #3ff0c0d2
 ENCODE_DTYPES = {"no": torch.float32, "bf16": torch.bfloat16}     # data.encode_precision → the encoders' dtype
 
-def encode_dtype(data: dict) -> torch.dtype:
-    "The cache encoders' dtype for `data.encode_precision` (the config's default when the key is absent)."
-    name = data.get("encode_precision", DataConfig.encode_precision)
+def encode_dtype(data: DataConfig) -> torch.dtype:
+    "The cache encoders' dtype for `data.encode_precision`."
+    name = data.encode_precision
     if name not in ENCODE_DTYPES:
         raise ValueError(f"data.encode_precision is one of {tuple(ENCODE_DTYPES)}, got {name!r} (T5 overflows in fp16)")
     return ENCODE_DTYPES[name]
 
 # %% ../nbs/01d_cache.ipynb #fc91b4dd
-def encode_device(cfg: dict | None = None) -> torch.device:
+def encode_device(cfg: Config | None = None) -> torch.device:
     "This process's accelerator for the build: `cuda:LOCAL_RANK` under accelerate/torchrun, else mps, else the CPU."
-    device = pick_device((cfg or {}).get("device", "auto"))
+    device = pick_device(cfg.device if cfg else "auto")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
     return device
@@ -343,7 +343,7 @@ class CachedClipDataset(torch.utils.data.Dataset):
                              "delete the folder to rebuild it")
         self.items = [(path.with_suffix(".safetensors"), i, rec) for path in sorted(self.dir.glob("shard_*.json"))
                       for i, rec in enumerate(json.loads(path.read_text())) if split is None or rec["split"] == split]
-        self.latents, self.seed, self.epoch, self._open = latents_mode({"latents": latents}), int(seed), 0, {}
+        self.latents, self.seed, self.epoch, self._open = latents_mode(latents), int(seed), 0, {}
         # None: all 256; a shorter clip: its own (padding is not music)
         self.frames = frames
 
@@ -379,7 +379,7 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
                  frames: int | None = None):
         self.pipe, self.clips, self.style, self.top_db = pipe, list(clips), prompt_style, top_db
         self.aug, self.seed, self.normalize_peak = augmentation, seed, normalize_peak
-        self.latents, self.epoch, self.frames = latents_mode({"latents": latents}), 0, frames
+        self.latents, self.epoch, self.frames = latents_mode(latents), 0, frames
 
     def __len__(self): return len(self.clips)
     # the training loop calls this: new augmentations each epoch
@@ -401,25 +401,24 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
         return {"latents": lat[:, :self.frames], **cond, "prompt": prompt}
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
-def training_data(cfg: dict, pipe, log=print, device=None):
+def training_data(cfg: Config, pipe, log=print, device=None):
     """(train set, eval set, raw empty-prompt conditioning, collate); the cache is built on `device` (default
     `encode_device(cfg)`)."""
     from musicnet_ldm.musicnet import clip_index_from_config
     index = clip_index_from_config(cfg)
     log(index.summary())
-    d, seed, style = cfg["data"], int(cfg.get("seed", 0)), cfg["data"].get("prompt_style", "clip")
-    mode = latents_mode(d)
+    d, seed = cfg.data, cfg.seed
+    mode = latents_mode(d.latents)
     # the clip's own, not its padding
-    frames = clip_latent_frames(d.get("clip_seconds", CLIP_SECONDS), pipe.vae_scale_factor)
-    if d.get("augment"):
-        count_long_prompts(pipe, [build_prompt(c, style=style) for c in index.clips], log)
-        mk = lambda split, aug, m: OnTheFlyClipDataset(pipe, index.split(split), style, d.get("top_db", 60), aug, seed,
-                                                       d.get("normalize_peak", 0.5), latents=m, frames=frames)
-        return mk("train", d["augment"], mode), mk("eval", None, "mean"), encode_text(pipe, [""])[0], collate
+    frames = clip_latent_frames(d.clip_seconds, pipe.vae_scale_factor)
+    if d.augment:
+        count_long_prompts(pipe, [build_prompt(c, style=d.prompt_style) for c in index.clips], log)
+        mk = lambda split, aug, m: OnTheFlyClipDataset(pipe, index.split(split), d.prompt_style, d.top_db, aug, seed,
+                                                       d.normalize_peak, latents=m, frames=frames)
+        return mk("train", d.augment, mode), mk("eval", None, "mean"), encode_text(pipe, [""])[0], collate
     device = encode_device(cfg) if device is None else torch.device(device)
-    cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), style, d.get("top_db", 60),
-                       d.get("normalize_peak", 0.5), log=log, workers=data_workers(d), device=device,
-                       dtype=encode_dtype(d))
+    cdir = build_cache(pipe, index.clips, cache_dir_for(cfg), cache_settings(cfg), d.prompt_style, d.top_db,
+                       d.normalize_peak, log=log, workers=data_workers(d), device=device, dtype=encode_dtype(d))
     train = CachedClipDataset(cdir, "train", latents=mode, seed=seed, frames=frames)
     return train, CachedClipDataset(cdir, "eval", latents="mean", frames=frames), train.empty_conditioning(), collate
 

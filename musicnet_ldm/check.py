@@ -5,9 +5,10 @@
 # %% ../nbs/07_check.ipynb #c7c00003
 from __future__ import annotations
 import json, shutil, sys, time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .config import Config, as_dict
 from .core import STANDIN_MODEL, atomic_write_text, config_hash, load_config, outputs_dir, repo_root
 
 # %% auto #0
@@ -127,10 +128,10 @@ FETCH = {
     "kernel": "python -m ipykernel install --user --name {kernel}",
 }
 
-def preset_embedders(cfg: dict) -> list[str]:
+def preset_embedders(cfg: Config) -> list[str]:
     "Every embedder the preset's evaluation and distillation stages load."
-    e, d = cfg["evaluate"], cfg["distill"]
-    names = list(e["fad_embedders"]) + [e["clap_backend"], e["clap_agreement"], d["fad_embedding"], d["clap_embedding"]]
+    e, d = cfg.evaluate, cfg.distill
+    names = list(e.fad_embedders) + [e.clap_backend, e.clap_agreement, d.fad_embedding, d.clap_embedding]
     return list(dict.fromkeys(n for n in names if n))
 
 def _vggish_files() -> str:
@@ -207,27 +208,27 @@ def _cfg_value(folder: Path, file: str, key: str, default):
     try: return json.loads((folder/file).read_text()).get(key, default)
     except (OSError, ValueError): return default
 
-def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dict:
+def project_needs(cfg: Config, weights: Path, n_clips: int, n_prompts: int) -> dict:
     "Projected GPU memory (GiB, a floor) and disk (GiB per item) of a run of `cfg` with the pipeline folder `weights`."
-    t, g = cfg["train"], cfg["generate"]
+    t, g = cfg.train, cfg.generate
     unet = safetensors_params(weights/"unet")
     frozen = sum(safetensors_params(weights/c)
                  for c in ("vae", "text_encoder", "text_encoder_2", "language_model", "projection_model"))
-    per_param = (10 if t["use_8bit_adam"] else 16) + (4 if t["ema"] else 0)
+    per_param = (10 if t.use_8bit_adam else 16) + (4 if t.ema else 0)
     gpu = max(unet * per_param, (unet + frozen) * 4) / 2**30
     t5_len = int(_cfg_value(weights/"tokenizer_2", "tokenizer_config.json", "model_max_length", 128))
     t5_dim = int(_cfg_value(weights/"text_encoder_2", "config.json", "d_model", 1024))
     gpt_dim = int(_cfg_value(weights/"language_model", "config.json", "n_embd", 768))
     from musicnet_ldm.cache import clip_latent_frames
     vae_levels = len(_cfg_value(weights/"vae", "config.json", "block_out_channels", [0, 0, 0]))
-    frames = clip_latent_frames(cfg["data"]["clip_seconds"], 2 ** (vae_levels - 1))   # at the clip's own length
+    frames = clip_latent_frames(cfg.data.clip_seconds, 2 ** (vae_levels - 1))   # at the clip's own length
     per_clip = 2 * 8 * frames * 16 * 4 + t5_len * (t5_dim * 4 + 8) + 8 * gpt_dim * 4
     pipeline = _folder_bytes(weights) - _folder_bytes(weights/"unet") + unet * 4
-    ckpt = unet * (12 + (4 if t["ema"] else 0))
-    n_wavs = 5 * n_prompts * len(g["seeds"]) * int(g["candidates"])   # 5 systems
-    disk = {"cache": n_clips * per_clip, "checkpoints": (int(t["keep_checkpoints"]) + 1) * ckpt,
-            "best": pipeline + (unet * 4 if t["ema"] else 0), "student": pipeline,         # EMA: the raw UNet beside it
-            "samples": n_wavs * float(g["audio_length_s"]) * 16_000 * 4}
+    ckpt = unet * (12 + (4 if t.ema else 0))
+    n_wavs = 5 * n_prompts * len(g.seeds) * int(g.candidates)   # 5 systems
+    disk = {"cache": n_clips * per_clip, "checkpoints": (int(t.keep_checkpoints) + 1) * ckpt,
+            "best": pipeline + (unet * 4 if t.ema else 0), "student": pipeline,         # EMA: the raw UNet beside it
+            "samples": n_wavs * float(g.audio_length_s) * 16_000 * 4}
     return {"gpu_gib_floor": round(gpu, 1), "unet_params": unet, "frozen_params": frozen,
             "disk_bytes": {k: int(v) for k, v in disk.items()},
             "disk_gib": {k: round(v / 2**30, 2) for k, v in disk.items()}}
@@ -236,16 +237,16 @@ def project_needs(cfg: dict, weights: Path, n_clips: int, n_prompts: int) -> dic
 MUSICNET_SECONDS = 34 * 3600            # MusicNet's 330 recordings; 10 of them are the test split
 MUSICNET_ARCHIVE_GIB = 11               # Zenodo's musicnet.tar.gz, kept beside its extraction
 
-def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
+def _data_checks(cfg: Config) -> tuple[list[Check], float | None]:
     "The data check and the seconds of audio it found or will make (None: absent)."
-    root = Path(cfg["data"]["root"]).expanduser()
+    root = Path(cfg.data.root).expanduser()
     if not root.is_absolute(): root = repo_root()/root
-    if cfg["data"]["synthetic"]:
+    if cfg.data.synthetic:
         import inspect
         from musicnet_ldm.fixture import make_fixture
         # make_fixture's own defaults, for keys the preset omits
         default = inspect.signature(make_fixture).parameters
-        syn = cfg["data"]["synthetic"]
+        syn = cfg.data.synthetic
         seconds = syn.get("recordings", default["recordings"].default) * syn.get("seconds", default["seconds"].default)
         return [Check("data", True, f"synthetic fixture at {root} (made on demand)")], seconds
     from musicnet_ldm.musicnet import find_musicnet
@@ -256,11 +257,11 @@ def _data_checks(cfg: dict) -> tuple[list[Check], float | None]:
     import soundfile as sf
     return [c], sum(sf.info(str(w)).duration for w in root.rglob("*.wav"))
 
-def _gpu_checks(cfg: dict, need: dict | None) -> list[Check]:
+def _gpu_checks(cfg: Config, need: dict | None) -> list[Check]:
     "GPU count and memory against the projected floor."
     import torch
-    if cfg["model"] in ("tiny", STANDIN_MODEL):
-        return [Check("gpu", True, f"not needed ({cfg['model']}: a CPU-scale model)")]
+    if cfg.model in ("tiny", STANDIN_MODEL):
+        return [Check("gpu", True, f"not needed ({cfg.model}: a CPU-scale model)")]
     if not torch.cuda.is_available():
         return [Check("gpu", False, "no CUDA GPU visible",
                       "run on a machine with a CUDA GPU (and the CUDA build of torch)")]
@@ -272,12 +273,12 @@ def _gpu_checks(cfg: dict, need: dict | None) -> list[Check]:
                   f"{found}; projected floor {need['gpu_gib_floor']} GiB per GPU (activations not included)",
                   "" if ok else "a GPU with more memory, train.use_8bit_adam: true, or train.lora: true")]
 
-def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Check:
+def _disk_check(need: dict | None, data_seconds: float | None, cfg: Config) -> Check:
     "Free disk where outputs go against the projected outputs (and MusicNet's download when it is missing)."
     free = shutil.disk_usage(outputs_dir() if outputs_dir().exists() else repo_root()).free / 2**30
     if need is None: return Check("disk", True, f"{free:.0f} GiB free (need unknown: weights missing)", required=False)
     parts = dict(need["disk_gib"])
-    if data_seconds is None and not cfg["data"]["synthetic"]:
+    if data_seconds is None and not cfg.data.synthetic:
         # archive + 16-bit PCM
         parts["musicnet"] = MUSICNET_ARCHIVE_GIB + round(MUSICNET_SECONDS * 44_100 * 2 / 2**30, 1)
     total = sum(parts.values())
@@ -288,29 +289,29 @@ def _disk_check(need: dict | None, data_seconds: float | None, cfg: dict) -> Che
                                          f"to a larger disk")
 
 # %% ../nbs/07_check.ipynb #8351c49a
-def check_environment(cfg: dict, kernel: str = "python3") -> dict:
+def check_environment(cfg: Config, kernel: str = "python3") -> dict:
     """Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems,
     estimate}`."""
-    if not cfg.get("model"):       # never a silent fallback to the tiny model
+    if not cfg.model:              # never a silent fallback to the tiny model
         return {"ok": False,
                 "checks": [vars(Check("model", False, "the preset has no `model:` key",
                                       "add `model: <hub id or folder>`"))],
                 "problems": ["model: the preset has no `model:` key"], "estimate": None}
     checks, data_seconds = _data_checks(cfg)
     need = None
-    if cfg["model"] != "tiny":
-        checks += check_weights(cfg["model"])
-        teacher = cfg["distill"]["teacher"]
+    if cfg.model != "tiny":
+        checks += check_weights(cfg.model)
+        teacher = cfg.distill.teacher
         if teacher and teacher != "pretrained": checks += check_weights(teacher)
-        if all(c.ok for c in checks if c.what.startswith(f"weights {cfg['model']}")):
-            clip_s, seconds = float(cfg["data"]["clip_seconds"]), data_seconds or MUSICNET_SECONDS
-            g = cfg["generate"]
-            prompts_file = repo_root()/g["prompts_file"]
+        if all(c.ok for c in checks if c.what.startswith(f"weights {cfg.model}")):
+            clip_s, seconds = float(cfg.data.clip_seconds), data_seconds or MUSICNET_SECONDS
+            g = cfg.generate
+            prompts_file = repo_root()/g.prompts_file
             n_prompts = (len(prompts_file.read_text().splitlines()) if prompts_file.is_file() else 0) + \
-                        (int(g["max_test_prompts"] or seconds * 10 / 330 / clip_s) if g["test_prompts"] else 0)
-            need = project_needs(cfg, Path(_hub_model(cfg["model"])), int(seconds / clip_s), n_prompts)
+                        (int(g.max_test_prompts or seconds * 10 / 330 / clip_s) if g.test_prompts else 0)
+            need = project_needs(cfg, Path(_hub_model(cfg.model)), int(seconds / clip_s), n_prompts)
     for name in preset_embedders(cfg): checks += check_embedder(name)
-    checks += check_transcriber(cfg["evaluate"]["transcriber"])
+    checks += check_transcriber(cfg.evaluate.transcriber)
     checks += check_kernel(kernel) + _gpu_checks(cfg, need) + [_disk_check(need, data_seconds, cfg)]
     problems = [f"{c.what}: {c.detail}" + (f"\n    fetch: {c.fix}" if c.fix else "") for c in checks if not c.ok
                 and c.required]
@@ -339,25 +340,22 @@ def _peak_rss_gib() -> float:
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20     # Linux: KiB
 
-def dry_config(cfg: dict, work: Path, n_clips: int) -> dict:
+def dry_config(cfg: Config, work: Path, n_clips: int) -> Config:
     """The preset with its data on the fixture under `work`, `n_clips` MusicNet test prompts and the first seed; all
     else as it is."""
-    import copy
-    cfg = copy.deepcopy(cfg)
-    cfg["data"].update(root=str(Path(work)/"fixture"), synthetic=None)
-    cfg["generate"].update(max_test_prompts=n_clips, seeds=list(cfg["generate"]["seeds"])[:1])
-    return cfg
+    return replace(cfg, data=replace(cfg.data, root=str(Path(work)/"fixture"), synthetic=None),
+                   generate=replace(cfg.generate, max_test_prompts=n_clips, seeds=list(cfg.generate.seeds)[:1]))
 
-def _dry_data(cfg: dict, n_clips: int) -> dict:
+def _dry_data(cfg: Config, n_clips: int) -> dict:
     from musicnet_ldm.audio import load_clip_audio
     from musicnet_ldm.fixture import make_fixture
     from musicnet_ldm.musicnet import build_clip_index, build_prompt
-    d = cfg["data"]
-    clips = build_clip_index(make_fixture(d["root"], recordings=2, test_recordings=1, seconds=21, seed=cfg["seed"]),
-                             clip_seconds=d["clip_seconds"], min_note_coverage=0.0).clips[:n_clips]
-    wavs = [load_clip_audio(c, top_db=d["top_db"], normalize_peak=d["normalize_peak"]) for c in clips]
-    return {"wavs": wavs, "prompts": [build_prompt(c, style=d["prompt_style"]) for c in clips],
-            "clip_seconds": d["clip_seconds"]}
+    d = cfg.data
+    clips = build_clip_index(make_fixture(d.root, recordings=2, test_recordings=1, seconds=21, seed=cfg.seed),
+                             clip_seconds=d.clip_seconds, min_note_coverage=0.0).clips[:n_clips]
+    wavs = [load_clip_audio(c, top_db=d.top_db, normalize_peak=d.normalize_peak) for c in clips]
+    return {"wavs": wavs, "prompts": [build_prompt(c, style=d.prompt_style) for c in clips],
+            "clip_seconds": d.clip_seconds}
 
 def _dry_audio(data: dict, run_dir: Path) -> dict:
     "Figure 2 of the clips, as the `audio` stage draws it."
@@ -376,24 +374,24 @@ def _dry_cache(pipe, data: dict) -> list[dict]:
             for z, cond, p in zip(latents, encode_text(pipe, data["prompts"]), data["prompts"])]
 
 # %% ../nbs/07_check.ipynb #c7d00003
-def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
+def _dry_finetune(pipe, items: list[dict], cfg: Config, device) -> dict:
     "One training step as `finetune.fit` takes it: accelerate, AdamW, checkpointing and dropout as the preset says."
     from accelerate import Accelerator
     from musicnet_ldm.cache import collate
     from musicnet_ldm.finetune import (ConditionedUNet, enable_gradient_checkpointing, finetune_losses,
                                        gradient_checkpointing_for, training_null)
-    t = cfg["train"]
-    acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg["mixed_precision"]), cpu=device.type == "cpu")
+    t = cfg.train
+    acc = Accelerator(mixed_precision=pick_mixed_precision(device, cfg.mixed_precision), cpu=device.type == "cpu")
     model = ConditionedUNet(pipe.unet, pipe.adapter).train()
-    null = training_null(pipe, t["cond_null"])                     # the null fine-tuning drops to
-    loss_fn = finetune_losses(pipe, null, t["cond_dropout"])[0]
-    ckpt = gradient_checkpointing_for(t["gradient_checkpointing"], model, loss_fn, items, collate, t["batch_size"],
-                                      cfg["mixed_precision"], t["ema"], device)
+    null = training_null(pipe, t.cond_null)                     # the null fine-tuning drops to
+    loss_fn = finetune_losses(pipe, null, t.cond_dropout)[0]
+    ckpt = gradient_checkpointing_for(t.gradient_checkpointing, model, loss_fn, items, collate, t.batch_size,
+                                      cfg.mixed_precision, t.ema, device)
     if ckpt["on"]: enable_gradient_checkpointing(pipe.unet)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t["lr"],
-                            weight_decay=t["weight_decay"])
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=t.lr,
+                            weight_decay=t.weight_decay)
     model, opt = acc.prepare(model, opt)
-    batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t["batch_size"]]).items()}
+    batch = {k: v.to(acc.device) if torch.is_tensor(v) else v for k, v in collate(items[:t.batch_size]).items()}
     with acc.autocast():
         loss = loss_fn(model, batch, torch.Generator().manual_seed(0))
     acc.backward(loss); opt.step(); opt.zero_grad(set_to_none=True)
@@ -402,39 +400,39 @@ def _dry_finetune(pipe, items: list[dict], cfg: dict, device) -> dict:
     return {"loss": loss.item(), "batch_size": len(batch["latents"]), "mixed_precision": acc.mixed_precision,
             "gradient_checkpointing": ckpt["on"]}
 
-def _dry_generate(pipe, cfg: dict, run_dir: Path, steps: int, n_clips: int,
+def _dry_generate(pipe, cfg: Config, run_dir: Path, steps: int, n_clips: int,
                   prompt_sets=("table1", "musicnet_test")) -> dict:
     "`generate.generate` on `n_clips` prompts of each of `prompt_sets` into `run_dir/samples/finetuned/`."
     import soundfile as sf
     from musicnet_ldm.generate import evaluation_prompt_records, generate
-    g = cfg["generate"]
+    g = cfg.generate
     records = evaluation_prompt_records(cfg, run_dir, log=lambda *a: None)
     chosen = [r for s in prompt_sets for r in [r for r in records if r["prompt_set"] == s][:n_clips]]
-    paths = generate(pipe, chosen, seeds=g["seeds"], steps=steps, guidance_scale=g["guidance_scale"],
-                     audio_length_s=g["audio_length_s"],
-                     negative_prompt=g["negative_prompt"], candidates=g["candidates"],
-                     batch_size=g["batch_size"], out_dir=run_dir, system="finetuned", progress=False)
+    paths = generate(pipe, chosen, seeds=g.seeds, steps=steps, guidance_scale=g.guidance_scale,
+                     audio_length_s=g.audio_length_s,
+                     negative_prompt=g.negative_prompt, candidates=g.candidates,
+                     batch_size=g.batch_size, out_dir=run_dir, system="finetuned", progress=False)
     audio = [sf.read(str(p), dtype="float32")[0] for p in paths]
     if not all(np.isfinite(a).all() for a in audio): raise FloatingPointError("dry run: generated audio is not finite")
     return {"clips": len(paths), "samples": int(audio[0].shape[-1]), "steps": steps, "dtype": str(pipe.unet.dtype),
             "peak_dbfs": round(float(20 * np.log10(max(np.abs(a).max() for a in audio) + 1e-30)), 1)}
 
-def _dry_distill(pipe, items: list[dict], cfg: dict) -> dict:
+def _dry_distill(pipe, items: list[dict], cfg: Config) -> dict:
     from musicnet_ldm.cache import collate
     from musicnet_ldm.distill import kd_loss, make_student
-    d = cfg["distill"]
-    student = make_student(pipe.unet, d["layers_per_block"], d["transformer_layers_per_block"], d["channel_mult"])
+    d = cfg.distill
+    student = make_student(pipe.unet, d.layers_per_block, d.transformer_layers_per_block, d.channel_mult)
     batch = {k: v.to(pipe.unet.device) if torch.is_tensor(v) else v for k, v in collate(items[:1]).items()}
-    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, d["kd"]["weights"],
+    loss, parts = kd_loss(student.train(), pipe.unet, batch, pipe.scheduler, as_dict(d.kd.weights),
                           generator=torch.Generator().manual_seed(0))
     loss.backward()
     return {**parts, "student_params_M": student.init_report["size"]["params_m"]}
 
-def _dry_embedders(cfg: dict, embedder, log=print) -> tuple[dict, dict]:
+def _dry_embedders(cfg: Config, embedder, log=print) -> tuple[dict, dict]:
     "The preset's evaluation embedders built by `embedder(name)`; those that cannot be built here: {name: why}."
     from musicnet_ldm.hub import ModelNotAvailableError
-    e = cfg["evaluate"]
-    names = dict.fromkeys(n for n in [*e["fad_embedders"], e["clap_backend"], e["clap_agreement"]] if n)
+    e = cfg.evaluate
+    names = dict.fromkeys(n for n in [*e.fad_embedders, e.clap_backend, e.clap_agreement] if n)
     built, skipped = {}, {}
     for name in names:
         try: built[name] = embedder(name)
@@ -443,27 +441,27 @@ def _dry_embedders(cfg: dict, embedder, log=print) -> tuple[dict, dict]:
             log(f"dry run: evaluate: embedder {name!r} SKIPPED (cannot be built on this machine): {err}")
     return built, skipped
 
-def _dry_reconstruct(pipe, cfg: dict, run_dir: Path) -> dict:
+def _dry_reconstruct(pipe, cfg: Config, run_dir: Path) -> dict:
     "Table 1's `reconstructed` row (`evaluate.reconstruct_reference`): the dry run's pipeline on its reference clips."
     from musicnet_ldm.evaluate import read_samples, reconstruct_reference, write_reference_clips
-    e = cfg["evaluate"]
-    ref_dir = (Path(e["reference"]) if e["reference"] != "auto"
-               else write_reference_clips(cfg, run_dir, max_clips=e["max_reference_clips"]))
-    out = reconstruct_reference(pipe, run_dir, ref_dir, normalize_peak=cfg["data"]["normalize_peak"])
+    e = cfg.evaluate
+    ref_dir = (Path(e.reference) if e.reference != "auto"
+               else write_reference_clips(cfg, run_dir, max_clips=e.max_reference_clips))
+    out = reconstruct_reference(pipe, run_dir, ref_dir, normalize_peak=cfg.data.normalize_peak)
     return {"clips": len(read_samples(out))}
 
-def _dry_evaluate(cfg: dict, run_dir: Path, embedder, log=print) -> dict:
+def _dry_evaluate(cfg: Config, run_dir: Path, embedder, log=print) -> dict:
     """`evaluate.table1` with the preset's evaluation settings and random-weight embedders (the `reconstructed` row
     comes from `_dry_reconstruct`); the finetuned row's figures."""
     from musicnet_ldm.evaluate import table1
-    e = cfg["evaluate"]
+    e = cfg.evaluate
     built, skipped = _dry_embedders(cfg, embedder, log)
     keep = lambda n: n if n in built else None
-    record = table1(run_dir, systems=e["systems"], fad_embedders=tuple(n for n in e["fad_embedders"] if n in built),
-                    clap_backend=keep(e["clap_backend"]), transcriber=e["transcriber"], reference=e["reference"],
-                    cfg=cfg, max_reference_clips=e["max_reference_clips"], n_boot=e["n_boot"], fad_inf=e["fad_inf"],
-                    seed=cfg["seed"], listening=e["listening"], loudness_lufs=e["loudness_lufs"],
-                    clap_agreement=keep(e["clap_agreement"]), embedders=built)
+    record = table1(run_dir, systems=e.systems, fad_embedders=tuple(n for n in e.fad_embedders if n in built),
+                    clap_backend=keep(e.clap_backend), transcriber=e.transcriber, reference=e.reference,
+                    cfg=cfg, max_reference_clips=e.max_reference_clips, n_boot=e.n_boot, fad_inf=e.fad_inf,
+                    seed=cfg.seed, listening=e.listening, loudness_lufs=e.loudness_lufs,
+                    clap_agreement=keep(e.clap_agreement), embedders=built)
     row = next(r for r in record["rows"] if r["system"] == "finetuned")
     figures = {k: v for k, v in row.items() if isinstance(v, (int, float))
                and (k.startswith(("fad_", "clap")) or k.endswith("_n"))}
@@ -487,9 +485,9 @@ def _dry_pipeline(name: str):
     _set_vocoder_level(pipe.vae, pipe.vocoder)      # else the evaluation rightly rejects the clips as silent
     return MusicNetLDMPipeline.from_audioldm2(pipe)
 
-def _generate_precision(cfg: dict, device) -> str:
+def _generate_precision(cfg: Config, device) -> str:
     "The precision the generation stage samples in on `device` (core's one rule)."
-    return resolve_precision(cfg["generate"]["precision"], cfg["mixed_precision"], device)
+    return resolve_precision(cfg.generate.precision, cfg.mixed_precision, device)
 
 def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps: int = 2, device="auto",
             model: str | None = None, run_dir=None, embedder=_dry_embedder, prompt_sets=("table1", "musicnet_test"),
@@ -500,9 +498,9 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
     import gc, tempfile
     from musicnet_ldm.model import ConditioningAdapter
     cfg, device = load_config(preset), pick_device(device)
-    name = model or cfg["model"]
+    name = model or cfg.model
     report = {"preset": preset, "model": name, "device": str(device),
-              "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]),
+              "mixed_precision": pick_mixed_precision(device, cfg.mixed_precision),
               "inference_dtype": str(component_dtypes(_generate_precision(cfg, device))["unet"]), "stages": {},
               "skipped": {}}
     def timed(stage, fn):
@@ -517,7 +515,7 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
         run = Path(run_dir or Path(work)/"run"); run.mkdir(parents=True, exist_ok=True)
         cfg = dry_config(cfg, Path(work), n_clips)
         pipe = timed("build", lambda: {"pipe": _dry_pipeline(name)}).pop("pipe")
-        if cfg["train"]["adapter"]: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
+        if cfg.train.adapter: pipe.adapter = ConditioningAdapter.for_pipeline(pipe)
         pipe.to(device)
         data = timed("data", lambda: _dry_data(cfg, n_clips))
         if "audio" in stages: timed("audio", lambda: _dry_audio(data, run))
@@ -526,10 +524,10 @@ def dry_run(preset: str = "full", stages=DRY_RUN_STAGES, n_clips: int = 2, steps
         if "distill" in stages: timed("distill", lambda: _dry_distill(pipe, items, cfg))
         # in the inference dtype a real generation run loads (bf16 on most GPUs, fp32 on a CPU)
         if "generate" in stages:
-            pipe.set_precision(_generate_precision(cfg, device), cfg["generate"]["upcast_decode"])
+            pipe.set_precision(_generate_precision(cfg, device), cfg.generate.upcast_decode)
             timed("generate", lambda: _dry_generate(pipe, cfg, run, steps, n_clips, prompt_sets))
         evaluate = "evaluate" in stages and "generate" in stages
-        if evaluate and cfg["evaluate"]["reconstruct"]: timed("reconstruct", lambda: _dry_reconstruct(pipe, cfg, run))
+        if evaluate and cfg.evaluate.reconstruct: timed("reconstruct", lambda: _dry_reconstruct(pipe, cfg, run))
         # the evaluation loads its own models, as the evaluate stage does
         pipe = items = None; gc.collect()
         if evaluate: report["skipped"] = timed("evaluate", lambda: _dry_evaluate(cfg, run, embedder, log))["_skipped"]
@@ -549,7 +547,7 @@ FIGURES = {"s_per_step": "s/step (median training step)", "peak_gib": "peak memo
            "s_per_clip": "s/clip (generation)"}
 
 # %% ../nbs/07_check.ipynb #acc00004
-def acceptance_clips(cfg: dict, n: int) -> list:
+def acceptance_clips(cfg: Config, n: int) -> list:
     "`n` clips spread evenly over the train split of the preset's data (its synthetic fixture written first if asked)."
     from musicnet_ldm.fixture import prepare_data
     from musicnet_ldm.musicnet import clip_index_from_config
@@ -557,7 +555,7 @@ def acceptance_clips(cfg: dict, n: int) -> list:
     prepare_data(cfg)
     train = clip_index_from_config(cfg).split("train")
     if len(train) < n:
-        raise ValueError(f"acceptance: --clips {n} but the train split of {cfg['data']['root']} has {len(train)} clips")
+        raise ValueError(f"acceptance: --clips {n} but the train split of {cfg.data.root} has {len(train)} clips")
     return [train[i] for i in np.linspace(0, len(train) - 1, n).round().astype(int)]   # distinct: the spacing is ≥ 1
 
 # %% ../nbs/07_check.ipynb #acc00007
@@ -573,21 +571,21 @@ def cache_nonfinite(folder) -> dict:
     return bad
 
 # %% ../nbs/07_check.ipynb #acc00010
-def acceptance_cache(pipe, clips: list, cfg: dict, work: Path, log=print) -> dict:
+def acceptance_cache(pipe, clips: list, cfg: Config, work: Path, log=print) -> dict:
     "The encode-once cache of `clips` in `work/cache/`, built as `cache.training_data` builds it; its train items."
     from musicnet_ldm import cache
-    d = cfg["data"]
+    d = cfg.data
     settings = cache.cache_settings(cfg)
     clip_ids = [(c.recording_id, c.start_s) for c in clips]
     folder = Path(work)/"cache"/config_hash({"settings": settings, "clips": clip_ids})
     t0 = time.perf_counter()
     try:
-        cache.build_cache(pipe, clips, folder, settings, d["prompt_style"], d["top_db"], d["normalize_peak"], log=log,
+        cache.build_cache(pipe, clips, folder, settings, d.prompt_style, d.top_db, d.normalize_peak, log=log,
                           workers=cache.data_workers(d), device=cache.encode_device(cfg), dtype=cache.encode_dtype(d))
     except FloatingPointError as e:               # the build refuses to write a non-finite latent or conditioning
         return {"folder": str(folder), "nonfinite": {"build": str(e)}}
-    frames = cache.clip_latent_frames(d["clip_seconds"], pipe.vae_scale_factor)
-    train = cache.CachedClipDataset(folder, "train", latents=cache.latents_mode(d), seed=cfg["seed"], frames=frames)
+    frames = cache.clip_latent_frames(d.clip_seconds, pipe.vae_scale_factor)
+    train = cache.CachedClipDataset(folder, "train", latents=d.latents, seed=cfg.seed, frames=frames)
     return {"folder": str(folder), "clips": len(train), "seconds": round(time.perf_counter() - t0, 2),
             "nonfinite": cache_nonfinite(folder), "_train_set": train, "_empty": train.empty_conditioning()}
 
@@ -614,46 +612,46 @@ ACCEPTANCE_TRAIN = {"log_every": 1, "keep_checkpoints": 1, "checkpoint_every": N
 
 def _checkpointing_on(unet) -> bool: return any(getattr(m, "_musicnet_ckpt", False) for m in unet.modules())
 
-def acceptance_train(pipe, data: dict, cfg: dict, steps: int, work: Path, log=print) -> dict:
+def acceptance_train(pipe, data: dict, cfg: Config, steps: int, work: Path, log=print) -> dict:
     "`steps` steps of `finetune.fit` with the preset's train settings, no evaluation: losses, times, memory, a batch."
     from musicnet_ldm.cache import collate
     from musicnet_ldm.finetune import fit, peak_memory, read_train_log
-    device, train_set, out, t = pick_device("auto"), data["_train_set"], Path(work)/"train", cfg["train"]
+    device, train_set, out, t = pick_device("auto"), data["_train_set"], Path(work)/"train", cfg.train
     train_set.set_epoch(0)
-    batch = collate([train_set[i] for i in range(min(t["batch_size"], len(train_set)))])
+    batch = collate([train_set[i] for i in range(min(t.batch_size, len(train_set)))])
     before, error = fixed_batch_loss(pipe, batch, device), None        # on the engine's device
     with peak_memory(device) as mem:
-        try: fit(pipe, train_set, None, out, collate=collate, log=log, seed=cfg["seed"],     # train.cond_null's null
-                 mixed_precision=cfg["mixed_precision"], info={"data": "acceptance"},
-                 **{**t, **ACCEPTANCE_TRAIN, "max_steps": steps})
+        try: fit(pipe, train_set, None, out, collate=collate, log=log, seed=cfg.seed,     # train.cond_null's null
+                 mixed_precision=cfg.mixed_precision, info={"data": "acceptance"},
+                 settings=t, **{**ACCEPTANCE_TRAIN, "max_steps": steps})
         except FloatingPointError as e: error = str(e)    # the engine stops after `max_nonfinite` in a row
     events = read_train_log(out)
-    per_epoch = math.ceil(math.ceil(len(train_set) / t["batch_size"]) / t["grad_accum"])   # the engine's, one process
+    per_epoch = math.ceil(math.ceil(len(train_set) / t.batch_size) / t.grad_accum)   # the engine's, one process
     seconds = step_seconds(events, per_epoch)
     return {"losses": [e["loss"] for e in events if e.get("event") == "train"], "error": error,
             "nonfinite_steps": sum(e.get("event") == "nonfinite" for e in events), "steps_per_epoch": per_epoch,
             "fixed_batch_loss_before": before, "fixed_batch_loss_after": fixed_batch_loss(pipe, batch, device),
             "fixed_batch_size": len(batch["latents"]), "median_step_s": statistics.median(seconds) if seconds else None,
             "peak_memory_gib": round(mem["gib"], 3), "gradient_checkpointing": _checkpointing_on(pipe.unet),
-            "mixed_precision": pick_mixed_precision(device, cfg["mixed_precision"]), "batch_size": t["batch_size"]}
+            "mixed_precision": pick_mixed_precision(device, cfg.mixed_precision), "batch_size": t.batch_size}
 
 # %% ../nbs/07_check.ipynb #acc00022
-def acceptance_generate(cfg: dict, checkpoint, work: Path, n_prompts: int, steps: int | None = None) -> dict:
+def acceptance_generate(cfg: Config, checkpoint, work: Path, n_prompts: int, steps: int | None = None) -> dict:
     "The first `n_prompts` Table 1 prompts by `generate.generate` from `checkpoint`: the preset's settings, first seed."
     from musicnet_ldm.core import resolve_precision
     from musicnet_ldm.generate import generate, read_prompt_records
-    g = cfg["generate"]
-    prompts_file = Path(g["prompts_file"]) if Path(g["prompts_file"]).is_absolute() else repo_root()/g["prompts_file"]
+    g = cfg.generate
+    prompts_file = Path(g.prompts_file) if Path(g.prompts_file).is_absolute() else repo_root()/g.prompts_file
     records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(prompts_file)][:n_prompts]
     if len(records) < n_prompts:
         raise ValueError(f"acceptance: {n_prompts} prompts asked, {prompts_file} has {len(records)}")
-    steps = int(steps or g["steps"])
-    precision = resolve_precision(g["precision"], cfg["mixed_precision"], pick_device(cfg["device"]))   # as the stage
-    paths = generate(str(checkpoint), records, seeds=list(g["seeds"])[:1], steps=steps,
-                     guidance_scale=g["guidance_scale"], audio_length_s=g["audio_length_s"],
-                     negative_prompt=g["negative_prompt"], candidates=g["candidates"], batch_size=g["batch_size"],
-                     out_dir=work, system="finetuned", device=cfg["device"], precision=precision,
-                     upcast_decode=g["upcast_decode"], overwrite=True, progress=False)
+    steps = int(steps or g.steps)
+    precision = resolve_precision(g.precision, cfg.mixed_precision, pick_device(cfg.device))   # as the stage
+    paths = generate(str(checkpoint), records, seeds=list(g.seeds)[:1], steps=steps,
+                     guidance_scale=g.guidance_scale, audio_length_s=g.audio_length_s,
+                     negative_prompt=g.negative_prompt, candidates=g.candidates, batch_size=g.batch_size,
+                     out_dir=work, system="finetuned", device=cfg.device, precision=precision,
+                     upcast_decode=g.upcast_decode, overwrite=True, progress=False)
     sidecars = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
     return {"clips": len(paths), "steps": steps, "precision": precision, "folder": str(paths[0].parent),
             "s_per_clip": statistics.median(s["generation_seconds"] for s in sidecars),
@@ -676,12 +674,13 @@ def clip_levels(paths) -> list[dict]:
     return rows
 
 # %% ../nbs/07_check.ipynb #acc00028
-def acceptance_clap(paths, prompts, cfg: dict, log=print) -> dict:
+def acceptance_clap(paths, prompts, cfg: Config, log=print) -> dict:
     "The CLAP score of the clips with `evaluate.clap_backend` at Table 1's loudness, or why it was skipped."
     from musicnet_ldm.core import SAMPLE_RATE
     from musicnet_ldm.hub import ModelNotAvailableError
     from musicnet_ldm.embeddings import ClapScore, get_embedder, load_wav, loudness_normalize
-    e, name = cfg["evaluate"], cfg["evaluate"]["clap_backend"]
+    e = cfg.evaluate
+    name = e.clap_backend
     def skipped(why):
         log(f"acceptance: CLAP score SKIPPED: {why}")
         return {"backend": name, "skipped": why}
@@ -691,38 +690,38 @@ def acceptance_clap(paths, prompts, cfg: dict, log=print) -> dict:
     try: embedder = get_embedder(name)
     except (ModelNotAvailableError, ImportError) as err:
         return skipped(f"{name} cannot be built here: {str(err).splitlines()[0]}")
-    if e["loudness_lufs"] is not None: wavs = [loudness_normalize(w, SAMPLE_RATE, e["loudness_lufs"]) for w in wavs]
-    score = ClapScore(embedder, n_boot=e["n_boot"], seed=cfg["seed"])
+    if e.loudness_lufs is not None: wavs = [loudness_normalize(w, SAMPLE_RATE, e.loudness_lufs) for w in wavs]
+    score = ClapScore(embedder, n_boot=e.n_boot, seed=cfg.seed)
     score.update(wavs, prompts, sr=SAMPLE_RATE)
     r = score.compute()
     return {"backend": name, "embedding": r["embedding"], "clap": r["clap"], "ci": r["ci"], "margin": r.get("margin"),
             "n": r["n"]}
 
 # %% ../nbs/07_check.ipynb #acc00031
-def projection_rows(cfg: dict, device) -> list[dict] | str:
+def projection_rows(cfg: Config, device) -> list[dict] | str:
     "`bench.measure_train_memory` rows of fresh UNets of the model's geometry on this GPU, or why there is none."
     from musicnet_ldm import bench
     from musicnet_ldm.hub import ARCHITECTURES
     device = torch.device(device)
     if device.type != "cuda": return f"{device.type} run: the projection is for the real geometry on a GPU"
-    if cfg["model"] not in ARCHITECTURES: return f"{cfg['model']}: its geometry is not in hub.ARCHITECTURES"
-    return bench.measure_train_memory(audioldm2_architecture(cfg["model"], device="meta").unet, (1, 2), device)
+    if cfg.model not in ARCHITECTURES: return f"{cfg.model}: its geometry is not in hub.ARCHITECTURES"
+    return bench.measure_train_memory(audioldm2_architecture(cfg.model, device="meta").unet, (1, 2), device)
 
 # %% ../nbs/07_check.ipynb #acc00034
-def project_run(cfg: dict, rows: list[dict] | str, gpu_name: str, checkpointing: bool, gen_steps: int) -> dict:
+def project_run(cfg: Config, rows: list[dict] | str, gpu_name: str, checkpointing: bool, gen_steps: int) -> dict:
     "08_bench's s/step, peak GiB and s/clip for this run's batch, checkpointing and steps; 'n/a (why)' where none."
     from musicnet_ldm import bench
     if isinstance(rows, str): return dict.fromkeys(FIGURES, f"n/a ({rows})")
-    batch, key = cfg["train"]["batch_size"], "with_checkpointing" if checkpointing else "without_checkpointing"
+    batch, key = cfg.train.batch_size, "with_checkpointing" if checkpointing else "without_checkpointing"
     out = {"peak_gib": bench.extrapolate_memory(rows, batch)[key][f"projected_peak_gib_batch{batch}"]}
     gpu = next((g for g in bench.GPU_PEAK_BF16 if g in gpu_name), None)
     if gpu is None: return {**dict.fromkeys(FIGURES, f"n/a ({gpu_name}: no peak FLOP/s in bench.GPU_PEAK_BF16)"), **out}
-    meta = audioldm2_architecture(cfg["model"], device="meta")
+    meta = audioldm2_architecture(cfg.model, device="meta")
     flops = bench.generation_flops(meta)
     step = bench.train_step_flops(meta.unet, batch, checkpointing)
     costs = bench.project_costs({**flops, "train_step_batch16": step}, batch, epochs=1, batch=batch, steps=gen_steps)
     return {**out, "s_per_step": round(step / (bench.GPU_PEAK_BF16[gpu] * bench.TRAIN_MFU), 3),
-            "s_per_clip": round(costs[f"projected_s_per_clip_{gpu}"] * cfg["generate"]["candidates"], 2)}
+            "s_per_clip": round(costs[f"projected_s_per_clip_{gpu}"] * cfg.generate.candidates, 2)}
 
 # %% ../nbs/07_check.ipynb #acc00037
 def acceptance_figures(train: dict, gen: dict | None, projected: dict) -> dict:
@@ -782,14 +781,14 @@ def acceptance_table(report: dict) -> str:
 # %% ../nbs/07_check.ipynb #acc00046
 def _public(d: dict) -> dict: return {k: v for k, v in d.items() if not k.startswith("_")}
 
-def _acceptance_run(cfg: dict, report: dict, work: Path, clips: int, steps: int, gen_steps: int | None,
+def _acceptance_run(cfg: Config, report: dict, work: Path, clips: int, steps: int, gen_steps: int | None,
                     n_prompts: int, log=print):
     "Steps 2 to 5 into `report`: the projection's measurement, the cache, training, generation and scores, figures."
     import gc
     from musicnet_ldm.model import load_pipeline
     device = pick_device("auto")
     rows = projection_rows(cfg, device)                                 # first: on an empty GPU
-    pipe = load_pipeline(cfg["model"], device="cpu")                    # fp32 on the CPU, as `finetune.train`
+    pipe = load_pipeline(cfg.model, device="cpu")                    # fp32 on the CPU, as `finetune.train`
     data = acceptance_cache(pipe, acceptance_clips(cfg, clips), cfg, work, log)
     report["cache"] = _public(data)
     if "_train_set" in data: report["train"] = acceptance_train(pipe, data, cfg, steps, work, log)
@@ -800,7 +799,7 @@ def _acceptance_run(cfg: dict, report: dict, work: Path, clips: int, steps: int,
         gen = acceptance_generate(cfg, work/"train"/"final", work, n_prompts, gen_steps)
         report["generate"] = {**_public(gen), "levels": clip_levels(gen["_paths"]),
                               "clap": acceptance_clap(gen["_paths"], gen["_prompts"], cfg, log)}
-    t, gen_steps = report.get("train") or {}, int(gen_steps or cfg["generate"]["steps"])
+    t, gen_steps = report.get("train") or {}, int(gen_steps or cfg.generate.steps)
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     projected = project_run(cfg, rows, gpu, t.get("gradient_checkpointing", False), gen_steps)
     report["figures"] = acceptance_figures(t, report.get("generate"), projected)
@@ -813,7 +812,7 @@ def acceptance(preset: str = "full", model: str | None = None, clips: int = ACCE
     cfg = load_config(preset, {"model": model})
     out = Path(out or outputs_dir()/f"acceptance_{Path(preset).stem}.json")
     work, device = out.with_suffix(""), pick_device("auto")
-    report = {"preset": cfg["preset"], "model": cfg["model"], "clips": clips, "steps": steps, "json": str(out),
+    report = {"preset": cfg.preset, "model": cfg.model, "clips": clips, "steps": steps, "json": str(out),
               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else str(device),
               "check": check_environment(cfg)}
     t0 = time.perf_counter()

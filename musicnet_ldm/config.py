@@ -6,7 +6,7 @@
 __all__ = ['SECTIONS', 'RECORDS', 'ConfigError', 'setting', 'subsection', 'default_of', 'RunConfig', 'DataConfig', 'LoopConfig',
            'TrainConfig', 'GenerateConfig', 'ListeningConfig', 'EvaluateConfig', 'KDWeights', 'PhaseConfig', 'KDConfig',
            'LCMConfig', 'DistillConfig', 'check_value', 'from_dict', 'as_dict', 'repo_root', 'params_dir',
-           'outputs_dir', 'resolve', 'merge_config', 'load_config', 'config_hash', 'setting_names',
+           'outputs_dir', 'Config', 'resolve', 'merge_config', 'load_config', 'config_hash', 'setting_names',
            'overrides_from_names', 'notebook_config', 'parameters_start', 'add_setting_options', 'config_from_args',
            'describe']
 
@@ -331,10 +331,11 @@ def from_dict(cls, d: dict | None, section: str):
     return cls(**{f.name: check_value(f, d[f.name], f"{section}.{f.name}") for f in fields(cls) if f.name in d})
 
 def as_dict(obj) -> dict:
-    "A section's settings as a plain dict, in declaration order (nested sections as dicts)."
+    "A section's (or a whole `Config`'s) settings as a plain dict, in declaration order (nested sections as dicts)."
     out = {}
     for f in fields(obj):
         value = getattr(obj, f.name)
+        if f.metadata.get("record") and value is None: continue          # an unset record is not written
         out[f.name] = as_dict(value) if is_dataclass(value) else copy.deepcopy(value)
     return out
 
@@ -356,17 +357,32 @@ SECTIONS = {"data": DataConfig, "train": TrainConfig, "generate": GenerateConfig
 # set by reproduce (a preset given as a yaml path), kept when present
 RECORDS = ("preset_path",)
 
-def resolve(cfg: dict) -> dict:
-    "`cfg` with every declared default filled in; unknown keys and bad values are `ConfigError`s."
-    known = [f.name for f in fields(RunConfig)] + list(SECTIONS) + list(RECORDS)
+# %% ../nbs/00a_config.ipynb #7682aad1
+@dataclass
+class Config(RunConfig):
+    "A resolved run configuration: the top-level settings, each section's typed settings and the records."
+    data: DataConfig = subsection(DataConfig, "the data: where MusicNet is, how it is cut into clips and prompts")
+    train: TrainConfig = subsection(TrainConfig, "fine-tuning: the engine's settings and fine-tuning's own")
+    generate: GenerateConfig = subsection(GenerateConfig, "how every system's Table 1 clips are sampled")
+    evaluate: EvaluateConfig = subsection(EvaluateConfig, "how Table 1 is measured")
+    distill: DistillConfig = subsection(DistillConfig, "the smaller, few-step student")
+    # a record, not a setting: kept only when set (an unset one is not in as_dict, so hashes do not change)
+    preset_path: str | None = field(default=None, metadata={"record": True, "comment": "the preset's yaml path",
+                                                            "choices": None, "low": None, "high": None,
+                                                            "section": None})
+
+# %% ../nbs/00a_config.ipynb #50bfe43a
+def resolve(cfg: dict | Config) -> Config:
+    """The `Config` of `cfg` (a preset's dict, or a `Config` checked again): every declared default filled in;
+    unknown keys and bad values are `ConfigError`s."""
+    if isinstance(cfg, Config): cfg = as_dict(cfg)
+    top = [f.name for f in fields(RunConfig)]
+    known = top + list(SECTIONS) + list(RECORDS)
     unknown = sorted(set(cfg) - set(known))
     if unknown: raise ConfigError(f"unknown key(s) {unknown} at the top of the config; known: {known}")
-    top = from_dict(RunConfig, {k: v for k, v in cfg.items() if k in [f.name for f in fields(RunConfig)]}, "config")
-    out = as_dict(top)
-    for name, cls in SECTIONS.items(): out[name] = as_dict(from_dict(cls, cfg.get(name), name))
-    for name in RECORDS:
-        if name in cfg: out[name] = copy.deepcopy(cfg[name])
-    return out
+    settings = vars(from_dict(RunConfig, {k: v for k, v in cfg.items() if k in top}, "config"))
+    sections = {name: from_dict(cls, cfg.get(name), name) for name, cls in SECTIONS.items()}
+    return Config(**settings, **sections, **{k: copy.deepcopy(cfg[k]) for k in RECORDS if k in cfg})
 
 # %% ../nbs/00a_config.ipynb #f87cb781
 def merge_config(base: dict, overrides: dict | None) -> dict:
@@ -381,7 +397,7 @@ def merge_config(base: dict, overrides: dict | None) -> dict:
         else: node[leaf] = copy.deepcopy(value)
     return out
 
-def load_config(preset: str | os.PathLike = "smoke", overrides: dict | None = None) -> dict:
+def load_config(preset: str | os.PathLike = "smoke", overrides: dict | None = None) -> Config:
     "Load `params/<preset>.yaml` (or a yaml path), apply `overrides`, fill in the defaults and check everything."
     path = Path(preset)
     if path.suffix not in (".yaml", ".yml"): path = params_dir()/f"{preset}.yaml"
@@ -392,8 +408,9 @@ def load_config(preset: str | os.PathLike = "smoke", overrides: dict | None = No
     cfg.setdefault("preset", path.stem)
     return resolve(merge_config(cfg, overrides))
 
-def config_hash(cfg: dict, n: int = 12) -> str:
-    "A stable short hash of a configuration (key order does not matter)."
+def config_hash(cfg, n: int = 12) -> str:
+    "A stable short hash of a configuration, typed or a plain dict (key order does not matter)."
+    if is_dataclass(cfg): cfg = as_dict(cfg)
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 # %% ../nbs/00a_config.ipynb #7442c042
@@ -421,7 +438,7 @@ def overrides_from_names(values: dict, main: str = "train") -> dict:
     return {names[k][0]: v for k, v in values.items()}
 
 # %% ../nbs/00a_config.ipynb #21e5414a
-def notebook_config(preset: str, namespace: dict, before: set, main: str = "train", own: tuple = ()) -> dict:
+def notebook_config(preset: str, namespace: dict, before: set, main: str = "train", own: tuple = ()) -> Config:
     """The configuration a notebook's parameters ask for: the names defined in `namespace` since `before` (the
     parameters cell and papermill's injected cell) are settings, named as `setting_names(main)` names them, except
     `preset` and the notebook's `own` parameters (not settings: e.g. a run directory); `None` keeps the preset's
@@ -457,7 +474,7 @@ def add_setting_options(parser, main: str = "train"):
                         help="any key, dotted and YAML-typed: train.grad_accum=4")
     return parser
 
-def config_from_args(args, main: str = "train") -> dict:
+def config_from_args(args, main: str = "train") -> Config:
     "The configuration a parsed command line asks for."
     names = setting_names(main)
     over = overrides_from_names({k: v for k, v in vars(args).items() if k in names}, main)

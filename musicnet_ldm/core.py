@@ -32,7 +32,7 @@ STANDIN_MODEL = "standin"
 
 # %% ../nbs/00b_core.ipynb #bda48711
 # the presets' loader and the run folders' helpers, here for the notebooks that start from core
-from .config import config_hash, load_config, outputs_dir, repo_root
+from .config import Config, as_dict, config_hash, load_config, outputs_dir, repo_root
 
 
 # %% ../nbs/00b_core.ipynb #cac3942c
@@ -57,12 +57,12 @@ def package_versions(names=("torch", "diffusers", "transformers", "accelerate", 
         except PackageNotFoundError: out[n] = None
     return out
 
-def make_run_dir(cfg: dict, run_id: str | None = None, root: Path | None = None) -> Path:
+def make_run_dir(cfg: Config, run_id: str | None = None, root: Path | None = None) -> Path:
     "Create `outputs/<run_id>/` and record the resolved config, its hash, versions and git sha in `config.json`."
-    run_id = run_id or cfg.get("run_id") or f"{cfg.get('preset', 'run')}-{config_hash(cfg)}"
+    run_id = run_id or cfg.run_id or f"{cfg.preset}-{config_hash(cfg)}"
     run_dir = Path(root or outputs_dir())/run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    record = {"run_id": run_id, "config": cfg, "config_hash": config_hash(cfg), "versions": package_versions(),
+    record = {"run_id": run_id, "config": as_dict(cfg), "config_hash": config_hash(cfg), "versions": package_versions(),
               "git_sha": git_sha(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write_text(run_dir/"config.json", json.dumps(record, indent=2, default=str))
     return run_dir

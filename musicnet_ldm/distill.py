@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .cache import collate as cache_collate
-from .config import KDWeights, LoopConfig, PhaseConfig, as_dict, from_dict
+from .config import Config, KDWeights, LoopConfig, PhaseConfig, as_dict, from_dict
 from .core import CLIP_SECONDS, LATENT_CHANNELS, SAMPLE_RATE, atomic_write_text, seed_everything
 from .engine import Engine, Job
 from .finetune import _bcast, prediction_target, x0_and_eps
@@ -433,13 +433,13 @@ def load_student(folder, device="auto", precision: str = "no", upcast_decode: bo
     return load_pipeline(str(folder), device=device, precision=precision, upcast_decode=upcast_decode)
 
 # %% ../nbs/06a_distill.ipynb #e0c93900
-def evaluation_prompts(cfg: dict) -> set[str]:
+def evaluation_prompts(cfg: Config) -> set[str]:
     """Every prompt an evaluation can use: the Table 1 prompt file's and every MusicNet test-split clip's, in every
     prompt style."""
     from musicnet_ldm.core import repo_root
     from musicnet_ldm.generate import read_prompts
     from musicnet_ldm.musicnet import PROMPT_STYLES, build_prompt, clip_index_from_config
-    f = Path(cfg["generate"]["prompts_file"])
+    f = Path(cfg.generate.prompts_file)
     out = set(read_prompts(f if f.is_absolute() else repo_root()/f))
     test_clips = clip_index_from_config(cfg).split("test")
     return out | {build_prompt(c, style=s) for c in test_clips for s in PROMPT_STYLES}
@@ -540,13 +540,13 @@ class DistillDataset(torch.utils.data.Dataset):
         return item
 
 # %% ../nbs/06a_distill.ipynb #8574046f
-def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="auto"):
+def load_teacher(cfg: Config, run_dir: Path, teacher: str | None = None, device="auto"):
     """The teacher pipeline: an explicit path/id, `"pretrained"` (the preset's model), else the fine-tuning run's
     `best/` folder, which must then exist: distilling the pretrained model instead is a choice, never a fallback."""
     from musicnet_ldm.core import pick_device, resolve_precision
     from musicnet_ldm.model import load_pipeline
-    src = teacher or cfg["distill"]["teacher"]
-    if src == "pretrained": src = cfg["model"]
+    src = teacher or cfg.distill.teacher
+    if src == "pretrained": src = cfg.model
     if src is None:
         if not (run_dir/"best").is_dir():
             raise FileNotFoundError(f"distill: no fine-tuned model at {run_dir/'best'}; fine-tune first, or set "
@@ -555,8 +555,8 @@ def load_teacher(cfg: dict, run_dir: Path, teacher: str | None = None, device="a
                                     "teacher")
         src = str(run_dir/"best")
     device = pick_device(device)
-    precision = resolve_precision(cfg["distill"]["precision"], cfg["mixed_precision"], device)   # never a default
-    pipe = load_pipeline(src, device=device, precision=precision, upcast_decode=cfg["generate"]["upcast_decode"])
+    precision = resolve_precision(cfg.distill.precision, cfg.mixed_precision, device)   # never a default
+    pipe = load_pipeline(src, device=device, precision=precision, upcast_decode=cfg.generate.upcast_decode)
     pipe.set_progress_bar_config(disable=True)
     return pipe, str(src)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import notebook_config
+from .config import Config, as_dict, notebook_config
 from .core import CLIP_SECONDS, SAMPLE_RATE, atomic_write_text
 from .distill import (_per_block, load_student, make_student, model_size, pipeline_size, student_pipeline,
                                   student_settings)
@@ -243,11 +243,11 @@ def write_student_samples(student_dir, run_dir, records, seeds, steps: int | Non
                     precision=precision,
                     progress=False)
 
-def teacher_system_name(teacher_src: str, cfg: dict, run_dir) -> str:
+def teacher_system_name(teacher_src: str, cfg: Config, run_dir) -> str:
     """The `samples/` folder of the teacher: `finetuned` (the run's best/), `pretrained` (the preset's model), else
     `teacher`."""
     if str(teacher_src) == str(Path(run_dir)/"best"): return "finetuned"
-    return "pretrained" if str(teacher_src) == str(cfg["model"]) else "teacher"
+    return "pretrained" if str(teacher_src) == str(cfg.model) else "teacher"
 
 # %% ../nbs/06c_distill_bench.ipynb #a3cb98c5
 def _paired_samples(run_dir, student: str, teacher: str) -> list[tuple[dict, dict]]:

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import fix_length, log_mel, normalize, write_wav
-from .config import notebook_config, parameters_start
+from .config import Config, DataConfig, ListeningConfig, notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, relative_paths, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import (LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize,
@@ -88,7 +88,7 @@ def _prompted_clips(run_dir, split: str = "test") -> dict | None:
     recs = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
     return {_clip_id(r["recording_id"], r["start_s"]): r for r in recs}
 
-def write_reference_clips(cfg: dict, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
+def write_reference_clips(cfg: Config, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
     """Write `samples/reference/*.wav+json` and `clips.json` (atomically: a temporary folder renamed into place) for the
     MusicNet clips generation prompted (`run_dir/prompts/test.jsonl`), else the first `max_clips` clips of `split`."""
     from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes, data_root
@@ -379,7 +379,7 @@ def _metric_row(prefix: str, r: dict, mean="mean") -> dict:
                     f"{prefix}_margin_ci": r["margin_ci"]})
     return row
 
-def _reference_dir(run_dir: Path, reference, cfg, max_reference_clips) -> Path:
+def _reference_dir(run_dir: Path, reference, cfg: Config | None, max_reference_clips) -> Path:
     "The verified reference folder: `reference`, or samples/reference (written from MusicNet when absent)."
     if reference != "auto": return Path(reference)
     ref_dir = run_dir/"samples"/"reference"
@@ -454,12 +454,12 @@ def _protocol(s: dict, listened: dict | None) -> dict:
     }
 
 def _paired_and_listened(run_dir: Path, systems: list, results: dict, fad_refs: dict, pairs: tuple,
-                         listening: dict | None, n_boot: int, seed: int) -> tuple[list, dict | None]:
+                         listening: ListeningConfig | None, n_boot: int, seed: int) -> tuple[list, dict | None]:
     """The paired differences of `pairs` (with the listening ratings' as `listening_*` metrics) and the listening
     summary; builds the listening kit first when `listening` asks for it."""
     paired = paired_comparisons(results, fad_refs, n_boot=n_boot, seed=seed, pairs=pairs)
-    if listening and listening["build"]:
-        build_listening_kit(run_dir, systems, listening["clips_per_system"], seed=seed)
+    if listening and listening.build:
+        build_listening_kit(run_dir, systems, listening.clips_per_system, seed=seed)
     listened = listening_summary(run_dir, n_boot=n_boot, seed=seed, pairs=pairs)
     if listened: paired += [{**x, "metric": f"listening_{x['metric']}"} for x in listened["paired"]]
     return paired, listened
@@ -481,14 +481,15 @@ def _systems_to_score(run_dir: Path, systems, ref_dir: Path, decoder_model, norm
     return systems
 
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
-           transcriber: str = "auto", reference: str = "auto", cfg: dict | None = None,
+           transcriber: str = "auto", reference: str = "auto", cfg: Config | None = None,
            max_reference_clips: int | None = None,
-           n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None, listening: dict | None = None,
+           n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None,
+           listening: ListeningConfig | None = None,
            loudness_lufs: float = LOUDNESS_LUFS, clap_agreement: str | None = None,
            embedders: dict | None = None, decoder_model=None) -> dict:
     """Evaluate every system of `run_dir/samples` and write `table1.{md,csv,json,tex}`; return the JSON record.
     Every sample must carry its `prompt_set` (an unlabelled one is an error). `listening`: `evaluate.listening`
-    ({build, clips_per_system}; None: no kit is built). `embedders`: already built embedders by registry name
+    (None: no kit is built). `embedders`: already built embedders by registry name
     (the dry run's random-weight ones), used instead of loading those names. `decoder_model`: the model whose VAE and
     vocoder reconstruct the reference clips as the system `reconstructed` (`reconstruct_reference`; None: no
     such row)."""
@@ -496,7 +497,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)
     ref_samples = read_samples(ref_dir)
-    peak = ((cfg or {}).get("data") or {}).get("normalize_peak", 0.5)      # training's, for the reconstruction
+    peak = (cfg.data if cfg else DataConfig()).normalize_peak       # training's, for the reconstruction
     systems = _systems_to_score(run_dir, systems, ref_dir, decoder_model, peak)
     models = _Models(transcriber, embedders)
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")

@@ -15,8 +15,8 @@ from torch import nn
 from diffusers import AudioLDM2Pipeline
 
 from .cache import collate as cache_collate, pad_tokens, training_data
-from .config import (
-    ConfigError, TrainConfig, add_setting_options, config_from_args, from_dict, notebook_config, repo_root, resolve)
+from .config import (Config, ConfigError, TrainConfig, add_setting_options, as_dict, config_from_args,
+                                 from_dict, notebook_config, repo_root)
 from .core import (HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision,
                                seed_everything)
 from .hub import resolve_model_path
@@ -390,12 +390,14 @@ def load_best(model: ConditionedUNet, folder, lora: bool = False):
 
 # %% ../nbs/03_finetune.ipynb #7725a0de
 def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, run_dir, empty: dict | None = None, collate=None, log=print,
-        seed: int = 0, mixed_precision: str = "auto", info: dict | None = None, base_model=None, **settings) -> dict:
+        seed: int = 0, mixed_precision: str = "auto", info: dict | None = None, base_model=None,
+        settings: TrainConfig | None = None, **overrides) -> dict:
     """Fine-tune `pipe`'s UNet (+ adapter, or LoRA) on cached items; write checkpoints, the log and `best/`; return the
     summary. `empty`: the null of conditioning dropout (None: `cond_null`'s); `base_model`: the folder best/ links
     to (None: best/ holds every component)."""
-    # 1. the settings: TrainConfig's defaults, overridden by `settings`
-    s = from_dict(TrainConfig, settings, "train")
+    # 1. the settings: `settings` (None: TrainConfig's defaults), with `overrides` by name checked
+    s = settings or TrainConfig()
+    if overrides: s = from_dict(TrainConfig, {**as_dict(s), **overrides}, "train")
     # 2. the module that trains (a new adapter is initialised from `seed`); everything else frozen
     seed_everything(seed)
     model = trainable_model(pipe, s)
@@ -415,39 +417,37 @@ def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, run_dir, empty: dict | N
     return run_engine(job, s, run_dir, seed=seed, mixed_precision=mixed_precision, log=log)
 
 # %% ../nbs/03_finetune.ipynb #add806fc
-def load_training_data(cfg: dict, pipe, log=print):
+def load_training_data(cfg: Config, pipe, log=print):
     "(train_set, eval_set, `train.cond_null`'s null, collate) for `train.data`: the encode-once cache, or toy items."
-    cfg = resolve(cfg)
-    t = cfg["train"]
-    null = training_null(pipe, t["cond_null"])                  # from the fp32 pipeline, whatever the cache's precision
-    if t["data"] == "cache":
+    t = cfg.train
+    null = training_null(pipe, t.cond_null)                     # from the fp32 pipeline, whatever the cache's precision
+    if t.data == "cache":
         prepare_data(cfg)                                       # the synthetic fixture, when the preset asks for it
         train_set, eval_set, _, collate = training_data(cfg, pipe, log=log)
         return train_set, eval_set, null, collate
-    log(f"train.data='toy': {t['toy_items']} synthetic conditioned latents (two prompts), not MusicNet")
-    tr = toy_conditioned_latents(pipe, n=t["toy_items"], seed=cfg["seed"], frames=t["toy_frames"])
-    ev = toy_conditioned_latents(pipe, n=max(2, t["toy_items"] // 2), seed=cfg["seed"] + 1, frames=t["toy_frames"])
+    log(f"train.data='toy': {t.toy_items} synthetic conditioned latents (two prompts), not MusicNet")
+    tr = toy_conditioned_latents(pipe, n=t.toy_items, seed=cfg.seed, frames=t.toy_frames)
+    ev = toy_conditioned_latents(pipe, n=max(2, t.toy_items // 2), seed=cfg.seed + 1, frames=t.toy_frames)
     return tr, ev, null, cache_collate
 
 # %% ../nbs/03_finetune.ipynb #a98bbadd
-def train(cfg: dict, output_dir=None, log=print) -> dict:
+def train(cfg: Config, output_dir=None, log=print) -> dict:
     "Fine-tune as `cfg` says (model, seed, mixed_precision, the data and train sections); return the summary."
-    # 1. every setting resolved and checked; the model named
-    cfg = resolve(cfg)
-    t = cfg["train"]
-    if cfg["model"] is None:
+    # 1. the model named (every setting was checked when `cfg` was resolved)
+    if cfg.model is None:
         raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")
     # 2. the run directory, with the resolved configuration in config.json
-    out = Path(output_dir or t["output_dir"] or make_run_dir(cfg))
+    out = Path(output_dir or cfg.train.output_dir or make_run_dir(cfg))
     if not (out/"config.json").exists(): make_run_dir(cfg, run_id=out.name, root=out.parent)
     # 3. the model in fp32 (accelerate autocasts), its folder (best/ links its frozen parts there) and the data
-    seed_everything(cfg["seed"])
-    pipe = load_pipeline(cfg["model"], device="cpu", dtype=torch.float32)
-    base = None if cfg["model"] == "tiny" else resolve_model_path(cfg["model"])      # tiny: built in a temporary folder
+    seed_everything(cfg.seed)
+    pipe = load_pipeline(cfg.model, device="cpu", dtype=torch.float32)
+    base = None if cfg.model == "tiny" else resolve_model_path(cfg.model)      # tiny: built in a temporary folder
     train_set, eval_set, null, collate = load_training_data(cfg, pipe, log=log)
     # 4. fit, then the loss curve
-    summary = fit(pipe, train_set, eval_set, out, empty=null, collate=collate, log=log, seed=cfg["seed"],
-                  mixed_precision=cfg["mixed_precision"], info={"data": t["data"]}, base_model=base, **t)
+    summary = fit(pipe, train_set, eval_set, out, empty=null, collate=collate, log=log, seed=cfg.seed,
+                  mixed_precision=cfg.mixed_precision, info={"data": cfg.train.data}, base_model=base,
+                  settings=cfg.train)
     if int(os.environ.get("RANK", "0")) == 0:
         import matplotlib.pyplot as plt
         plt.close(plot_loss_curve(out))                       # saved in figures/; the notebook shows it below

@@ -18,7 +18,7 @@ from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_
 from .hub import resolve_model_path
 from .audio import write_wav
 from .cache import pad_tokens
-from .config import DataConfig, GenerateConfig, from_dict, notebook_config, outputs_dir, parameters_start
+from .config import Config, GenerateConfig, notebook_config, outputs_dir, parameters_start
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,14 @@ def prompts_dir() -> Path:
     return repo_root()/"prompts"
 
 # %% ../nbs/04_generate.ipynb #838e98eb
-def write_test_prompts(cfg: dict, path, split: str = "test", max_clips: int | None = None) -> Path:
+def write_test_prompts(cfg: Config, path, split: str = "test", max_clips: int | None = None) -> Path:
     """Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes), cut
     and prompted with the preset's `data:` settings (clip length, hop, filters, prompt style),
     as the cache cuts them."""
     from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes
     clips = clip_index_from_config(cfg).split(split)
-    if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {cfg['data'].get('root')}")
-    style = from_dict(DataConfig, cfg["data"], "data").prompt_style
-    lines = [json.dumps({"prompt": build_prompt(c, style=style), "recording_id": int(c.recording_id),
+    if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {cfg.data.root}")
+    lines = [json.dumps({"prompt": build_prompt(c, style=cfg.data.prompt_style), "recording_id": int(c.recording_id),
                          "start_s": float(c.start_s),
                          "notes": clip_notes(c), "notes_timed": True}, default=str) for c in clips[:max_clips]]
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,26 +72,26 @@ def write_test_prompts(cfg: dict, path, split: str = "test", max_clips: int | No
     return path
 
 # %% ../nbs/04_generate.ipynb #e220f841
-def evaluation_prompt_records(cfg: dict, run_dir, log=print) -> list[dict]:
+def evaluation_prompt_records(cfg: Config, run_dir, log=print) -> list[dict]:
     """Table 1's prompt records: the prompt file (`prompt_set` 'table1') and, with `generate.test_prompts`, the MusicNet
     test split's."""
     from musicnet_ldm.core import repo_root
-    gen = cfg["generate"]
-    resolve = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
-    records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(resolve(gen["prompts_file"]))]
-    if not gen["test_prompts"]: return records
-    if abs(gen["audio_length_s"] - cfg["data"]["clip_seconds"]) > 1e-6:   # the test prompts describe the data's clips
-        raise ValueError(f"generate.audio_length_s = {gen['audio_length_s']} but data.clip_seconds = "
-                         f"{cfg['data']['clip_seconds']}: "
+    gen = cfg.generate
+    in_repo = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p
+    records = [{**r, "prompt_set": "table1"} for r in read_prompt_records(in_repo(gen.prompts_file))]
+    if not gen.test_prompts: return records
+    if abs(gen.audio_length_s - cfg.data.clip_seconds) > 1e-6:   # the test prompts describe the data's clips
+        raise ValueError(f"generate.audio_length_s = {gen.audio_length_s} but data.clip_seconds = "
+                         f"{cfg.data.clip_seconds}: "
                          "FAD compares the test prompts' clips with the real ones; set both alike (or "
                          "generate.test_prompts: false)")
     try: import musicnet_ldm.musicnet
     except ImportError as e:
         log(f"no data module ({e}): Table 1 prompts only"); return records
-    data_root = resolve(cfg["data"]["root"])
+    data_root = in_repo(cfg.data.root)
     if not data_root.is_dir():
         log(f"no MusicNet at {data_root}: Table 1 prompts only"); return records
-    test_file = write_test_prompts(cfg, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen["max_test_prompts"])
+    test_file = write_test_prompts(cfg, Path(run_dir)/"prompts"/"test.jsonl", max_clips=gen.max_test_prompts)
     return records + [{**r, "prompt_set": "musicnet_test"} for r in read_prompt_records(test_file)]
 
 # %% ../nbs/04_generate.ipynb #e6a30e12

@@ -20,7 +20,7 @@ import torch
 
 from .cache import (COND_KEYS, CachedClipDataset, cache_dir_for, clip_latent_frames, collate, encode_text,
                                 training_data)
-from .config import as_dict, check_value, from_dict, resolve, setting
+from .config import Config, as_dict, check_value, from_dict, resolve, setting
 from .core import atomic_write_text, relative_paths, seed_everything
 from .distill import adapted, make_student, student_pipeline, train_distill
 from .finetune import ConditionedUNet, diffusion_loss, fit, read_train_log
@@ -79,8 +79,8 @@ class LearningConfig:
                                 "root)", low=50)
 
 # %% ../nbs/06b_learning.ipynb #4beceabd
-def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> dict:
-    "The resolved project configuration (model, seed, `data:`) the cache is built from."
+def data_config(s: LearningConfig, root: Path, cache_dir: Path) -> Config:
+    "The resolved project configuration (model, seed, `data:`) the cache is built from, checked as a preset is."
     data = {"root": str(root), "clip_seconds": s.clip_seconds, "hop_seconds": s.hop_seconds,
             "eval_fraction": s.eval_fraction,
             "split_seed": s.seed, "cache_dir": str(cache_dir), "latents": "sample", "workers": 0}

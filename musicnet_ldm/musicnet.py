@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import DataConfig, from_dict
+from .config import Config
 from .core import CLIP_SECONDS, load_config, make_run_dir, repo_root, atomic_write_text
 
 _log = logging.getLogger(__name__)
@@ -512,9 +512,9 @@ def _seed_prompt(m: dict, notes: pd.DataFrame) -> str:
     return text
 
 # %% ../nbs/01a_musicnet.ipynb #4c75c510
-def data_root(cfg: dict) -> Path:
+def data_root(cfg: Config) -> Path:
     "The preset's MusicNet root; a synthetic one must have been written first (`fixture.prepare_data`)."
-    d = from_dict(DataConfig, cfg["data"], "data")
+    d = cfg.data
     root = Path(d.root).expanduser()
     if not root.is_absolute(): root = repo_root()/root
     if d.synthetic and not (root/"fixture.json").is_file():
@@ -523,9 +523,9 @@ def data_root(cfg: dict) -> Path:
                                 "do)")
     return root
 
-def clip_index_from_config(cfg: dict, strict: bool | None = None) -> ClipIndex:
+def clip_index_from_config(cfg: Config, strict: bool | None = None) -> ClipIndex:
     "`build_clip_index` with the preset's `data` settings."
-    d = from_dict(DataConfig, cfg["data"], "data")
+    d = cfg.data
     return build_clip_index(data_root(cfg), clip_seconds=d.clip_seconds, hop_seconds=d.hop_seconds,
                             eval_fraction=d.eval_fraction,
                             seed=d.split_seed, min_note_coverage=d.min_note_coverage, silence_dbfs=d.silence_dbfs,

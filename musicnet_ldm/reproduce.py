@@ -6,10 +6,11 @@
 from __future__ import annotations
 import argparse, json, sys, time
 import yaml
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from . import check
+from .config import Config, RunConfig, as_dict
 from .core import (atomic_write_text, config_hash, git_sha, load_config, make_run_dir, outputs_dir,
                                package_versions, repo_root)
 
@@ -37,11 +38,11 @@ STAGES = (
     Stage("evaluate", "nbs/05e_evaluate.ipynb", ("data", "train", "generate", "distill", "evaluate")),
 )
 
-def stage_config(cfg: dict, stage: Stage) -> dict:
-    "The part of `cfg` a stage depends on: top-level scalars plus its sections."
-    out = {k: v for k, v in cfg.items() if not isinstance(v, dict) and k != "preset_path"}   # where, not what
-    out.update({s: cfg.get(s) for s in stage.sections})
-    return out
+def stage_config(cfg: Config, stage: Stage) -> dict:
+    "The part of `cfg` a stage depends on, as plain values to hash: the top-level settings plus its sections."
+    plain = as_dict(cfg)
+    top = {f.name: plain[f.name] for f in fields(RunConfig)}          # not preset_path: where, not what
+    return {**top, **{s: plain[s] for s in stage.sections}}
 
 # %% ../nbs/07_reproduce.ipynb #e3f4916f
 STAGE_CELL_FLAGS = ("#| export", "#| exporti", "#| hide", "#| eval: false", "#| default_exp")
@@ -65,21 +66,21 @@ class StageFailed(RuntimeError):
 
 def _stage_record(run_dir: Path, stage: Stage) -> Path: return run_dir/"stages"/f"{stage.name}.json"
 
-def stage_done(run_dir: Path, stage: Stage, cfg: dict) -> bool:
+def stage_done(run_dir: Path, stage: Stage, cfg: Config) -> bool:
     "Did `stage` already complete in `run_dir` with the same configuration?"
     p = _stage_record(run_dir, stage)
     if not p.is_file(): return False
     rec = json.loads(p.read_text())
     return rec.get("status") == "done" and rec.get("config_hash") == config_hash(stage_config(cfg, stage))
 
-def run_stage(stage: Stage, cfg: dict, run_dir: Path, root: Path | None = None, kernel: str = "python3",
+def run_stage(stage: Stage, cfg: Config, run_dir: Path, root: Path | None = None, kernel: str = "python3",
               extra_parameters: dict | None = None) -> Path:
     "Execute `stage`'s notebook with papermill into `run_dir/notebooks/`; return the executed notebook's path."
     import papermill as pm
     root = Path(root or repo_root())
     out_nb = run_dir/"notebooks"/Path(stage.notebook).name
     out_nb.parent.mkdir(parents=True, exist_ok=True)
-    params = {"preset": cfg.get("preset_path", cfg["preset"]), "output_dir": str(run_dir), **(extra_parameters or {})}
+    params = {"preset": cfg.preset_path or cfg.preset, "output_dir": str(run_dir), **(extra_parameters or {})}
     t0 = time.time()
     try:
         pm.execute_notebook(stage_cells(root/stage.notebook), str(out_nb), parameters=params, kernel_name=kernel,
@@ -118,13 +119,14 @@ def reproduce(preset: str = "smoke", run_id: str | None = None, from_stage: str 
               force: bool = False, log=print) -> Path:
     "Run the pipeline's stages for `preset` into `outputs/<run_id>/`; return the run directory."
     cfg = load_config(preset, overrides)
-    if Path(preset).suffix in (".yaml", ".yml"): cfg["preset_path"] = str(Path(preset).resolve())
+    if Path(preset).suffix in (".yaml", ".yml"): cfg.preset_path = str(Path(preset).resolve())
     run_dir = make_run_dir(cfg, run_id=run_id, root=out_root)
     if any(v is not None for v in (overrides or {}).values()):     # the stages must read the overridden settings
         resolved = run_dir/"preset.yaml"
         atomic_write_text(resolved,
-                          yaml.safe_dump({k: v for k, v in cfg.items() if k != "preset_path"}, sort_keys=False))
-        cfg["preset_path"] = str(resolved)
+                          yaml.safe_dump({k: v for k, v in as_dict(cfg).items() if k != "preset_path"},
+                                         sort_keys=False))
+        cfg.preset_path = str(resolved)
     for stage in select_stages(stages, from_stage, only):
         if not force and stage_done(run_dir, stage, cfg):
             log(f"[{stage.name}] already done with this configuration: skipped"); continue
@@ -145,14 +147,14 @@ def _read_json(p: Path):
     try: return json.loads(p.read_text()) if p.is_file() else None
     except json.JSONDecodeError: return None
 
-def write_metrics(run_dir: Path, cfg: dict) -> dict:
+def write_metrics(run_dir: Path, cfg: Config) -> dict:
     "Collect the run's results and provenance into `run_dir/metrics.json`."
     run_dir = Path(run_dir)
     stages = {p.stem: _read_json(p) for p in sorted((run_dir/"stages").glob("*.json"))}
     results = {name: _read_json(run_dir/f) for name, f in
                (("table1", "table1.json"), ("distill", "distill.json"), ("train", "train_summary.json"))}
-    metrics = {"run_id": run_dir.name, "preset": cfg["preset"], "config_hash": config_hash(cfg),
-               "seeds": {"global": cfg["seed"], "generate": cfg["generate"]["seeds"]},
+    metrics = {"run_id": run_dir.name, "preset": cfg.preset, "config_hash": config_hash(cfg),
+               "seeds": {"global": cfg.seed, "generate": cfg.generate.seeds},
                "versions": package_versions(), "git_sha": git_sha(), "stages": stages,
                "results": {k: v for k, v in results.items() if v is not None}}
     atomic_write_text(run_dir/"metrics.json", json.dumps(metrics, indent=2, default=str))

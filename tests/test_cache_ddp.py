@@ -23,7 +23,7 @@ from musicnet_ldm.core import load_config
 from musicnet_ldm.hub import tiny_audioldm2
 root, cache_root, out = sys.argv[1:4]
 cfg = load_config("smoke", {"data": {"root": root, "cache_dir": cache_root, "eval_fraction": 0.5, "workers": 1}})
-cfg["data"]["synthetic"] = None
+cfg.data.synthetic = None
 logs = []
 train, ev, empty, _ = cache.training_data(cfg, tiny_audioldm2(), log=logs.append)
 cdir = cache.cache_dir_for(cfg)

@@ -58,7 +58,7 @@ def test_no_evaluation_prompt_is_trained_on(smoke_distill):
     index = clip_index_from_config(cfg)
     trained = set(record["training"]["prompts"])
     assert trained and record["training"]["n_clips"] == len(record["training"]["prompts"])
-    assert trained <= {build_prompt(c, style=cfg["data"]["prompt_style"]) for c in index.split("train")}
+    assert trained <= {build_prompt(c, style=cfg.data.prompt_style) for c in index.split("train")}
     evaluation = set(read_prompts(ROOT / "prompts/table1.txt")) | {build_prompt(c, style=s) for c in index.split("test")
                                                                    for s in PROMPT_STYLES}
     from musicnet_ldm.evaluate import read_samples

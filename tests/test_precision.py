@@ -33,9 +33,7 @@ def _dtypes(pipe) -> dict:
 
 
 def _cfg(tiny_folder, **top):
-    cfg = load_config("smoke", {"distill.teacher": tiny_folder})
-    cfg.update(top)
-    return cfg
+    return load_config("smoke", {"distill.teacher": tiny_folder, **top})
 
 
 def test_mixed_precision_no_means_fp32_everywhere_even_where_auto_picks_bf16(bf16_gpu, tiny_folder, tmp_path):
@@ -50,7 +48,7 @@ def test_mixed_precision_no_means_fp32_everywhere_even_where_auto_picks_bf16(bf1
 def test_a_bf16_teacher_distils_into_an_fp32_student(bf16_gpu, tiny_folder, tmp_path):
     "distill.precision bf16 with mixed_precision no: the teacher computes in bf16, the student trains in fp32."
     cfg = _cfg(tiny_folder, mixed_precision="no")
-    cfg["distill"]["precision"] = "bf16"
+    cfg.distill.precision = "bf16"
     teacher, _ = load_teacher(cfg, tmp_path, device="cpu")
     assert _dtypes(teacher) == {"unet": torch.bfloat16, "text_encoder": torch.bfloat16,
                                 "text_encoder_2": torch.bfloat16,

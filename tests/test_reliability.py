@@ -175,7 +175,7 @@ def case_stale_cache(d, tmp_path, pipe):
     with pytest.raises(RuntimeError, match="other settings"):
         cache.build_cache(pipe, clips, folder, {"top_db": 30}, log=None)
     cfg = core.load_config("smoke")
-    cfg2 = config.merge_config(cfg, {"data": {"top_db": 30}})
+    cfg2 = core.load_config("smoke", {"data.top_db": 30})
     assert cache.cache_dir_for(cfg) != cache.cache_dir_for(cfg2)
 
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import linalg
 
-from musicnet_ldm.config import ConfigError, TrainConfig, config_hash, describe, from_dict, load_config, setting_names
+from musicnet_ldm.config import (ConfigError, TrainConfig, as_dict, config_hash, describe, from_dict, load_config,
+                                 setting_names)
 from musicnet_ldm.evaluate import _fmt, _rows_to_tex, sampling_settings
 from musicnet_ldm.metrics import (EmbeddingStats, cluster_bootstrap_ci, fad_from_stats, frechet_distance, mean_ci,
                                   proportion_ci)
@@ -14,13 +15,13 @@ from musicnet_ldm.metrics import (EmbeddingStats, cluster_bootstrap_ci, fad_from
 def test_presets_resolve_with_every_section():
     smoke, full = load_config("smoke"), load_config("full")
     for cfg in (smoke, full):
-        assert {"data", "train", "generate", "evaluate", "distill"} <= set(cfg)
-    assert smoke["model"] == "standin" and full["model"] == "cvssp/audioldm2-music"
+        assert {"data", "train", "generate", "evaluate", "distill"} <= set(as_dict(cfg))
+    assert smoke.model == "standin" and full.model == "cvssp/audioldm2-music"
     assert config_hash(smoke) != config_hash(full) and config_hash(smoke) == config_hash(load_config("smoke"))
 
 
 def test_overrides_are_checked_by_name_and_range():
-    assert load_config("smoke", {"train.lr": 1e-3})["train"]["lr"] == 1e-3
+    assert load_config("smoke", {"train.lr": 1e-3}).train.lr == 1e-3
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['epoch'\] in train"):
         from_dict(TrainConfig, {"epoch": 3}, "train")
     with pytest.raises(ConfigError, match="epochs must be int ≥ 1"):
