@@ -109,14 +109,15 @@ def headline_table(runs: dict) -> str:
 
 
 def learning_headroom(runs: dict, key: str = "latent_fd") -> str:
-    """Per seed: the training clips' own FD (`key`) to the held-out clips, the pretrained model's, and their ratio:
-    what a model that reproduced its training clips would reach (a reference, not a bound)."""
+    """Per seed: the training clips' own FD (`key`) to the held-out clips (what a model that reproduced its training
+    clips would reach: a reference, not a bound), the pretrained model's, their ratio, and the fine-tuned model's."""
     parts = []
     for seed, r in runs.items():
         fd = r[key]
         if "train_data" not in fd: raise SystemExit(f"learning run of seed {seed} has no training clips' FD: re-run it")
-        train, pre = fd["train_data"]["fd"], fd["pretrained"]["fd"]
-        parts.append(f"seed {seed}: training clips {g(train)}, pretrained {g(pre)}, ratio {g(pre / train)}")
+        train, pre, tuned = fd["train_data"]["fd"], fd["pretrained"]["fd"], fd["finetuned"]["fd"]
+        parts.append(f"seed {seed}: training clips {g(train)}, pretrained {g(pre)}, ratio {g(pre / train)} "
+                     f"(fine-tuned {g(tuned)})")
     return "; ".join(parts)
 
 
