@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .audio import load_clip_audio, log_mel, warm_up
 from .core import (CLIP_SECONDS, HOP_LENGTH, SAMPLE_RATE, atomic_write_text, config_hash, pick_device,
                                repo_root)
-from .config import Config, DataConfig, as_dict
+from .config import Config, DataConfig, as_config, as_dict
 from .musicnet import build_prompt
 
 # %% auto #0
@@ -401,9 +401,10 @@ class OnTheFlyClipDataset(torch.utils.data.Dataset):
         return {"latents": lat[:, :self.frames], **cond, "prompt": prompt}
 
 # %% ../nbs/01d_cache.ipynb #a90a8918
-def training_data(cfg: Config, pipe, log=print, device=None):
+def training_data(cfg: Config | dict, pipe, log=print, device=None):
     """(train set, eval set, raw empty-prompt conditioning, collate); the cache is built on `device` (default
     `encode_device(cfg)`)."""
+    cfg = as_config(cfg)
     from musicnet_ldm.musicnet import clip_index_from_config
     index = clip_index_from_config(cfg)
     log(index.summary())

@@ -8,7 +8,7 @@ import json, shutil, sys, time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import Config, as_dict
+from .config import Config, as_config, as_dict
 from .core import STANDIN_MODEL, atomic_write_text, config_hash, load_config, outputs_dir, repo_root
 
 # %% auto #0
@@ -289,9 +289,10 @@ def _disk_check(need: dict | None, data_seconds: float | None, cfg: Config) -> C
                                          f"to a larger disk")
 
 # %% ../nbs/07_check.ipynb #8351c49a
-def check_environment(cfg: Config, kernel: str = "python3") -> dict:
+def check_environment(cfg: Config | dict, kernel: str = "python3") -> dict:
     """Check what `cfg` will touch: data, weights, embedders, transcriber, kernel, GPU, disk. `{ok, checks, problems,
     estimate}`."""
+    cfg = as_config(cfg)
     if not cfg.model:              # never a silent fallback to the tiny model
         return {"ok": False,
                 "checks": [vars(Check("model", False, "the preset has no `model:` key",

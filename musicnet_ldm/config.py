@@ -6,9 +6,9 @@
 __all__ = ['SECTIONS', 'RECORDS', 'ConfigError', 'setting', 'subsection', 'default_of', 'RunConfig', 'DataConfig', 'LoopConfig',
            'TrainConfig', 'GenerateConfig', 'ListeningConfig', 'EvaluateConfig', 'KDWeights', 'PhaseConfig', 'KDConfig',
            'LCMConfig', 'DistillConfig', 'check_value', 'from_dict', 'as_dict', 'repo_root', 'params_dir',
-           'outputs_dir', 'Config', 'resolve', 'merge_config', 'load_config', 'config_hash', 'setting_names',
-           'overrides_from_names', 'notebook_config', 'parameters_start', 'add_setting_options', 'config_from_args',
-           'describe']
+           'outputs_dir', 'Config', 'resolve', 'as_config', 'merge_config', 'load_config', 'config_hash',
+           'setting_names', 'overrides_from_names', 'notebook_config', 'parameters_start', 'add_setting_options',
+           'config_from_args', 'describe']
 
 # %% ../nbs/00a_config.ipynb #dc568dca
 import copy, hashlib, json, os, types, typing
@@ -384,10 +384,16 @@ def resolve(cfg: dict | Config) -> Config:
     sections = {name: from_dict(cls, cfg.get(name), name) for name, cls in SECTIONS.items()}
     return Config(**settings, **sections, **{k: copy.deepcopy(cfg[k]) for k in RECORDS if k in cfg})
 
+# %% ../nbs/00a_config.ipynb #8bbeee74
+def as_config(cfg: dict | Config) -> Config:
+    "`cfg` itself when it is a `Config` (already checked: no copy, no re-parse); a dict `resolve`d."
+    return cfg if isinstance(cfg, Config) else resolve(cfg)
+
 # %% ../nbs/00a_config.ipynb #f87cb781
-def merge_config(base: dict, overrides: dict | None) -> dict:
-    "Deep-merge `overrides` into a copy of `base`; `None` values are ignored, dotted keys address sub-sections."
-    out = copy.deepcopy(base)
+def merge_config(base: dict | Config, overrides: dict | None) -> dict:
+    """Deep-merge `overrides` into a copy of `base` (a `Config`: its plain dict); `None` values are ignored, dotted keys
+    address sub-sections."""
+    out = as_dict(base) if isinstance(base, Config) else copy.deepcopy(base)
     for key, value in (overrides or {}).items():
         if value is None: continue
         *parents, leaf = key.split(".")

@@ -32,7 +32,7 @@ STANDIN_MODEL = "standin"
 
 # %% ../nbs/00b_core.ipynb #bda48711
 # the presets' loader and the run folders' helpers, here for the notebooks that start from core
-from .config import Config, as_dict, config_hash, load_config, outputs_dir, repo_root
+from .config import Config, as_config, as_dict, config_hash, load_config, outputs_dir, repo_root
 
 
 # %% ../nbs/00b_core.ipynb #cac3942c
@@ -57,8 +57,9 @@ def package_versions(names=("torch", "diffusers", "transformers", "accelerate", 
         except PackageNotFoundError: out[n] = None
     return out
 
-def make_run_dir(cfg: Config, run_id: str | None = None, root: Path | None = None) -> Path:
+def make_run_dir(cfg: Config | dict, run_id: str | None = None, root: Path | None = None) -> Path:
     "Create `outputs/<run_id>/` and record the resolved config, its hash, versions and git sha in `config.json`."
+    cfg = as_config(cfg)
     run_id = run_id or cfg.run_id or f"{cfg.preset}-{config_hash(cfg)}"
     run_dir = Path(root or outputs_dir())/run_id
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import fix_length, log_mel, normalize, write_wav
-from .config import Config, DataConfig, ListeningConfig, notebook_config, parameters_start
+from .config import Config, DataConfig, ListeningConfig, as_config, notebook_config, parameters_start
 from .core import SAMPLE_RATE, atomic_write_text, relative_paths, repo_root
 from .metrics import FrechetAudioDistance, fad_paired_difference, paired_difference
 from .embeddings import (LOUDNESS_LUFS, ClapScore, get_embedder, load_wav, loudness_normalize,
@@ -88,9 +88,10 @@ def _prompted_clips(run_dir, split: str = "test") -> dict | None:
     recs = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
     return {_clip_id(r["recording_id"], r["start_s"]): r for r in recs}
 
-def write_reference_clips(cfg: Config, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
+def write_reference_clips(cfg: Config | dict, run_dir, split: str = "test", max_clips: int | None = None) -> Path:
     """Write `samples/reference/*.wav+json` and `clips.json` (atomically: a temporary folder renamed into place) for the
     MusicNet clips generation prompted (`run_dir/prompts/test.jsonl`), else the first `max_clips` clips of `split`."""
+    cfg = as_config(cfg)
     from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes, data_root
     root = data_root(cfg)
     clips = clip_index_from_config(cfg).split(split)     # the preset's clips, the index generation's prompts came from
@@ -481,7 +482,7 @@ def _systems_to_score(run_dir: Path, systems, ref_dir: Path, decoder_model, norm
     return systems
 
 def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), clap_backend: str | None = "clap-hf-music",
-           transcriber: str = "auto", reference: str = "auto", cfg: Config | None = None,
+           transcriber: str = "auto", reference: str = "auto", cfg: Config | dict | None = None,
            max_reference_clips: int | None = None,
            n_boot: int = 200, fad_inf: bool = False, seed: int = 0, cache_dir=None,
            listening: ListeningConfig | None = None,
@@ -493,6 +494,7 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     (the dry run's random-weight ones), used instead of loading those names. `decoder_model`: the model whose VAE and
     vocoder reconstruct the reference clips as the system `reconstructed` (`reconstruct_reference`; None: no
     such row)."""
+    cfg = None if cfg is None else as_config(cfg)
     # 1. the reference clips, the systems, the models and FAD's reference statistics (cached)
     run_dir = Path(run_dir)
     ref_dir = _reference_dir(run_dir, reference, cfg, max_reference_clips)

@@ -15,8 +15,8 @@ from torch import nn
 from diffusers import AudioLDM2Pipeline
 
 from .cache import collate as cache_collate, pad_tokens, training_data
-from .config import (Config, ConfigError, TrainConfig, add_setting_options, as_dict, config_from_args,
-                                 from_dict, notebook_config, repo_root)
+from .config import (Config, ConfigError, TrainConfig, add_setting_options, as_config, as_dict,
+    config_from_args, from_dict, notebook_config, repo_root)
 from .core import (HALF_DTYPES, atomic_write_text, make_run_dir, pick_device, pick_mixed_precision,
                                seed_everything)
 from .hub import resolve_model_path
@@ -395,9 +395,8 @@ def fit(pipe: MusicNetLDMPipeline, train_set, eval_set, run_dir, empty: dict | N
     """Fine-tune `pipe`'s UNet (+ adapter, or LoRA) on cached items; write checkpoints, the log and `best/`; return the
     summary. `empty`: the null of conditioning dropout (None: `cond_null`'s); `base_model`: the folder best/ links
     to (None: best/ holds every component)."""
-    # 1. the settings: `settings` (None: TrainConfig's defaults), with `overrides` by name checked
-    s = settings or TrainConfig()
-    if overrides: s = from_dict(TrainConfig, {**as_dict(s), **overrides}, "train")
+    # 1. the settings: a checked copy of `settings` (None: TrainConfig's defaults), with `overrides` by name
+    s = from_dict(TrainConfig, {**as_dict(settings or TrainConfig()), **overrides}, "train")
     # 2. the module that trains (a new adapter is initialised from `seed`); everything else frozen
     seed_everything(seed)
     model = trainable_model(pipe, s)
@@ -431,8 +430,9 @@ def load_training_data(cfg: Config, pipe, log=print):
     return tr, ev, null, cache_collate
 
 # %% ../nbs/03_finetune.ipynb #a98bbadd
-def train(cfg: Config, output_dir=None, log=print) -> dict:
+def train(cfg: Config | dict, output_dir=None, log=print) -> dict:
     "Fine-tune as `cfg` says (model, seed, mixed_precision, the data and train sections); return the summary."
+    cfg = as_config(cfg)
     # 1. the model named (every setting was checked when `cfg` was resolved)
     if cfg.model is None:
         raise ConfigError("config.model is not set: name a hub id, a local folder, or 'tiny' (the random stand-in)")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .audio import write_wav
-from .config import Config, repo_root
+from .config import Config, as_config, repo_root
 from .musicnet import (data_root, LABEL_COLUMNS, LABEL_SAMPLE_RATE, METADATA_COLUMNS, METADATA_FILE,
                                    MUSICNET_INSTRUMENTS)
 
@@ -240,8 +240,9 @@ def make_fixture(out, recordings: int = 6, seconds: float = 24.0, seed: int = 0,
     return out
 
 # %% ../nbs/01c_fixture.ipynb #a1f1c0d2
-def prepare_data(cfg: Config) -> Path:
+def prepare_data(cfg: Config | dict) -> Path:
     "The preset's MusicNet root, with the synthetic fixture written there first when `data.synthetic` asks for one."
+    cfg = as_config(cfg)
     d = cfg.data
     if d.synthetic:
         root = Path(d.root).expanduser()

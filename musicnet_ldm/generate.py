@@ -18,7 +18,7 @@ from .core import (HALF_DTYPES, CLIP_SECONDS, HOP_LENGTH, MEL_FMAX, MEL_FMIN, N_
 from .hub import resolve_model_path
 from .audio import write_wav
 from .cache import pad_tokens
-from .config import Config, GenerateConfig, notebook_config, outputs_dir, parameters_start
+from .config import Config, GenerateConfig, as_config, notebook_config, outputs_dir, parameters_start
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,11 @@ def prompts_dir() -> Path:
     return repo_root()/"prompts"
 
 # %% ../nbs/04_generate.ipynb #838e98eb
-def write_test_prompts(cfg: Config, path, split: str = "test", max_clips: int | None = None) -> Path:
+def write_test_prompts(cfg: Config | dict, path, split: str = "test", max_clips: int | None = None) -> Path:
     """Write a `.jsonl` prompt file for the MusicNet clips of `split` (prompt, recording, start, structured notes), cut
     and prompted with the preset's `data:` settings (clip length, hop, filters, prompt style),
     as the cache cuts them."""
+    cfg = as_config(cfg)
     from musicnet_ldm.musicnet import build_prompt, clip_index_from_config, clip_notes
     clips = clip_index_from_config(cfg).split(split)
     if not clips: raise ValueError(f"no {split!r} clips in the MusicNet index of {cfg.data.root}")
@@ -72,9 +73,10 @@ def write_test_prompts(cfg: Config, path, split: str = "test", max_clips: int | 
     return path
 
 # %% ../nbs/04_generate.ipynb #e220f841
-def evaluation_prompt_records(cfg: Config, run_dir, log=print) -> list[dict]:
+def evaluation_prompt_records(cfg: Config | dict, run_dir, log=print) -> list[dict]:
     """Table 1's prompt records: the prompt file (`prompt_set` 'table1') and, with `generate.test_prompts`, the MusicNet
     test split's."""
+    cfg = as_config(cfg)
     from musicnet_ldm.core import repo_root
     gen = cfg.generate
     in_repo = lambda p: Path(p) if Path(p).is_absolute() else repo_root()/p

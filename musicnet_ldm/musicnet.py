@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Config
+from .config import Config, as_config
 from .core import CLIP_SECONDS, load_config, make_run_dir, repo_root, atomic_write_text
 
 _log = logging.getLogger(__name__)
@@ -512,8 +512,9 @@ def _seed_prompt(m: dict, notes: pd.DataFrame) -> str:
     return text
 
 # %% ../nbs/01a_musicnet.ipynb #4c75c510
-def data_root(cfg: Config) -> Path:
+def data_root(cfg: Config | dict) -> Path:
     "The preset's MusicNet root; a synthetic one must have been written first (`fixture.prepare_data`)."
+    cfg = as_config(cfg)
     d = cfg.data
     root = Path(d.root).expanduser()
     if not root.is_absolute(): root = repo_root()/root
@@ -523,8 +524,9 @@ def data_root(cfg: Config) -> Path:
                                 "do)")
     return root
 
-def clip_index_from_config(cfg: Config, strict: bool | None = None) -> ClipIndex:
+def clip_index_from_config(cfg: Config | dict, strict: bool | None = None) -> ClipIndex:
     "`build_clip_index` with the preset's `data` settings."
+    cfg = as_config(cfg)
     d = cfg.data
     return build_clip_index(data_root(cfg), clip_seconds=d.clip_seconds, hop_seconds=d.hop_seconds,
                             eval_fraction=d.eval_fraction,
