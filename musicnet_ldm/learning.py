@@ -390,7 +390,7 @@ def plot_learning(result: dict, out: Path):
     fd = result["latent_fd"]
     bars(ax[1],
          {k: fd[k]
-          for k in ("pretrained", "finetuned", "finetuned_shuffled", "train_data") if k in fd}
+          for k in ("pretrained", "finetuned", "finetuned_shuffled", "train_data")}
          | {"student": result["student"]["latent_fd"], "no adapter": result["adapter"]["latent_fd_without"]},
          "fd", "latent FD to held-out clips", "Fréchet distance")
     ax[1].set_yscale("log")
@@ -492,7 +492,7 @@ def headline(result: dict) -> dict:
     for key in ("latent_fd", "mel_fd"):
         fd = result[key]
         for k, name in (("pretrained", "pretrained"), ("finetuned", "fine-tuned"), ("train_data", "training clips")):
-            row[f"{key} {name}"] = fmt(fd[k]["fd"], *fd[k]["ci"]) if k in fd else "—"   # train_data: since the fix
+            row[f"{key} {name}"] = fmt(fd[k]["fd"], *fd[k]["ci"])
         r = fd["pretrained_over_finetuned"]
         row[f"{key} pretrained / fine-tuned"] = fmt(r["ratio"], *r["ci"])
     for k in ("finetuned", "finetuned_shuffled", "pretrained", "data_heldout"):
