@@ -56,6 +56,9 @@ class LearningConfig:
                                   "seed 0 missed 3 directions", low=1)
     batch_size: int = setting(8, "items per batch", low=1)
     lr: float = setting(5e-4, "AdamW's learning rate", low=0.0)
+    ema: bool = setting(True, "sample from (and keep best/ of) an exponential moving average of the weights")
+    ema_decay: float = setting(0.99, "the EMA's decay at step k: min(ema_decay, k/(k+9)) (diffusers' EMAModel)",
+                               low=0.0, high=1.0)
     cond_dropout: float = setting(0.1, "empty-prompt conditioning in training, for classifier-free guidance", low=0.0,
                                   high=1.0)
     adapter: bool = setting(True, "train the conditioning adapter with the UNet")
@@ -133,7 +136,8 @@ def finetune_copy(pretrained, s: LearningConfig, data: dict, run_dir: Path, shuf
     train = LearningItems(data["train"], shuffle_seed=s.seed + 1 if shuffled else None)
     summary = fit(pipe, train, data["eval"], run_dir, empty=data["empty"], collate=collate, log=log, seed=s.seed,
                   mixed_precision="no", info={"experiment": "learning", "shuffled_prompts": shuffled},
-                  max_steps=s.max_steps, batch_size=s.batch_size, eval_batch_size=16, lr=s.lr,
+                  max_steps=s.max_steps, batch_size=s.batch_size, eval_batch_size=16, lr=s.lr, ema=s.ema,
+                  ema_decay=s.ema_decay,
                   cond_dropout=s.cond_dropout,
                   adapter=s.adapter, log_every=10, keep_checkpoints=1, lr_scheduler="constant")
     for m in (pipe.unet, pipe.adapter):

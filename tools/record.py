@@ -122,7 +122,7 @@ def learning_headroom(runs: dict, key: str = "latent_fd") -> str:
 
 
 LEARNING_SETTINGS = ("model", "ensembles", "recordings_per_ensemble", "recording_seconds", "clip_seconds",
-                     "hop_seconds", "max_steps", "batch_size", "lr", "cond_dropout", "loss_draws",
+                     "hop_seconds", "max_steps", "batch_size", "lr", "ema_decay", "cond_dropout", "loss_draws",
                      "prompts_per_ensemble", "sample_steps", "guidance_scale", "kd_steps", "lcm_steps", "student_steps",
                      "student_scheduler", "channel_mult")
 
