@@ -157,8 +157,9 @@ def learning_values(runs: dict, runs_dir: Path) -> dict:
     minutes = [r["timing"]["total"] / 60 for r in runs.values()]
     values = {f"learning_{k}": str(first[k]) for k in LEARNING_SETTINGS}
     values["learning_ensembles"] = ", ".join(e.strip() for e in first["ensembles"].split(","))
+    span = dict.fromkeys(f"{m:.0f}" for m in (min(minutes), max(minutes)))     # one number when they agree
     return {**values,
-            "learning_seeds": seed_list(runs), "learning_minutes": f"{min(minutes):.0f}–{max(minutes):.0f}",
+            "learning_seeds": seed_list(runs), "learning_minutes": "–".join(span),
             "learning_status": learning_status(runs), "learning_table": learning_table(runs),
             "learning_headroom": learning_headroom(runs), "learning_headroom_mel": learning_headroom(runs, "mel_fd"),
             "headline_table": headline_table(runs), "student_table": student_table(runs),
