@@ -355,6 +355,19 @@ def _sampling_words(v: dict) -> str:
     return (f"{v['steps']} {v['scheduler']} steps, guidance {v['guidance_scale']}, {v['candidates']} candidate(s), "
             f"precision {v['precision']}")
 
+# %% ../nbs/05e_evaluate.ipynb #4ce53a64
+def _evaluate_systems(run_dir, systems, ref_samples, models, fad_refs, clap_backend, **metric_settings):
+    "({system: `evaluate_system`'s result}, {system: its sampling settings}) for `systems` of `run_dir/samples`."
+    results, sampling = {}, {}
+    for system in systems:
+        samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
+        if system != "reference": sampling[system] = sampling_settings(samples)
+        t0 = time.time()
+        results[system] = evaluate_system(samples, models, fad_refs, clap_backend,
+                                          is_reference=(system == "reference"), **metric_settings)
+        log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
+    return results, sampling
+
 # %% ../nbs/05e_evaluate.ipynb #ed092d60
 def _fmt(m, lo=None, hi=None, n=None, digits=3) -> str:
     if m is None or (isinstance(m, float) and np.isnan(m)): return "—"
@@ -505,16 +518,9 @@ def table1(run_dir, systems=None, fad_embedders=("vggish", "clap-hf-music"), cla
     cache_dir = Path(cache_dir or run_dir/"cache"/"reference_stats")
     fad_refs = _fad_references(models, fad_embedders, ref_samples, ref_dir, cache_dir, loudness_lufs)
     # 2. every system's metrics
-    results, sampling = {}, {}
-    for system in systems:
-        samples = ref_samples if system == "reference" else read_samples(run_dir/"samples"/system)
-        if system != "reference": sampling[system] = sampling_settings(samples)
-        t0 = time.time()
-        results[system] = evaluate_system(samples, models, fad_refs, clap_backend, n_boot=n_boot, fad_inf=fad_inf,
-                                          seed=seed,
-                                          is_reference=(system == "reference"), loudness_lufs=loudness_lufs,
+    results, sampling = _evaluate_systems(run_dir, systems, ref_samples, models, fad_refs, clap_backend, n_boot=n_boot,
+                                          fad_inf=fad_inf, seed=seed, loudness_lufs=loudness_lufs,
                                           clap_agreement=clap_agreement)
-        log.info("evaluated %s (%d clips) in %.1f s", system, len(samples), time.time() - t0)
     # 3. paired differences, the listening kit and whatever ratings came back
     pairs = system_pairs(run_dir)
     paired, listened = _paired_and_listened(run_dir, systems, results, fad_refs, pairs, listening, n_boot, seed)
